@@ -1,0 +1,4 @@
+from cardsmith.cli import main
+import sys
+
+sys.exit(main())

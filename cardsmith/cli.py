@@ -1,0 +1,203 @@
+"""The ``cardsmith`` command line.
+
+Exit codes (SPEC): 0 = no error-severity finding; 1 = at least one error finding (a failed
+reproduction is one); 2 = the command could not do its job, with a one-line reason on stderr.
+Heavy modules (the evaluator, huggingface_hub) are imported inside the commands that need them so
+that ``cardsmith audit`` starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cardsmith import __version__
+from cardsmith.errors import CardsmithError
+
+FORMATS = click.Choice(["text", "json", "sarif"])
+
+
+def _names(values: tuple[str, ...]) -> list[str] | None:
+    """``--select a,b --select c`` -> ``["a", "b", "c"]``; ``None`` when not given."""
+    out = [part.strip() for value in values for part in value.split(",") if part.strip()]
+    return out or None
+
+
+def _emit_reports(reports: list[Any], fmt: str) -> int:
+    from cardsmith.output import print_reports
+
+    print_reports(reports, fmt)
+    return 1 if any(r.has_errors for r in reports) else 0
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", "-V", prog_name="cardsmith")
+def app() -> None:
+    """Write, audit and verify Hugging Face model cards."""
+
+
+@app.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="Output format.")
+@click.option("--select", multiple=True, help="Only these rules (names or codes, comma-separated).")
+@click.option("--ignore", multiple=True, help="Skip these rules (names or codes, comma-separated).")
+def audit(paths: tuple[str, ...], fmt: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> None:
+    """Audit card files or model folders (their README.md), offline."""
+    from cardsmith.audit import audit_paths
+
+    reports = audit_paths(list(paths), select=_names(select), ignore=_names(ignore))
+    sys.exit(_emit_reports(reports, fmt))
+
+
+@app.command()
+@click.argument("repo")
+@click.option("--revision", help="Branch, tag or commit of a Hub repository.")
+@click.option("--rerun", is_flag=True, help="Re-evaluate the checkpoint and compare every claimed metric.")
+@click.option("--dataset", "dataset", help="Hub dataset id, save_to_disk folder, or .json/.jsonl/.csv/.parquet file.")
+@click.option("--dataset-config", help="Dataset configuration name.")
+@click.option("--split", help="Dataset split to evaluate on.")
+@click.option("--text-column", help="Text column (or two, comma-separated, for sentence pairs).")
+@click.option("--label-column", help="Label column.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True)
+@click.option("--dtype", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), help="Evaluation batch size (default: the card's).")
+@click.option("--max-examples", type=click.IntRange(min=1), help="Evaluate on at most N examples.")
+@click.option("--write", is_flag=True, help="Record the reproduced results in the card (atomically).")
+@click.option("--trust-remote-code", is_flag=True, help="Allow the repository's own code (auto_map) to run.")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@click.option("--select", multiple=True, help="Only these rules.")
+@click.option("--ignore", multiple=True, help="Skip these rules.")
+def verify(repo: str, fmt: str, select: tuple[str, ...], ignore: tuple[str, ...], **options: Any) -> None:
+    """Audit a Hub repository or local model folder; with --rerun, reproduce its numbers."""
+    from cardsmith.verify import verify_repo
+
+    report = verify_repo(repo, select=_names(select), ignore=_names(ignore), **options)
+    sys.exit(_emit_reports([report], fmt))
+
+
+@app.command()
+@click.argument("source")
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write here (atomically); what a person wrote in an existing file is kept.")
+@click.option("--plot", is_flag=True, help="Also draw training curves (PNG beside the card; needs matplotlib).")
+def render(source: str, output: Path | None, plot: bool) -> None:
+    """Write the Markdown card for a card, a training output folder, or a card JSON."""
+    from cardsmith.ingest import load_source
+    from cardsmith.update import write_card
+
+    card = load_source(source)
+    if output is None:
+        if plot:
+            raise click.UsageError("--plot needs -o FILE (the image is written beside the card)")
+        click.echo(card.to_markdown(), nl=False)
+        return
+    written = write_card(card, output, plot=plot)
+    click.echo(f"wrote {written}", err=True)
+
+
+@app.command()
+@click.argument("card")
+@click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="json", show_default=True)
+def parse(card: str, fmt: str) -> None:
+    """Show a card as the schema sees it."""
+    from cardsmith.schema import ModelCard
+
+    parsed = ModelCard.load(card)
+    if fmt == "json":
+        click.echo(parsed.model_dump_json(indent=2, exclude={"blocks"}))
+        return
+    from cardsmith.output import print_card_summary
+
+    print_card_summary(parsed)
+
+
+@app.command()
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("schemas"),
+              show_default=True, help="Folder to write the JSON Schemas into.")
+def schema(out: Path) -> None:
+    """Write the JSON Schemas of the card and of the report."""
+    from cardsmith.schemas import write_schemas
+
+    for path in write_schemas(out):
+        click.echo(f"wrote {path}")
+
+
+@app.command()
+@click.argument("name", required=False)
+def rules(name: str | None) -> None:
+    """List the rules, or explain one (by name or code)."""
+    from cardsmith.output import print_rule, print_rules
+
+    if name:
+        print_rule(name)
+    else:
+        print_rules()
+
+
+@app.group()
+def hook() -> None:
+    """The git pre-push hook."""
+
+
+@hook.command("install")
+@click.option("--repo", "repo", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="The git repository.")
+def hook_install(repo: Path) -> None:
+    """Install the pre-push hook (an existing hook is kept and still runs)."""
+    from cardsmith.hook import install_hook
+
+    path = install_hook(repo)
+    click.echo(f"installed cardsmith pre-push hook in {path}")
+
+
+@hook.command("run", hidden=True)
+@click.argument("remote", required=False)
+@click.argument("url", required=False)
+def hook_run(remote: str | None, url: str | None) -> None:
+    """Run by git's pre-push hook: audits the cards in the pushed commits (refs on stdin)."""
+    from cardsmith.hook import run_pre_push
+
+    sys.exit(run_pre_push(sys.stdin, remote=remote, url=url))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: clean one-line errors, never a traceback (CARDSMITH_DEBUG=1 shows one)."""
+    try:
+        app.main(args=argv, prog_name="cardsmith", standalone_mode=False)
+    except SystemExit as exc:  # commands exit with their code
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 2)
+    except click.exceptions.Abort:
+        click.echo("cardsmith: aborted", err=True)
+        return 2
+    except click.ClickException as exc:  # usage errors, bad options
+        click.echo(f"cardsmith: error: {exc.format_message()}", err=True)
+        return 2
+    except CardsmithError as exc:
+        click.echo(f"cardsmith: error: {_one_line(str(exc))}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("cardsmith: interrupted", err=True)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI boundary: never a traceback
+        if os.environ.get("CARDSMITH_DEBUG"):
+            raise
+        click.echo(
+            f"cardsmith: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
+            "(set CARDSMITH_DEBUG=1 for a traceback)",
+            err=True,
+        )
+        return 2
+    return 0
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())[:2000]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

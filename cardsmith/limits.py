@@ -1,0 +1,113 @@
+"""Resource bounds for untrusted input, and the safe readers that enforce them.
+
+Cards come from strangers. Every file cardsmith reads goes through :func:`read_text`, and every YAML
+document through :func:`load_yaml`, so that a hostile input ends in a clear
+:class:`~cardsmith.errors.CardsmithError` within seconds instead of exhausting memory or time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cardsmith.errors import InputTooLargeError, NotACardError, ParseError
+
+#: Largest card file read, in bytes (the biggest real cards are a few hundred KiB).
+MAX_CARD_BYTES = 8 * 1024 * 1024
+#: Largest YAML front matter, in characters.
+MAX_YAML_CHARS = 1024 * 1024
+#: Most YAML alias references (``*anchor``) allowed in one document (defeats "billion laughs").
+MAX_YAML_ALIASES = 100
+#: Deepest YAML nesting allowed.
+MAX_YAML_DEPTH = 50
+#: Most rows read from one results table; longer tables are an input error.
+MAX_TABLE_ROWS = 200_000
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader (no arbitrary objects) with alias and depth limits while composing."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise InputTooLargeError(
+                    f"YAML front matter uses more than {MAX_YAML_ALIASES} aliases (possible alias bomb)"
+                )
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise InputTooLargeError(f"YAML front matter is nested deeper than {MAX_YAML_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+# Timestamps stay strings: a card's metadata is written back as it was read.
+_BoundedLoader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_yaml(text: str) -> Any:
+    """Load one YAML document safely and within bounds; errors become :class:`ParseError`."""
+    if len(text) > MAX_YAML_CHARS:
+        raise InputTooLargeError(f"YAML front matter is larger than {MAX_YAML_CHARS // 1024} KiB")
+    loader = _BoundedLoader(text)
+    try:
+        return loader.get_single_data()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ParseError(f"invalid YAML front matter{where}: {problem}") from None
+    except RecursionError:
+        raise InputTooLargeError("YAML front matter is nested too deeply") from None
+    finally:
+        loader.dispose()
+
+
+def decode_text(data: bytes, *, source: str = "input") -> str:
+    """Decode a card's bytes as UTF-8 (a BOM is dropped); binary or invalid data is not a card."""
+    if len(data) > MAX_CARD_BYTES:
+        raise InputTooLargeError(
+            f"{source} is {len(data) / 1048576:.1f} MiB; cards larger than "
+            f"{MAX_CARD_BYTES // 1048576} MiB are not read"
+        )
+    if b"\x00" in data[:8192]:
+        raise NotACardError(f"{source} is a binary file, not a model card")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotACardError(f"{source} is not valid UTF-8 (byte {exc.start}): not a model card") from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def read_text(path: str | Path) -> str:
+    """Read a card file within bounds; a missing or unreadable path is a clear error."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+    except FileNotFoundError:
+        raise ParseError(f"{p}: no such file or directory") from None
+    except OSError as exc:
+        raise ParseError(f"{p}: cannot read ({exc.strerror})") from None
+    if p.is_dir():
+        raise ParseError(f"{p} is a folder, not a file")
+    if size > MAX_CARD_BYTES:
+        raise InputTooLargeError(
+            f"{p} is {size / 1048576:.1f} MiB; cards larger than {MAX_CARD_BYTES // 1048576} MiB are not read"
+        )
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ParseError(f"{p}: cannot read ({exc.strerror})") from None
+    return decode_text(data, source=str(p))

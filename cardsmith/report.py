@@ -1,0 +1,81 @@
+"""What the auditor and the evaluator report: findings, reproduction results, and their output formats.
+
+The JSON shape is the outside contract of ``../shared/SPEC.md``::
+
+    {"cards": [{"path": ..., "findings": [...], "reproduction": {...}}]}
+
+``reproduction`` appears only when a rerun was made.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Severity = Literal["error", "warning", "info"]
+SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
+
+
+class Location(BaseModel):
+    """Where a finding points: a section, and for table cells a 1-based row and a column name."""
+
+    section: str | None = None
+    row: int | None = None
+    column: str | None = None
+
+
+class Finding(BaseModel):
+    rule: str = Field(description="The rule's stable code, e.g. CS101.")
+    name: str = Field(description="The rule's stable kebab-case name, e.g. loss-equals-metric.")
+    severity: Severity
+    message: str
+    location: Location = Field(default_factory=Location)
+
+
+class ReproducedMetric(BaseModel):
+    name: str = Field(description="The metric's name as the card writes it ('Loss' for the eval loss).")
+    claimed: float | None
+    reproduced: float | None
+    match: bool
+    note: str | None = None
+
+
+class Reproduction(BaseModel):
+    device: str
+    dataset: str
+    split: str | None = None
+    examples: int
+    metrics: list[ReproducedMetric] = Field(default_factory=list)
+    averaging: str | None = Field(
+        default=None, description="The averaging that reproduced precision/recall/F1, if any."
+    )
+    seconds: float | None = None
+
+
+class AuditReport(BaseModel):
+    """One card's result: its findings, what the numbers imply, and an optional reproduction."""
+
+    path: str | None = None
+    findings: list[Finding] = Field(default_factory=list)
+    reproduction: Reproduction | None = None
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def has_errors(self) -> bool:
+        return any(f.severity == "error" for f in self.findings)
+
+    def names(self) -> list[str]:
+        return [f.name for f in self.findings]
+
+    def to_json_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "path": self.path,
+            "findings": [f.model_dump(mode="json") for f in self.findings],
+        }
+        if self.reproduction is not None:
+            out["reproduction"] = self.reproduction.model_dump(mode="json", exclude_none=True)
+        return out
