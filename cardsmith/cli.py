@@ -146,12 +146,18 @@ def hook() -> None:
 @hook.command("install")
 @click.option("--repo", "repo", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="The git repository.")
-def hook_install(repo: Path) -> None:
+@click.option("--cards", "cards", multiple=True,
+              help="Which files are cards (fnmatch glob, repeatable; default: README.md and *.md files "
+                   "with model-card front matter). Stored in the git config cardsmith.cards.")
+def hook_install(repo: Path, cards: tuple[str, ...]) -> None:
     """Install the pre-push hook (an existing hook is kept and still runs)."""
-    from cardsmith.hook import install_hook
+    from cardsmith.hook import CHAINED_NAME, install_hook
 
-    path = install_hook(repo)
+    path = install_hook(repo, cards=list(cards) or None)
     click.echo(f"installed cardsmith pre-push hook in {path}")
+    if (path.parent / CHAINED_NAME).exists():
+        click.echo(f"the pre-push hook that was there runs first (kept as {path.parent / CHAINED_NAME})")
+    click.echo("`git push --no-verify` skips the check")
 
 
 @hook.command("run", hidden=True)

@@ -57,5 +57,9 @@ class EvaluationError(CardsmithError):
     """Re-running the checkpoint failed."""
 
 
+class HookError(CardsmithError):
+    """The git pre-push hook could not be installed or could not read what is being pushed."""
+
+
 class MissingExtraError(CardsmithError):
     """An optional dependency group (``cardsmith[eval]``, ``cardsmith[plot]``) is not installed."""

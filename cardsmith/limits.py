@@ -20,6 +20,10 @@ MAX_CARD_BYTES = 8 * 1024 * 1024
 MAX_YAML_CHARS = 1024 * 1024
 #: Most YAML alias references (``*anchor``) allowed in one document (defeats "billion laughs").
 MAX_YAML_ALIASES = 100
+#: Most YAML nodes (scalars, lists, mappings) a document may expand to once its aliases are followed:
+#: a few aliases that each repeat the one before ("billion laughs") stay under ``MAX_YAML_ALIASES``
+#: but expand exponentially; real card metadata has a few hundred nodes.
+MAX_YAML_NODES = 250_000
 #: Deepest YAML nesting allowed.
 MAX_YAML_DEPTH = 50
 #: Most rows read from one results table; longer tables are an input error.
@@ -57,13 +61,57 @@ _BoundedLoader.yaml_implicit_resolvers = {
 }
 
 
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a YAML graph that expands past :data:`MAX_YAML_NODES` nodes, or refers to itself.
+
+    Aliased nodes are shared in the composed graph, so each distinct node's expanded size is
+    computed once (linear in the document), yet counted as often as it is referenced.
+    """
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise InputTooLargeError("YAML front matter contains a recursive alias")
+        active.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            for child in node.value:
+                total += size(child)
+                if total > MAX_YAML_NODES:
+                    break
+        elif isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                total += size(key_node) + size(value_node)
+                if total > MAX_YAML_NODES:
+                    break
+        active.discard(key)
+        if total > MAX_YAML_NODES:
+            raise InputTooLargeError(
+                f"YAML front matter expands to more than {MAX_YAML_NODES:,} values through its aliases "
+                "(possible alias bomb)"
+            )
+        sizes[key] = total
+        return total
+
+    size(root)
+
+
 def load_yaml(text: str) -> Any:
     """Load one YAML document safely and within bounds; errors become :class:`ParseError`."""
     if len(text) > MAX_YAML_CHARS:
         raise InputTooLargeError(f"YAML front matter is larger than {MAX_YAML_CHARS // 1024} KiB")
-    loader = _BoundedLoader(text)
+    loader: _BoundedLoader | None = None
     try:
-        return loader.get_single_data()
+        loader = _BoundedLoader(text)  # the reader already rejects unprintable characters
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node)
+        return loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
@@ -72,7 +120,8 @@ def load_yaml(text: str) -> Any:
     except RecursionError:
         raise InputTooLargeError("YAML front matter is nested too deeply") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def decode_text(data: bytes, *, source: str = "input") -> str:
@@ -88,7 +137,7 @@ def decode_text(data: bytes, *, source: str = "input") -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise NotACardError(f"{source} is not valid UTF-8 (byte {exc.start}): not a model card") from None
-    return text[1:] if text.startswith("\ufeff") else text
+    return text.removeprefix("\ufeff")
 
 
 def read_text(path: str | Path) -> str:

@@ -87,11 +87,18 @@ class Cell(BaseModel):
 
     @classmethod
     def of(cls, value: float | int | None, text: str | None = None) -> Cell:
-        """A cell for a value known exactly (from a training log): ``text`` defaults to ``str(value)``."""
+        """A cell for a value known exactly (from a training log).
+
+        ``value`` keeps full precision; ``text`` defaults to how the Trainer prints the value
+        (transformers' ``_maybe_round``: ``0.30459123`` -> ``0.3046``, ``878`` -> ``878``,
+        ``1.0`` -> ``1.0``), which is what the rendered card shows.
+        """
         if value is None:
             return cls(text=text if text is not None else "No log")
         if text is None:
             text = str(value)
+            if isinstance(value, float) and len(text.split(".")) > 1 and len(text.split(".")[1]) > 4:
+                text = f"{value:.4f}"
         parsed = cls.parse(text)
         return cls(text=text, value=float(value), decimals=parsed.decimals, percent=parsed.percent)
 
@@ -287,7 +294,7 @@ class FrameworkVersion(BaseModel):
 
 
 BlockKind = Literal[
-    "text", "title", "intro", "headline", "hyperparameters", "results", "framework_versions"
+    "text", "metadata", "title", "intro", "headline", "hyperparameters", "results", "framework_versions"
 ]
 
 
@@ -296,7 +303,8 @@ class Block(BaseModel):
 
     ``kind == "text"`` blocks are written back verbatim. Other kinds stand for a generated part of
     the card (the field of the same name on :class:`ModelCard`); ``text`` is that part's original
-    source, written back while the part is unchanged since parsing (``snapshot``).
+    source, written back while the part is unchanged since parsing (``snapshot``). A ``metadata``
+    block is the front matter with its ``---`` fences (snapshot: ``{"data", "model_index"}`` as JSON).
     """
 
     kind: BlockKind = "text"

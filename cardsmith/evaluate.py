@@ -1,0 +1,278 @@
+"""Run a checkpoint over the evaluation data, fast, and keep what the Trainer's numbers need.
+
+Speed comes from what ``Trainer.evaluate`` does not do: examples are sorted by length and batched
+with dynamic padding (little compute is spent on padding), the forward pass runs under
+``torch.inference_mode``, and nothing is gathered but argmax predictions and per-example loss terms.
+Exactness comes from fp32 by default (``bf16``/``fp16`` on request) and from keeping, for every
+example, its summed loss and its number of loss terms, so that :func:`cardsmith.metrics.trainer_loss`
+can regroup them into the Trainer's batches (dataset order, ``eval_batch_size`` each) afterwards.
+
+The device is picked automatically: cuda, then mps, then cpu.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cardsmith.data import SEQUENCE, TOKEN, EvalData
+from cardsmith.errors import EvaluationError, MissingExtraError, UnsupportedTaskError
+
+#: Examples per forward pass when ``--batch-size`` is not given.
+DEFAULT_BATCH_SIZE = 64
+DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
+@dataclass
+class EvalOutput:
+    """Per-example results, in dataset order.
+
+    ``predictions``/``references``: label ids (one per example, or one list per example for
+    token classification, over the words that carry a label). ``loss_sums``/``loss_counts``: each
+    example's summed loss and number of loss terms.
+    """
+
+    predictions: list[Any]
+    references: list[Any]
+    loss_sums: list[float]
+    loss_counts: list[int]
+    device: str
+    dtype: str
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def examples(self) -> int:
+        return len(self.predictions)
+
+
+def task_of(config: dict[str, Any]) -> str:
+    """The evaluation task from ``config.json`` (its ``architectures``); others are not supported yet."""
+    archs = config.get("architectures") or []
+    arch = archs[0] if isinstance(archs, list) and archs else None
+    if not isinstance(arch, str):
+        raise UnsupportedTaskError(
+            "config.json names no architecture; cannot tell the task (re-evaluation supports "
+            "sequence and token classification)"
+        )
+    if arch.endswith("ForSequenceClassification"):
+        problem = config.get("problem_type")
+        if problem == "regression" or (problem is None and int(config.get("num_labels") or 0) == 1
+                                       and not config.get("id2label")):
+            raise UnsupportedTaskError(f"{arch}: regression is not supported yet")
+        if problem == "multi_label_classification":
+            raise UnsupportedTaskError(f"{arch}: multi-label classification is not supported yet")
+        return SEQUENCE
+    if arch.endswith("ForTokenClassification"):
+        return TOKEN
+    raise UnsupportedTaskError(
+        f"{arch}: re-evaluating this task is not supported yet (supported: sequence and token classification)"
+    )
+
+
+def pick_device(requested: str = "auto") -> Any:
+    """``auto`` -> cuda, else mps, else cpu; an explicit device that is not there is an error."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - the eval extra is installed in tests
+        raise MissingExtraError('re-running needs the eval extra: pip install "cardsmith[eval]"') from None
+    cuda = torch.cuda.is_available()
+    mps = bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
+    if requested in (None, "", "auto"):
+        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
+    if requested == "cuda" and not cuda:
+        raise EvaluationError("--device cuda: no CUDA device is available")
+    if requested == "mps" and not mps:
+        raise EvaluationError("--device mps: no Apple MPS device is available")
+    return torch.device(requested)
+
+
+def load_model(path: Path, task: str, *, device: Any, dtype: str = "fp32", trust_remote_code: bool = False
+               ) -> tuple[Any, Any]:
+    """``AutoModelFor...from_pretrained(path, use_safetensors=True)`` and ``AutoTokenizer``, in eval mode."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
+
+    if dtype not in DTYPES:
+        raise EvaluationError(f"unknown dtype {dtype!r} (fp32, bf16, fp16)")
+    auto = AutoModelForTokenClassification if task == TOKEN else AutoModelForSequenceClassification
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
+    except Exception as exc:  # noqa: BLE001 - a broken or missing tokenizer: one clear line
+        raise EvaluationError(f"cannot load the tokenizer from {path}: {type(exc).__name__}: {_short(exc)}") from None
+    try:
+        model = auto.from_pretrained(
+            str(path),
+            use_safetensors=True,
+            trust_remote_code=trust_remote_code,
+            dtype=getattr(torch, DTYPES[dtype]),
+        )
+    except Exception as exc:  # noqa: BLE001
+        raise EvaluationError(f"cannot load the model from {path}: {type(exc).__name__}: {_short(exc)}") from None
+    model.to(device)
+    model.eval()
+    return model, tokenizer
+
+
+def _short(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:300] if lines else ""
+
+
+def _max_length(tokenizer: Any, model: Any) -> int:
+    limit = getattr(tokenizer, "model_max_length", None)
+    pos = getattr(model.config, "max_position_embeddings", None)
+    candidates = [v for v in (limit, pos) if isinstance(v, int) and 0 < v < 1_000_000]
+    return min(candidates) if candidates else 512
+
+
+def encode(data: EvalData, tokenizer: Any, max_length: int) -> tuple[list[list[int]], list[list[int]] | None,
+                                                                    list[list[int]] | None]:
+    """Tokenize every example (no padding): input ids, token type ids, and for token tasks the labels.
+
+    Token classification labels each word's first sub-token and sets -100 elsewhere (special tokens,
+    later sub-tokens), as transformers' ``run_ner`` example does with ``word_ids()``.
+    """
+    ds = data.dataset
+    if data.task == TOKEN:
+        if not getattr(tokenizer, "is_fast", False):
+            raise UnsupportedTaskError("token classification needs a fast tokenizer (tokenizer.json)")
+        words = [list(w) for w in ds[data.text_columns[0]]]
+        enc = tokenizer(words, is_split_into_words=True, truncation=True, max_length=max_length)
+        labels: list[list[int]] = []
+        for i, tags in enumerate(data.references):
+            previous = None
+            row: list[int] = []
+            for word_id in enc.word_ids(batch_index=i):
+                if word_id is None or word_id == previous:
+                    row.append(-100)
+                else:
+                    row.append(int(tags[word_id]))
+                previous = word_id
+            labels.append(row)
+        return enc["input_ids"], enc.get("token_type_ids"), labels
+    first = [str(t) if t is not None else "" for t in ds[data.text_columns[0]]]
+    if len(data.text_columns) == 2:
+        second = [str(t) if t is not None else "" for t in ds[data.text_columns[1]]]
+        enc = tokenizer(first, second, truncation=True, max_length=max_length)
+    else:
+        enc = tokenizer(first, truncation=True, max_length=max_length)
+    return enc["input_ids"], enc.get("token_type_ids"), None
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    return Progress(
+        TextColumn("[bold]evaluating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+        disable=not enabled,
+    )
+
+
+def run_evaluation(
+    model_path: Path,
+    data: EvalData,
+    *,
+    device: str = "auto",
+    dtype: str = "fp32",
+    batch_size: int | None = None,
+    trust_remote_code: bool = False,
+    progress: bool = True,
+) -> EvalOutput:
+    """Evaluate the checkpoint at ``model_path`` on ``data``; per-example predictions and loss terms."""
+    import torch
+
+    start = time.perf_counter()
+    dev = pick_device(device)
+    model, tokenizer = load_model(model_path, data.task, device=dev, dtype=dtype,
+                                  trust_remote_code=trust_remote_code)
+    ids, type_ids, token_labels = encode(data, tokenizer, _max_length(tokenizer, model))
+    pad_id = tokenizer.pad_token_id
+    if pad_id is None:
+        pad_id = getattr(model.config, "pad_token_id", None) or 0
+    n = len(ids)
+    order = sorted(range(n), key=lambda i: len(ids[i]), reverse=True)
+    size = batch_size or DEFAULT_BATCH_SIZE
+    predictions: list[Any] = [None] * n
+    references: list[Any] = [None] * n
+    sums = [0.0] * n
+    counts = [0] * n
+    seq_refs = data.references if data.task == SEQUENCE else None
+    num_labels = int(model.config.num_labels)
+
+    with _progress(n, progress) as bar, torch.inference_mode():
+        task_id = bar.add_task("eval", total=n, rate="")
+        done = 0
+        for begin in range(0, n, size):
+            batch = order[begin:begin + size]
+            width = max(len(ids[i]) for i in batch)
+            input_ids = torch.full((len(batch), width), int(pad_id), dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            types = torch.zeros((len(batch), width), dtype=torch.long) if type_ids is not None else None
+            labels = torch.full((len(batch), width), -100, dtype=torch.long) if token_labels is not None else None
+            for row, i in enumerate(batch):
+                length = len(ids[i])
+                input_ids[row, :length] = torch.tensor(ids[i], dtype=torch.long)
+                mask[row, :length] = 1
+                if types is not None and type_ids is not None:
+                    types[row, :length] = torch.tensor(type_ids[i], dtype=torch.long)
+                if labels is not None and token_labels is not None:
+                    labels[row, :length] = torch.tensor(token_labels[i], dtype=torch.long)
+            inputs = {"input_ids": input_ids.to(dev), "attention_mask": mask.to(dev)}
+            if types is not None:
+                inputs["token_type_ids"] = types.to(dev)
+            try:
+                logits = model(**inputs).logits.float()
+            except Exception as exc:  # noqa: BLE001 - a model that cannot run: one clear line
+                raise EvaluationError(f"the forward pass failed: {type(exc).__name__}: {_short(exc)}") from None
+            if data.task == TOKEN and labels is not None:
+                labels = labels.to(dev)
+                losses = torch.nn.functional.cross_entropy(
+                    logits.reshape(-1, num_labels), labels.reshape(-1), ignore_index=-100, reduction="none"
+                ).reshape(labels.shape)
+                valid = labels.ne(-100)
+                row_sums = (losses * valid).sum(dim=1).double().cpu().tolist()
+                row_counts = valid.sum(dim=1).cpu().tolist()
+                preds = logits.argmax(dim=-1).cpu()
+                labels_cpu = labels.cpu()
+                valid_cpu = valid.cpu()
+                for row, i in enumerate(batch):
+                    keep = valid_cpu[row]
+                    predictions[i] = preds[row][keep].tolist()
+                    references[i] = labels_cpu[row][keep].tolist()
+                    sums[i] = float(row_sums[row])
+                    counts[i] = int(row_counts[row])
+            else:
+                assert seq_refs is not None
+                target = torch.tensor([seq_refs[i] for i in batch], dtype=torch.long, device=dev)
+                losses = torch.nn.functional.cross_entropy(logits, target, reduction="none")
+                loss_list = losses.double().cpu().tolist()
+                pred_list = logits.argmax(dim=-1).cpu().tolist()
+                for row, i in enumerate(batch):
+                    predictions[i] = int(pred_list[row])
+                    references[i] = int(seq_refs[i])
+                    sums[i] = float(loss_list[row])
+                    counts[i] = 1
+            done += len(batch)
+            elapsed = max(time.perf_counter() - start, 1e-9)
+            bar.update(task_id, advance=len(batch), rate=f"{done / elapsed:,.0f} examples/s")
+    seconds = time.perf_counter() - start
+    return EvalOutput(
+        predictions=predictions,
+        references=references,
+        loss_sums=sums,
+        loss_counts=counts,
+        device=str(dev.type),
+        dtype=dtype,
+        seconds=seconds,
+    )

@@ -1,0 +1,551 @@
+"""What a card's numbers imply: column roles, metric scale, averaging, and which rows the headline is.
+
+The auditor's rules do not read raw column names; they read a :class:`CardFacts` built once per card
+by :func:`analyze`. It knows, for the "Training results" table:
+
+- which column is the training loss, the evaluation loss, the epoch and the step, which columns are
+  bounded metrics (accuracy, precision, recall, F1, ROUGE, ...), which are error rates (WER, CER,
+  MAE) and which are pseudo-metrics (runtimes, ``Gen Len``, ``Model Preparation Time``);
+- the scale of every bounded metric (``fraction`` in [0, 1] or ``percent`` in [0, 100]);
+- the averaging that the identities between precision, recall, F1 and accuracy imply:
+
+  ========== ===================================================================================
+  micro      precision = recall = F1 (= accuracy) in every row (single-label micro averaging)
+  weighted   recall = accuracy in every row (weighted recall is accuracy), precision differs
+  seqeval    F1 is the harmonic mean of precision and recall, accuracy differs, token classification
+  binary     F1 is the harmonic mean of precision and recall, accuracy differs
+  macro      F1 is not the harmonic mean of precision and recall in some row
+  ========== ===================================================================================
+
+Every comparison is between printed numbers: two printed values *agree* when the intervals that
+their printed digits allow (``value +- half_ulp``) overlap. Nothing here ever raises on an odd card:
+missing columns, text cells (``No log``) and ragged rows are simply absent from the facts.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from cardsmith.schema import Cell, HeadlineMetric, ModelCard
+
+Role = Literal["train_loss", "val_loss", "epoch", "step", "metric", "pseudo", "train_metric"]
+Scale = Literal["fraction", "percent"]
+
+#: Tolerance added to every interval comparison (binary floating point noise).
+EPS = 1e-9
+#: Below this, two rounding intervals only touch (floating point noise of decimal texts).
+TOUCH = 1e-12
+
+_PSEUDO_WORDS = (
+    "runtime", "samples per second", "steps per second", "samples/s", "steps/s", "gen len",
+    "genlen", "generation length", "model preparation time", "learning rate", "lr", "grad norm",
+    "num tokens", "tokens", "flos", "time", "seconds", "memory",
+)
+_VAL_LOSS_NAMES = {
+    "validation loss", "val loss", "valid loss", "eval loss", "evaluation loss", "loss",
+    "dev loss", "test loss", "validation_loss",
+}
+_TRAIN_LOSS_NAMES = {"training loss", "train loss", "trainingloss", "train_loss"}
+
+# kind -> (lower bound, upper bound on the fraction scale or None, higher is better)
+_KINDS: dict[str, tuple[float | None, float | None, bool | None]] = {
+    "accuracy": (0.0, 1.0, True),
+    "precision": (0.0, 1.0, True),
+    "recall": (0.0, 1.0, True),
+    "f1": (0.0, 1.0, True),
+    "auc": (0.0, 1.0, True),
+    "rouge": (0.0, 1.0, True),
+    "bleu": (0.0, 1.0, True),
+    "chrf": (0.0, 1.0, True),
+    "meteor": (0.0, 1.0, True),
+    "exact": (0.0, 1.0, True),
+    "jaccard": (0.0, 1.0, True),
+    "iou": (0.0, 1.0, True),
+    "map": (0.0, 1.0, True),
+    "correlation": (-1.0, 1.0, True),
+    "error_rate": (0.0, None, False),
+    "error": (0.0, None, False),
+    "other": (None, None, None),
+}
+
+
+def norm_name(name: str) -> str:
+    """``eval_overall_f1`` -> ``overall f1``; ``Validation-Loss`` -> ``validation loss``."""
+    low = name.strip().strip("*_`").strip().lower()
+    low = re.sub(r"[_\-]+", " ", low)
+    low = re.sub(r"\s+", " ", low).strip()
+    if low.startswith("eval ") and len(low) > 5:
+        low = low[5:]
+    return low
+
+
+def metric_kind(name: str) -> str:
+    """The kind of a metric from its name (``Overall F1`` -> ``f1``, ``Wer`` -> ``error_rate``)."""
+    n = norm_name(name)
+    words = set(re.split(r"[^a-z0-9]+", n))
+    if "f1" in words or n.startswith("f1") or n.endswith("f1") or "f1score" in n.replace(" ", ""):
+        return "f1"
+    if "precision" in n:
+        return "precision"
+    if "recall" in n:
+        return "recall"
+    if "matthews" in n or "mcc" in words or "pearson" in n or "spearman" in n or "combined score" in n:
+        return "correlation"
+    if words & {"wer", "cer", "ter"} or "word error" in n or "character error" in n:
+        return "error_rate"
+    if words & {"mae", "mse", "rmse", "mape", "smape", "perplexity", "ppl"}:
+        return "error"
+    if "accuracy" in n or words & {"acc"}:
+        return "accuracy"
+    if "rouge" in n:
+        return "rouge"
+    if "bleu" in n:
+        return "bleu"
+    if "chr f" in n or "chrf" in n:
+        return "chrf"
+    if "meteor" in n:
+        return "meteor"
+    if "exact" in n or words & {"em"}:
+        return "exact"
+    if "auc" in words or "roc" in words:
+        return "auc"
+    if "jaccard" in n:
+        return "jaccard"
+    if words & {"iou", "miou"}:
+        return "iou"
+    if words & {"map"}:
+        return "map"
+    return "other"
+
+
+def column_role(name: str, *, has_val_loss_column: bool) -> Role:
+    """Role of a results-table column from its name."""
+    n = norm_name(name)
+    raw = name.strip().lower()
+    if n in {"epoch", "epochs"}:
+        return "epoch"
+    if n in {"step", "steps", "global step"}:
+        return "step"
+    if n in _TRAIN_LOSS_NAMES or raw in _TRAIN_LOSS_NAMES:
+        return "train_loss"
+    if n in _VAL_LOSS_NAMES or raw in _VAL_LOSS_NAMES:
+        if n == "loss" and has_val_loss_column:
+            return "train_loss"
+        return "val_loss"
+    if any(word in n for word in _PSEUDO_WORDS if len(word) > 3) or n in {"lr", "time"}:
+        return "pseudo"
+    if n.startswith("train ") or n.startswith("training "):
+        return "train_metric"
+    return "metric"
+
+
+@dataclass
+class Column:
+    """One results-table column, classified."""
+
+    index: int
+    name: str
+    role: Role
+    kind: str = "other"
+    scale: Scale | None = None
+
+    @property
+    def bounds(self) -> tuple[float | None, float | None]:
+        """Lower and upper bound on this column's scale (``None``: unbounded)."""
+        lo, hi, _ = _KINDS.get(self.kind, (None, None, None))
+        if hi is not None and self.scale == "percent":
+            hi = hi * 100.0
+            lo = lo * 100.0 if lo is not None else None
+        return lo, hi
+
+    @property
+    def higher_is_better(self) -> bool | None:
+        if self.role in {"train_loss", "val_loss"}:
+            return False
+        if self.role != "metric":
+            return None
+        return _KINDS.get(self.kind, (None, None, None))[2]
+
+    @property
+    def is_bounded(self) -> bool:
+        return self.role in {"metric", "train_metric"} and _KINDS.get(self.kind, (None, None, None))[1] is not None
+
+
+@dataclass
+class Row:
+    """One table row: its 1-based number and its cells by column index."""
+
+    number: int
+    cells: list[Cell]
+
+    def cell(self, column: Column | None) -> Cell | None:
+        if column is None or column.index >= len(self.cells):
+            return None
+        return self.cells[column.index]
+
+    def num(self, column: Column | None) -> float | None:
+        """The numeric value of a cell, ``None`` for text cells, NaN, or an absent column."""
+        c = self.cell(column)
+        if c is None or c.value is None or not math.isfinite(c.value):
+            return None
+        return c.value
+
+
+@dataclass
+class HeadlineLink:
+    """A headline metric and the table column it reports (``Loss`` <-> ``Validation Loss``)."""
+
+    metric: HeadlineMetric
+    column: Column
+
+
+@dataclass
+class CardFacts:
+    """Everything the rules need to know about a card's numbers, computed once."""
+
+    card: ModelCard
+    columns: list[Column] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    headline_links: list[HeadlineLink] = field(default_factory=list)
+    headline_rows: list[Row] = field(default_factory=list)
+    scale: Scale | None = None
+    averaging: str | None = None
+    averaging_evidence: str | None = None
+    token_classification: bool = False
+
+    # -- columns -----------------------------------------------------------------------------------
+
+    def first(self, role: Role) -> Column | None:
+        return next((c for c in self.columns if c.role == role), None)
+
+    @property
+    def train_loss(self) -> Column | None:
+        return self.first("train_loss")
+
+    @property
+    def val_loss(self) -> Column | None:
+        return self.first("val_loss")
+
+    @property
+    def epoch(self) -> Column | None:
+        return self.first("epoch")
+
+    @property
+    def step(self) -> Column | None:
+        return self.first("step")
+
+    @property
+    def metrics(self) -> list[Column]:
+        return [c for c in self.columns if c.role == "metric"]
+
+    @property
+    def losses(self) -> list[Column]:
+        return [c for c in self.columns if c.role in {"train_loss", "val_loss"}]
+
+    def metric_of_kind(self, kind: str) -> Column | None:
+        """The evaluation metric column of a kind; seqeval's ``Overall`` columns win."""
+        found = [c for c in self.metrics if c.kind == kind]
+        if not found:
+            return None
+        overall = [c for c in found if norm_name(c.name).startswith("overall")]
+        return (overall or found)[0]
+
+    # -- rows --------------------------------------------------------------------------------------
+
+    def row_label(self, row: Row) -> str:
+        """``the row of epoch 4.0`` (or of step N, or row N) for messages."""
+        for col, word in ((self.epoch, "epoch"), (self.step, "step")):
+            c = row.cell(col)
+            if c is not None and c.value is not None:
+                return f"the row of {word} {c.text.strip()}"
+        return f"row {row.number}"
+
+    @property
+    def last_row(self) -> Row | None:
+        return self.rows[-1] if self.rows else None
+
+    def best_rows(self) -> dict[str, Row]:
+        """The best row per criterion (validation loss, each headline metric), as the Trainer picks it.
+
+        The Trainer keeps the first checkpoint that is strictly better than all earlier ones, so among
+        rows whose printed values tie, the earliest wins.
+        """
+        out: dict[str, Row] = {}
+        criteria: list[Column] = []
+        if self.val_loss is not None:
+            criteria.append(self.val_loss)
+        for link in self.headline_links:
+            if link.column.role == "metric" and link.column.higher_is_better is not None:
+                if link.column not in criteria:
+                    criteria.append(link.column)
+        for col in criteria:
+            higher = col.higher_is_better
+            best: Row | None = None
+            best_value = 0.0
+            for row in self.rows:
+                v = row.num(col)
+                if v is None:
+                    continue
+                if best is None or (v > best_value if higher else v < best_value):
+                    best, best_value = row, v
+            if best is not None:
+                out[col.name] = best
+        return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Comparisons of printed numbers
+# --------------------------------------------------------------------------------------------------
+
+
+def agree(a: Cell, b: Cell) -> bool:
+    """Two printed numbers could denote the same value: their rounding intervals overlap.
+
+    ``0.0005`` and ``0.0006`` do not agree (their intervals meet only at 0.00055); ``0.03`` and
+    ``0.0350`` do (``0.03`` is only known to +-0.005).
+    """
+    if a.value is None or b.value is None or math.isnan(a.value) or math.isnan(b.value):
+        return False
+    if a.value == b.value:
+        return True
+    if math.isinf(a.value) or math.isinf(b.value):
+        return False
+    # Intervals that only touch share a single value (the exact midpoint between two printed
+    # numbers), which one rounding would have sent both ways: they do not agree.
+    return abs(a.value - b.value) < a.half_ulp + b.half_ulp - TOUCH
+
+
+def same_digits(a: Cell, b: Cell) -> bool:
+    """Both texts denote the same number at the shorter of their two printed precisions."""
+    if a.value is None or b.value is None or a.decimals is None or b.decimals is None:
+        return False
+    if not (math.isfinite(a.value) and math.isfinite(b.value)):
+        return False
+    d = min(a.decimals, b.decimals)
+    return round(a.value, d) == round(b.value, d) and abs(a.value - b.value) <= 0.5 * 10.0 ** (-d) + EPS
+
+
+def interval(c: Cell) -> tuple[float, float]:
+    assert c.value is not None
+    return c.value - c.half_ulp, c.value + c.half_ulp
+
+
+def harmonic_mean_agrees(p: Cell, r: Cell, f1: Cell) -> bool:
+    """F1 could be the harmonic mean of precision and recall, given the printed rounding of all three.
+
+    The harmonic mean grows with both arguments, so the F1 values that the printed precision and
+    recall allow form the interval ``[HM(p_lo, r_lo), HM(p_hi, r_hi)]``; it must overlap F1's own.
+    """
+    if p.value is None or r.value is None or f1.value is None:
+        return True
+    p_lo, p_hi = interval(p)
+    r_lo, r_hi = interval(r)
+    f_lo, f_hi = interval(f1)
+
+    def hm(x: float, y: float) -> float:
+        x, y = max(x, 0.0), max(y, 0.0)
+        return 0.0 if x + y <= 0 else 2 * x * y / (x + y)
+
+    lo, hi = hm(p_lo, r_lo), hm(p_hi, r_hi)
+    return lo <= f_hi + EPS and f_lo <= hi + EPS
+
+
+def distinct(a: Cell, b: Cell) -> bool:
+    """Both numeric and not explainable as the same value."""
+    return a.value is not None and b.value is not None and not agree(a, b)
+
+
+# --------------------------------------------------------------------------------------------------
+# Building the facts
+# --------------------------------------------------------------------------------------------------
+
+
+def _median(values: list[float]) -> float:
+    s = sorted(values)
+    n = len(s)
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
+def _column_scale(cells: list[Cell]) -> Scale | None:
+    values = [c.value for c in cells if c.value is not None and math.isfinite(c.value)]
+    if any(c.percent for c in cells):
+        return "percent"
+    if not values:
+        return None
+    return "percent" if _median([abs(v) for v in values]) > 1.0 + 1e-9 else "fraction"
+
+
+def value_scale(cell: Cell) -> Scale | None:
+    """Scale of a lone printed value (a headline without a table): above 1 means percent."""
+    if cell.percent:
+        return "percent"
+    if cell.value is None or not math.isfinite(cell.value):
+        return None
+    return "percent" if abs(cell.value) > 1.0 + cell.half_ulp + EPS else "fraction"
+
+
+def link_name(name: str, facts: CardFacts) -> Column | None:
+    """The table column a headline (or model-index) metric name reports."""
+    n = norm_name(name)
+    if not facts.columns:
+        return None
+    for col in facts.columns:
+        if norm_name(col.name) == n and col.role not in {"epoch", "step", "pseudo"}:
+            return col
+    if n in {"loss", "validation loss", "val loss", "eval loss"}:
+        return facts.val_loss
+    if n in {"train loss", "training loss"}:
+        return facts.train_loss
+    kind = metric_kind(name)
+    if kind == "other":
+        return None
+    same = [c for c in facts.metrics if c.kind == kind]
+    if len(same) == 1:
+        return same[0]
+    return None
+
+
+def _is_token_classification(card: ModelCard, columns: list[Column]) -> bool:
+    if any(norm_name(c.name).startswith("overall") for c in columns):
+        return True
+    md = card.metadata.data if card.metadata is not None else {}
+    tags = md.get("tags")
+    tag_list = [str(t).lower() for t in tags] if isinstance(tags, list) else [str(tags).lower()] if tags else []
+    if md.get("pipeline_tag") == "token-classification" or "token-classification" in tag_list:
+        return True
+    for entry in card.metadata.model_index or []:
+        for res in entry.results:
+            if res.task is not None and (res.task.type or "") == "token-classification":
+                return True
+    title = (card.title or "").lower()
+    return bool(re.search(r"(\bner\b|[-_]ner\b|token[-_ ]?classification|pos[-_]tag)", title))
+
+
+def analyze(card: ModelCard) -> CardFacts:
+    """Classify the results table, link the headline to it, and infer scale and averaging."""
+    facts = CardFacts(card=card)
+    table = card.results
+    if table is not None and table.columns:
+        names = list(table.columns)
+        has_val = any(norm_name(n) in _VAL_LOSS_NAMES - {"loss"} for n in names)
+        for i, name in enumerate(names):
+            role = column_role(name, has_val_loss_column=has_val)
+            kind = metric_kind(name) if role in {"metric", "train_metric"} else "other"
+            facts.columns.append(Column(index=i, name=name, role=role, kind=kind))
+        for number, cells in enumerate(table.rows, start=1):
+            if any(c.text.strip() for c in cells):
+                facts.rows.append(Row(number=number, cells=list(cells)))
+        for col in facts.columns:
+            if col.is_bounded:
+                col.scale = _column_scale([r.cells[col.index] for r in facts.rows if col.index < len(r.cells)])
+    facts.token_classification = _is_token_classification(card, facts.columns)
+
+    # headline <-> columns, and the rows the headline reports
+    for metric in card.headline:
+        if metric.value.value is None:
+            continue
+        col = link_name(metric.name, facts)
+        if col is not None and col.role in {"metric", "val_loss", "train_loss", "train_metric"}:
+            if all(link.column is not col for link in facts.headline_links):
+                facts.headline_links.append(HeadlineLink(metric=metric, column=col))
+    if facts.headline_links:
+        for row in facts.rows:
+            if all(_agrees_cell(link.metric.value, row.cell(link.column)) for link in facts.headline_links):
+                facts.headline_rows.append(row)
+
+    # scale of the card: the scale of its bounded metrics (table first, else the headline)
+    scales = [c.scale for c in facts.columns if c.is_bounded and c.role == "metric" and c.scale]
+    if not scales:
+        scales = [
+            s for m in card.headline
+            if _KINDS.get(metric_kind(m.name), (None, None, None))[1] is not None
+            and (s := value_scale(m.value)) is not None
+        ]
+    if scales:
+        facts.scale = "percent" if scales.count("percent") > scales.count("fraction") else "fraction"
+    _infer_averaging(facts)
+    return facts
+
+
+def _agrees_cell(a: Cell, b: Cell | None) -> bool:
+    return b is not None and agree(a, b)
+
+
+def _evidence_rows(facts: CardFacts) -> list[dict[str, Cell]]:
+    """Rows of (kind -> cell) for precision/recall/F1/accuracy: the table, else the headline."""
+    kinds = ("precision", "recall", "f1", "accuracy")
+    out: list[dict[str, Cell]] = []
+    if facts.rows:
+        cols = {k: facts.metric_of_kind(k) for k in kinds}
+        for row in facts.rows:
+            entry = {k: c for k, col in cols.items() if (c := row.cell(col)) is not None and c.value is not None}
+            if entry:
+                out.append(entry)
+        return out
+    entry = {}
+    for m in facts.card.headline:
+        k = metric_kind(m.name)
+        if k in kinds and k not in entry and m.value.value is not None:
+            entry[k] = m.value
+    return [entry] if entry else []
+
+
+def _infer_averaging(facts: CardFacts) -> None:
+    rows = _evidence_rows(facts)
+    if not rows:
+        return
+    where = "in every row" if facts.rows and len(rows) > 1 else ("in the only row" if facts.rows else "in the headline")
+    overall = any(norm_name(c.name).startswith("overall") for c in facts.metrics)
+
+    def all_rows(keys: tuple[str, ...], test: object) -> bool:
+        sel = [r for r in rows if all(k in r for k in keys)]
+        return bool(sel) and all(test(r) for r in sel)  # type: ignore[operator]
+
+    has = {k: any(k in r for r in rows) for k in ("precision", "recall", "f1", "accuracy")}
+    if overall:
+        facts.averaging = "seqeval"
+        facts.averaging_evidence = "seqeval's Overall precision/recall/F1/accuracy columns"
+        return
+    if has["precision"] and has["recall"] and has["f1"]:
+        if has["accuracy"] and all_rows(
+            ("precision", "recall", "f1", "accuracy"),
+            lambda r: agree(r["precision"], r["recall"]) and agree(r["recall"], r["f1"])
+            and agree(r["f1"], r["accuracy"]),
+        ):
+            facts.averaging = "micro"
+            facts.averaging_evidence = f"precision, recall, F1 and accuracy are equal {where}"
+            return
+        if has["accuracy"] and all_rows(
+            ("recall", "accuracy"), lambda r: agree(r["recall"], r["accuracy"])
+        ) and not all_rows(("precision", "accuracy"), lambda r: agree(r["precision"], r["accuracy"])):
+            facts.averaging = "weighted"
+            facts.averaging_evidence = f"recall equals accuracy {where} (weighted recall is accuracy)"
+            return
+        if all_rows(("precision", "recall", "f1"),
+                    lambda r: harmonic_mean_agrees(r["precision"], r["recall"], r["f1"])):
+            if facts.token_classification and has["accuracy"]:
+                facts.averaging = "seqeval"
+                facts.averaging_evidence = (
+                    f"F1 is the harmonic mean of precision and recall {where}; accuracy is token accuracy"
+                )
+            else:
+                facts.averaging = "binary"
+                facts.averaging_evidence = (
+                    f"F1 is the harmonic mean of precision and recall {where}"
+                    + ("" if not has["accuracy"] else ", accuracy differs (binary, or entity-level seqeval)")
+                )
+            return
+        facts.averaging = "macro"
+        facts.averaging_evidence = "F1 is not the harmonic mean of precision and recall (per-class averaging)"
+        return
+    if has["f1"] and has["accuracy"] and all_rows(("f1", "accuracy"), lambda r: agree(r["f1"], r["accuracy"])):
+        facts.averaging = "micro"
+        facts.averaging_evidence = f"F1 equals accuracy {where}"
+        return
+    if has["recall"] and has["accuracy"] and all_rows(("recall", "accuracy"),
+                                                      lambda r: agree(r["recall"], r["accuracy"])):
+        facts.averaging = "weighted"
+        facts.averaging_evidence = f"recall equals accuracy {where} (weighted recall is accuracy)"

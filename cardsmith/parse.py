@@ -1,0 +1,892 @@
+"""Read a model card (Markdown with optional YAML front matter) into a :class:`~cardsmith.schema.ModelCard`.
+
+The parser is built on markdown-it-py's block tokens: ``token.map`` line ranges slice the source into
+blocks, and only the lines of a block that is a Trainer-generated part (title, intro sentence,
+headline, hyperparameters, results table, framework versions) are read further. The front matter is
+read with :func:`cardsmith.limits.load_yaml` (bounded ``SafeLoader``).
+
+Every line of the source ends up in exactly one :class:`~cardsmith.schema.Block`, in order, so that
+:func:`cardsmith.render.render_card` can write an unchanged card back byte for byte:
+
+* ``metadata``: the front matter including its ``---`` fences; ``snapshot`` = ``{"data": ..., "model_index": ...}``
+* ``title``, ``intro``, ``headline``, ``hyperparameters``, ``results``, ``framework_versions``: the
+  exact source lines of that part; ``snapshot`` = :func:`part_snapshot` of the part at parse time
+* ``text``: everything else, verbatim, split so that every heading starts a new text block
+
+What is *not a card* (:class:`~cardsmith.errors.NotACardError`): empty or whitespace-only text,
+binary data (NUL bytes or mostly control characters), bytes that are not UTF-8 (via :func:`load_card`).
+Input that starts like a card but is broken is a :class:`~cardsmith.errors.ParseError`: front matter
+opened with ``---`` and never closed, invalid YAML, front matter that is a list or a scalar instead of
+a mapping. Any other text - a README with prose and no Trainer section at all - is a (hand-written)
+card: it parses, with empty generated parts.
+"""
+
+from __future__ import annotations
+
+import ast
+import gc
+import json
+import math
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from cardsmith.errors import InputTooLargeError, NotACardError, ParseError
+from cardsmith.limits import MAX_CARD_BYTES, MAX_TABLE_ROWS, decode_text, load_yaml, read_text
+from cardsmith.schema import (
+    Block,
+    Cell,
+    FrameworkVersion,
+    HeadlineMetric,
+    Hyperparameters,
+    Metadata,
+    ModelCard,
+    ModelIndexEntry,
+    Optimizer,
+    ResultsTable,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from markdown_it import MarkdownIt
+    from markdown_it.rules_block import StateBlock
+    from markdown_it.token import Token
+
+__all__ = [
+    "HEADLINE_LEAD",
+    "HYPERPARAMETERS_LEAD",
+    "load_card",
+    "parse_card",
+    "parse_optimizer",
+    "part_snapshot",
+    "section_text",
+    "split_lines",
+    "typed_model_index",
+]
+
+#: The line the Trainer writes before the headline list.
+HEADLINE_LEAD = "It achieves the following results on the evaluation set:"
+#: The line the Trainer writes before the hyperparameter list.
+HYPERPARAMETERS_LEAD = "The following hyperparameters were used during training:"
+
+_LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+_FENCE_CLOSE = {"---", "..."}
+_CONTROL_RE = re.compile(r"[\x01-\x08\x0e-\x1a\x1c-\x1f\x7f]")
+
+_INTRO_RE = re.compile(
+    r"This model (?:is a fine-tuned version of\s+"
+    r"(?:\[(?P<btext>(?:[^\]\\\n]|\\.)*)\]\((?P<url>[^)\s]*)\)|(?P<bplain>[^\s\[\]()]+))"
+    r"|(?P<scratch>was trained from scratch))"
+    r"\s+on\s+(?:(?P<unknown>an unknown dataset)|the (?P<ds>.+?) (?P<plural>datasets?)\b[^.\n]*?)\."
+)
+_ITEM_MARK_RE = re.compile(r"^[ ]{0,3}[-*+][ \t]+")
+_KEY_VALUE_RE = re.compile(r"^(?P<key>[^:\n]*[^:\s])\s*:(?:[ \t]+(?P<value>.*?)|)\s*$")
+_PIPE_SPLIT_RE = re.compile(r"(?<!\\)\|")
+_SIMPLE_NUMBER_RE = re.compile(r"^-?\d+(?:\.(\d+))?$")
+_INT_RE = re.compile(r"^[-+]?\d+$")
+_FLOAT_RE = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
+_ATX_RE = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+# -- optimizer wordings --------------------------------------------------------------------------
+_OPT_ARGS_ARE_RE = re.compile(r"^Use\s+(?P<name>\S+)\s+and the args are:\s*(?P<args>.*)$", re.DOTALL)
+_OPT_RE = re.compile(
+    r"^(?:Use\s+)?(?P<name>[A-Za-z_][\w.\-]*)"
+    r"(?:\s+with\s+betas=\(\s*(?P<b1>[^,()\s]+)\s*,\s*(?P<b2>[^,()\s]+)\s*\))?"
+    r"(?:\s+and\s+epsilon=(?P<eps>\S+?))?"
+    r"(?:\s+and\s+optimizer_args=(?P<args>.*))?\s*$",
+    re.DOTALL,
+)
+
+_INT_FIELDS = {
+    "train_batch_size", "eval_batch_size", "seed", "num_devices", "gradient_accumulation_steps",
+    "total_train_batch_size", "total_eval_batch_size", "training_steps",
+}
+_FLOAT_FIELDS = {"learning_rate", "lr_scheduler_warmup_ratio", "label_smoothing_factor"}
+_NUMBER_FIELDS = {"lr_scheduler_warmup_steps", "num_epochs"}
+_STR_FIELDS = {"distributed_type", "lr_scheduler_type", "mixed_precision_training"}
+
+
+# --------------------------------------------------------------------------------------------------
+# markdown-it with a fast table rule
+# --------------------------------------------------------------------------------------------------
+
+_MD: MarkdownIt | None = None
+
+
+def _fast_table(state: StateBlock, start_line: int, end_line: int, silent: bool) -> bool:
+    """markdown-it-py's GFM ``table`` rule, without a token per cell.
+
+    The stock rule validates the header and delimiter rows (reused here in silent mode) and then
+    emits three tokens per cell, which takes seconds for a long table. cardsmith reads the cells
+    from the source lines itself, so this rule only finds where the table ends, with the stock
+    rule's termination logic, and emits ``table_open``/``table_close`` with the line map.
+    """
+    from markdown_it.rules_block.table import table as stock_table
+
+    if not stock_table(state, start_line, end_line, True):
+        return False
+    if silent:
+        return True
+    terminators = state.md.block.ruler.getRules("blockquote")
+    src = state.src
+    next_line = start_line + 2
+    while next_line < end_line:
+        if state.sCount[next_line] < state.blkIndent:
+            break
+        pos = state.bMarks[next_line] + state.tShift[next_line]
+        first = src[pos] if pos < state.eMarks[next_line] else ""
+        if not first:
+            break  # blank line
+        if state.is_code_block(next_line):
+            break
+        # A row that starts with a pipe cannot start any terminating block (fence, quote, hr,
+        # list, html, heading); only other lines need the terminator rules.
+        if first != "|" and any(rule(state, next_line, end_line, True) for rule in terminators):
+            break
+        next_line += 1
+    old_parent = state.parentType
+    state.parentType = "table"
+    token = state.push("table_open", "table", 1)
+    token.map = [start_line, next_line]
+    state.push("table_close", "table", -1)
+    state.parentType = old_parent
+    state.line = next_line
+    return True
+
+
+def _markdown() -> MarkdownIt:
+    """A CommonMark parser with GFM tables, block level only (inline parsing is not needed)."""
+    global _MD
+    if _MD is None:
+        from markdown_it import MarkdownIt
+
+        md = MarkdownIt("commonmark", {"html": True})
+        md.enable("table")
+        md.block.ruler.at("table", _fast_table, {"alt": ["paragraph", "reference"]})
+        md.core.ruler.disable(["inline", "text_join"])
+        _MD = md
+    return _MD
+
+
+# --------------------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------------------
+
+
+def split_lines(text: str) -> list[str]:
+    """Split text into lines that keep their line ending (``\\n``, ``\\r\\n`` or ``\\r``).
+
+    The split matches markdown-it's line numbering, so ``token.map`` indexes this list.
+    """
+    return _LINE_RE.findall(text)
+
+
+def _strip_eol(line: str) -> str:
+    return line.rstrip("\r\n")
+
+
+def _is_blank(line: str) -> bool:
+    return not line.strip()
+
+
+def _jsonable(value: Any) -> Any:
+    """A JSON-compatible copy of YAML data (keys as strings, odd scalars as strings)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, (bytes, bytearray)):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (set, frozenset)):
+        return sorted((_jsonable(v) for v in value), key=repr)
+    return str(value)
+
+
+_CELL_FIELDS_SET = frozenset({"text", "value", "decimals", "percent"})
+_setattr = object.__setattr__
+
+
+def _number_cell(text: str, value: float, decimals: int) -> Cell:
+    """A plain-decimal :class:`Cell` without validation (what ``Cell.parse`` returns, built fast)."""
+    cell = object.__new__(Cell)
+    _setattr(cell, "__dict__", {"text": text, "value": value, "decimals": decimals, "percent": False})
+    _setattr(cell, "__pydantic_fields_set__", set(_CELL_FIELDS_SET))
+    _setattr(cell, "__pydantic_extra__", None)
+    _setattr(cell, "__pydantic_private__", None)
+    return cell
+
+
+def _fast_cell(text: str) -> Cell:
+    """``Cell.parse(text)`` for an already stripped cell, with a fast path for plain decimals."""
+    m = _SIMPLE_NUMBER_RE.match(text)
+    if m is None:
+        return Cell.parse(text)
+    frac = m.group(1)
+    return _number_cell(text, float(text), len(frac) if frac else 0)
+
+
+def printed(cell: Cell) -> str:
+    """What a cell prints as: its ``text``, or for a value-only cell (``text == ""``) the Trainer's rounding."""
+    if cell.text or cell.value is None:
+        return cell.text
+    from cardsmith.render import format_value
+
+    return format_value(cell.value)
+
+
+# --------------------------------------------------------------------------------------------------
+# Snapshots: what the renderer compares against to decide whether a part changed
+# --------------------------------------------------------------------------------------------------
+
+
+def part_snapshot(card: ModelCard, kind: str) -> Any:
+    """A JSON-able dump of one generated part of ``card`` (the renderer compares it to the block's).
+
+    ``kind`` is a :data:`~cardsmith.schema.BlockKind` other than ``text``. Cells are dumped as what
+    they print (:func:`printed`): the rendered text of a part depends on nothing else, and long
+    tables stay fast.
+    """
+    if kind == "title":
+        return card.title
+    if kind == "intro":
+        return {"base_model": card.base_model, "dataset_name": card.dataset_name}
+    if kind == "headline":
+        return [[h.name, printed(h.value)] for h in card.headline]
+    if kind == "hyperparameters":
+        return card.hyperparameters.model_dump(mode="json") if card.hyperparameters is not None else None
+    if kind == "results":
+        table = card.results
+        if table is None:
+            return None
+        rows = [
+            [c.text if (c.text or c.value is None) else printed(c) for c in row] for row in table.rows
+        ]
+        return {"columns": list(table.columns), "rows": rows}
+    if kind == "framework_versions":
+        return [[fv.name, fv.version] for fv in card.framework_versions]
+    if kind == "metadata":
+        return metadata_snapshot(card.metadata)
+    raise ValueError(f"no snapshot for block kind {kind!r}")
+
+
+def _index_dump(entries: list[ModelIndexEntry] | None) -> Any:
+    if entries is None:
+        return None
+    return [e.model_dump(mode="json", exclude_unset=True) for e in entries]
+
+
+def metadata_snapshot(metadata: Metadata) -> dict[str, Any]:
+    """``{"data": ..., "model_index": ...}``: the front matter as JSON, for change detection."""
+    return {"data": _jsonable(metadata.data), "model_index": _index_dump(metadata.model_index)}
+
+
+# --------------------------------------------------------------------------------------------------
+# Front matter
+# --------------------------------------------------------------------------------------------------
+
+
+def _coerce_index_node(node: Any, scalar_fields: tuple[str, ...]) -> Any:
+    """Turn scalar fields that are not strings (``name: 3``) into strings so the typed view validates."""
+    if not isinstance(node, dict):
+        return node
+    out = dict(node)
+    for field in scalar_fields:
+        value = out.get(field)
+        if value is not None and not isinstance(value, str):
+            out[field] = json.dumps(_jsonable(value)) if isinstance(value, (dict, list)) else str(value)
+    return out
+
+
+def typed_model_index(value: Any, notes: list[str] | None = None) -> list[ModelIndexEntry] | None:
+    """The typed view of a ``model-index`` value, lenient about the old and hand-edited forms.
+
+    The old ``model_index`` layout (a singular ``metric:`` mapping, ``metrics:`` as a mapping) is read
+    as a ``metrics`` list. Entries that cannot be typed are left out (with a note); ``data`` still
+    holds them.
+    """
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        if notes is not None:
+            notes.append("model-index is not a list; its typed view is empty")
+        return []
+    entries: list[ModelIndexEntry] = []
+    for i, raw_entry in enumerate(value):
+        if not isinstance(raw_entry, dict):
+            if notes is not None:
+                notes.append(f"model-index entry {i + 1} is not a mapping; skipped in the typed view")
+            continue
+        entry = {str(k): v for k, v in raw_entry.items()}
+        results = entry.get("results")
+        if results is None and "results" in entry:
+            entry["results"] = []
+        elif isinstance(results, dict):
+            entry["results"] = [results]
+        elif results is not None and not isinstance(results, list):
+            entry["results"] = []
+        fixed_results = []
+        for res in entry.get("results") or []:
+            if not isinstance(res, dict):
+                continue
+            res = {str(k): v for k, v in res.items()}
+            if "metrics" not in res and isinstance(res.get("metric"), (dict, list)):
+                res["metrics"] = res.pop("metric")
+            metrics = res.get("metrics")
+            if isinstance(metrics, dict):
+                metrics = [metrics]
+            if metrics is None and "metrics" in res:
+                metrics = []
+            if metrics is not None:
+                if not isinstance(metrics, list):
+                    metrics = []
+                res["metrics"] = [
+                    _coerce_index_node({str(k): v for k, v in m.items()}, ("type", "name", "config"))
+                    for m in metrics
+                    if isinstance(m, dict)
+                ]
+            for sub, fields in (("task", ("type", "name")),
+                                ("dataset", ("type", "name", "config", "split", "revision"))):
+                node = res.get(sub)
+                if node is not None and not isinstance(node, dict):
+                    res[sub] = {"name": str(node)}
+                elif isinstance(node, dict):
+                    res[sub] = _coerce_index_node({str(k): v for k, v in node.items()}, fields)
+            fixed_results.append(res)
+        if "results" in entry:
+            entry["results"] = fixed_results
+        entry = _coerce_index_node(entry, ("name",))
+        try:
+            entries.append(ModelIndexEntry.model_validate(entry))
+        except ValidationError as exc:
+            if notes is not None:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first.get("loc", ()))
+                notes.append(f"model-index entry {i + 1} could not be typed ({where}: {first.get('msg')})")
+    return entries
+
+
+def _parse_front_matter(lines: list[str], notes: list[str]) -> tuple[Metadata | None, int]:
+    """Read the YAML front matter; returns the metadata and the index of the first body line."""
+    if not lines or _strip_eol(lines[0]).rstrip() != "---":
+        return None, 0
+    close = None
+    for i in range(1, len(lines)):
+        if _strip_eol(lines[i]).rstrip() in _FENCE_CLOSE:
+            close = i
+            break
+    if close is None:
+        raise ParseError("front matter opened with '---' on line 1 is never closed (no closing '---' line)")
+    raw = "".join(lines[1:close])
+    data = load_yaml(raw)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else f"a {type(data).__name__} scalar"
+        raise ParseError(f"front matter is {kind}, not a mapping of metadata keys")
+    data = {str(k) if not isinstance(k, str) else k: v for k, v in data.items()}
+    key = "model-index"
+    if "model-index" not in data and "model_index" in data:
+        key = "model_index"
+    model_index = typed_model_index(data.get(key), notes) if key in data else None
+    meta = Metadata.model_construct(
+        data=data, model_index=model_index, model_index_key=key, raw=raw
+    )
+    meta.__pydantic_fields_set__ = {"data", "model_index", "model_index_key", "raw"}
+    return meta, close + 1
+
+
+# --------------------------------------------------------------------------------------------------
+# Generated parts
+# --------------------------------------------------------------------------------------------------
+
+
+def parse_optimizer(text: str) -> Optimizer:
+    """Read the value of an ``optimizer:`` hyperparameter (every Trainer wording, and Keras dicts)."""
+    stripped = text.strip()
+    m = _OPT_ARGS_ARE_RE.match(stripped)
+    if m:
+        args = m.group("args").strip()
+        return Optimizer(text=text, name=m.group("name"), args=args or None)
+    if stripped.startswith("{") and len(stripped) <= 20_000:
+        try:
+            value = ast.literal_eval(stripped)
+        except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
+            value = None
+        if isinstance(value, dict):
+            name = value.get("name") or value.get("class_name")
+            b1, b2, eps = value.get("beta_1"), value.get("beta_2"), value.get("epsilon")
+            betas = (float(b1), float(b2)) if _is_real(b1) and _is_real(b2) else None
+            return Optimizer(
+                text=text, name=str(name) if name is not None else None, betas=betas,
+                epsilon=float(eps) if _is_real(eps) else None,
+            )
+    m = _OPT_RE.match(stripped)
+    if m:
+        betas = None
+        if m.group("b1") is not None:
+            try:
+                betas = (float(m.group("b1")), float(m.group("b2")))
+            except ValueError:
+                betas = None
+        eps = None
+        if m.group("eps") is not None:
+            try:
+                eps = float(m.group("eps"))
+            except ValueError:
+                eps = None
+        args = m.group("args")
+        return Optimizer(text=text, name=m.group("name"), betas=betas, epsilon=eps,
+                         args=args.strip() if args is not None else None)
+    return Optimizer(text=text)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _list_items(tokens: list[Token], open_index: int) -> list[tuple[int, int]]:
+    """Line ranges of the items of the list whose ``*_list_open`` token is at ``open_index``."""
+    level = tokens[open_index].level
+    items = []
+    i = open_index + 1
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.level == level and tok.type.endswith("_list_close"):
+            break
+        if tok.type == "list_item_open" and tok.level == level + 1 and tok.map:
+            items.append((tok.map[0], tok.map[1]))
+        i += 1
+    return items
+
+
+def _item_text(lines: list[str], start: int, end: int) -> str | None:
+    """An item's text without its marker; continuation lines joined with ``\\n``. None if not ``-``."""
+    first = _strip_eol(lines[start])
+    m = _ITEM_MARK_RE.match(first)
+    if not m:
+        return None
+    parts = [first[m.end():]]
+    last = end
+    while last > start + 1 and _is_blank(lines[last - 1]):
+        last -= 1
+    parts.extend(_strip_eol(lines[j]) for j in range(start + 1, last))
+    return "\n".join(parts)
+
+
+def _parse_key_values(lines: list[str], items: list[tuple[int, int]]) -> list[tuple[str, str]] | None:
+    out = []
+    for start, end in items:
+        text = _item_text(lines, start, end)
+        if text is None:
+            return None
+        first, _, rest = text.partition("\n")
+        m = _KEY_VALUE_RE.match(first)
+        if not m:
+            return None
+        value = m.group("value") or ""
+        if rest:
+            value = value + "\n" + rest
+        out.append((m.group("key").strip(), value))
+    return out
+
+
+def _parse_headline(pairs: list[tuple[str, str]]) -> list[HeadlineMetric] | None:
+    out = []
+    for name, value in pairs:
+        if "\n" in value:
+            return None
+        out.append(HeadlineMetric(name=name, value=_fast_cell(value.strip())))
+    return out
+
+
+def _parse_hyperparameters(pairs: list[tuple[str, str]], notes: list[str]) -> Hyperparameters:
+    fields: dict[str, Any] = {}
+    extra: dict[str, str] = {}
+    order: list[str] = []
+    for key, value in pairs:
+        if key in order:
+            notes.append(f"hyperparameter {key!r} is listed twice; the first value is kept")
+            continue
+        order.append(key)
+        v = value.strip()
+        single = "\n" not in value
+        if key == "optimizer":
+            fields[key] = parse_optimizer(value)
+        elif single and key in _INT_FIELDS and _INT_RE.match(v):
+            fields[key] = int(v)
+        elif single and key in _FLOAT_FIELDS and _FLOAT_RE.match(v):
+            fields[key] = float(v)
+        elif single and key in _NUMBER_FIELDS and _FLOAT_RE.match(v):
+            fields[key] = int(v) if _INT_RE.match(v) else float(v)
+        elif single and key in _STR_FIELDS and v:
+            fields[key] = v
+        else:
+            extra[key] = value
+    return Hyperparameters(**fields, extra=extra, order=order)
+
+
+def _split_row(line: str) -> list[str]:
+    """A table row's cells as GFM splits them (unescaped pipes; outer pipes optional), stripped."""
+    text = line.strip()
+    cells = [c.strip() for c in _PIPE_SPLIT_RE.split(text)]
+    if text[:1] == "|":
+        del cells[0]
+    if len(cells) > 1 and text[-1:] == "|" and text[-2:] != "\\|" and cells[-1] == "":
+        del cells[-1]
+    return cells
+
+
+class _CellCache(dict):  # type: ignore[type-arg]
+    """Printed text -> Cell; cells are immutable, so equal texts share one object."""
+
+    def __missing__(self, text: str) -> Cell:
+        cell = self[text] = _fast_cell(text) if text else Cell(text="")
+        return cell
+
+
+def _parse_table(lines: list[str], start: int, end: int) -> ResultsTable:
+    """The table at ``lines[start:end]`` (header, delimiter, rows) as printed cells."""
+    if end - start - 2 > MAX_TABLE_ROWS:
+        raise InputTooLargeError(f"results table has more than {MAX_TABLE_ROWS:,} rows")
+    columns = _split_row(lines[start])
+    ncols = len(columns)
+    cache = _CellCache()
+    padding = [""] * ncols
+    rows = _table_rows(lines, start + 2, end, ncols, cache, padding)
+    return ResultsTable.model_construct(columns=columns, rows=rows)
+
+
+def _table_rows(
+    lines: list[str], start: int, end: int, ncols: int, cache: _CellCache, padding: list[str]
+) -> list[list[Cell]]:
+    split = _PIPE_SPLIT_RE.split
+    rows: list[list[Cell]] = []
+    for j in range(start, end):
+        text = lines[j].strip()
+        texts = [c.strip() for c in split(text)]
+        if text[:1] == "|":
+            del texts[0]
+        if len(texts) > 1 and text[-1:] == "|" and text[-2:] != "\\|" and texts[-1] == "":
+            del texts[-1]
+        if len(texts) < ncols:
+            texts.extend(padding[: ncols - len(texts)])
+        rows.append([cache[t] for t in texts[:ncols]])
+    return rows
+
+
+def _parse_framework_versions(lines: list[str], items: list[tuple[int, int]]) -> list[FrameworkVersion] | None:
+    out = []
+    for start, end in items:
+        text = _item_text(lines, start, end)
+        if text is None or "\n" in text:
+            return None
+        parts = text.strip().rsplit(None, 1)
+        if len(parts) != 2:
+            return None
+        out.append(FrameworkVersion(name=parts[0], version=parts[1]))
+    return out
+
+
+def _heading_key(title: str) -> str:
+    return " ".join(title.strip().strip("#").strip().lower().split())
+
+
+# --------------------------------------------------------------------------------------------------
+# The parser
+# --------------------------------------------------------------------------------------------------
+
+
+def _check_is_text(text: str) -> None:
+    if len(text) > MAX_CARD_BYTES:
+        raise InputTooLargeError(
+            f"input is {len(text) / 1048576:.1f} M characters; cards larger than "
+            f"{MAX_CARD_BYTES // 1048576} MiB are not read"
+        )
+    if not text.strip():
+        raise NotACardError("input is empty (or only whitespace): not a model card")
+    head = text[:8192]
+    if "\x00" in head:
+        raise NotACardError("input is binary data (NUL bytes), not a model card")
+    controls = len(_CONTROL_RE.findall(head))
+    if controls > max(8, len(head) // 20):
+        raise NotACardError("input is binary data (control characters), not a model card")
+
+
+def parse_card(text: str | bytes) -> ModelCard:
+    """Parse a model card's Markdown (with optional YAML front matter) into a :class:`ModelCard`.
+
+    Raises :class:`~cardsmith.errors.NotACardError` for input that is not a card (empty, binary,
+    not UTF-8) and :class:`~cardsmith.errors.ParseError` for a broken card (unclosed or invalid front
+    matter, front matter that is not a mapping).
+    """
+    # A long table makes hundreds of thousands of small objects, which would trigger the cyclic GC
+    # over and over (none of them can form a cycle): pause it while parsing.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _parse_card(text)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _parse_card(text: str | bytes) -> ModelCard:
+    if isinstance(text, (bytes, bytearray)):
+        text = decode_text(bytes(text))
+    if not isinstance(text, str):
+        raise ParseError(f"expected the card's text, got {type(text).__name__}")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    _check_is_text(text)
+    notes: list[str] = []
+    lines = split_lines(text)
+    first_eol = re.search(r"\r\n|\r|\n", text)
+    newline = first_eol.group(0) if first_eol else "\n"
+    trailing_newline = text.endswith(("\n", "\r"))
+
+    metadata, body_start = _parse_front_matter(lines, notes)
+    blocks: list[Block] = []
+    if metadata is not None:
+        blocks.append(Block(kind="metadata", text="".join(lines[:body_start]),
+                            snapshot=metadata_snapshot(metadata)))
+    body = lines[body_start:]
+    card_fields: dict[str, Any] = {}
+    spans: list[tuple[int, int, str]] = []  # (start, end, kind) in body line numbers
+    heading_starts: set[int] = set()
+
+    if body:
+        tokens = _markdown().parse("".join(body))
+        _scan_tokens(tokens, body, spans, heading_starts, card_fields, notes)
+
+    card = ModelCard.model_construct(
+        metadata=metadata if metadata is not None else Metadata(),
+        title=card_fields.get("title"),
+        base_model=card_fields.get("base_model"),
+        dataset_name=card_fields.get("dataset_name"),
+        headline=card_fields.get("headline", []),
+        hyperparameters=card_fields.get("hyperparameters"),
+        results=card_fields.get("results"),
+        framework_versions=card_fields.get("framework_versions", []),
+        blocks=blocks,
+        newline=newline,
+        trailing_newline=trailing_newline,
+        notes=notes,
+    )
+    card.__pydantic_fields_set__ = set(ModelCard.model_fields)
+
+    # Lay the body out as blocks: generated parts at their spans, text in between, split at headings.
+    spans.sort()
+    pos = 0
+    for start, end, kind in spans:
+        _add_text_blocks(blocks, body, pos, start, heading_starts)
+        blocks.append(Block(kind=kind, text="".join(body[start:end]), snapshot=part_snapshot(card, kind)))  # type: ignore[arg-type]
+        pos = end
+    _add_text_blocks(blocks, body, pos, len(body), heading_starts)
+    return card
+
+
+def _add_text_blocks(blocks: list[Block], body: list[str], start: int, end: int, heading_starts: set[int]) -> None:
+    if start >= end:
+        return
+    cut = start
+    for i in range(start + 1, end):
+        if i in heading_starts:
+            blocks.append(Block(kind="text", text="".join(body[cut:i])))
+            cut = i
+    blocks.append(Block(kind="text", text="".join(body[cut:end])))
+
+
+def _scan_tokens(
+    tokens: list[Token],
+    body: list[str],
+    spans: list[tuple[int, int, str]],
+    heading_starts: set[int],
+    fields: dict[str, Any],
+    notes: list[str],
+) -> None:
+    """Walk the top-level tokens and record the spans of the generated parts."""
+    top = [(i, t) for i, t in enumerate(tokens) if t.level == 0 and t.map is not None]
+    section = ""  # normalised title of the current heading
+    taken: set[str] = set()
+    pending_lead: tuple[str, int] | None = None  # (kind, line) of a lead-in line awaiting its list
+    for n, (i, tok) in enumerate(top):
+        assert tok.map is not None
+        start, end = tok.map
+        if tok.type == "heading_open":
+            heading_starts.add(start)
+            inline = tokens[i + 1] if i + 1 < len(tokens) else None
+            title = inline.content.strip() if inline is not None else ""
+            section = _heading_key(title)
+            pending_lead = None
+            if tok.tag == "h1" and "title" not in taken:
+                taken.add("title")
+                fields["title"] = title
+                spans.append((start, end, "title"))
+            continue
+        if tok.type == "paragraph_open":
+            pending_lead = None
+            para = [_strip_eol(body[j]) for j in range(start, end)]
+            if "intro" not in taken:
+                for j, line in enumerate(para):
+                    m = _INTRO_RE.search(line)
+                    if not m:
+                        continue
+                    taken.add("intro")
+                    base = m.group("btext") if m.group("btext") is not None else m.group("bplain")
+                    fields["base_model"] = base.strip() or None if base is not None else None
+                    ds = m.group("ds")
+                    if ds is not None:
+                        ds = ds.strip().strip("*_`").strip()
+                        if ds in ("None", ""):
+                            ds = None
+                    fields["dataset_name"] = ds
+                    if m.start() == 0 and line[m.end():].strip() == "":
+                        spans.append((start + j, start + j + 1, "intro"))
+                    break
+            last = para[-1].strip() if para else ""
+            if last == HEADLINE_LEAD and "headline" not in taken:
+                pending_lead = ("headline", end - 1)
+            elif last == HYPERPARAMETERS_LEAD and "hyperparameters" not in taken:
+                pending_lead = ("hyperparameters", end - 1)
+            continue
+        if tok.type == "bullet_list_open":
+            lead = pending_lead
+            pending_lead = None
+            items = _list_items(tokens, i)
+            if lead is not None and all(_is_blank(body[j]) for j in range(lead[1] + 1, start)):
+                kind, lead_line = lead
+                pairs = _parse_key_values(body, items)
+                if pairs is not None and pairs:
+                    if kind == "headline":
+                        headline = _parse_headline(pairs)
+                        if headline is not None:
+                            taken.add(kind)
+                            fields["headline"] = headline
+                            spans.append((lead_line, _trim_end(body, start, end), kind))
+                    else:
+                        taken.add(kind)
+                        fields["hyperparameters"] = _parse_hyperparameters(pairs, notes)
+                        spans.append((lead_line, _trim_end(body, start, end), kind))
+                continue
+            if section == "framework versions" and "framework_versions" not in taken:
+                versions = _parse_framework_versions(body, items)
+                if versions:
+                    taken.add("framework_versions")
+                    fields["framework_versions"] = versions
+                    spans.append((start, _trim_end(body, start, end), "framework_versions"))
+            continue
+        pending_lead = None
+        if tok.type == "table_open" and section in ("training results", "training result") \
+                and "results" not in taken:
+            taken.add("results")
+            fields["results"] = _parse_table(body, start, end)
+            spans.append((start, end, "results"))
+
+
+def _trim_end(body: list[str], start: int, end: int) -> int:
+    """A list's span without the blank lines markdown-it counts into its last item."""
+    while end > start + 1 and _is_blank(body[end - 1]):
+        end -= 1
+    return end
+
+
+# --------------------------------------------------------------------------------------------------
+# Files and sections
+# --------------------------------------------------------------------------------------------------
+
+
+def load_card(path: str | Path) -> ModelCard:
+    """Read a card: a Markdown file, a model folder (its ``README.md``), or a ``ModelCard`` JSON dump."""
+    p = Path(path)
+    if p.is_dir():
+        readme = p / "README.md"
+        if not readme.is_file():
+            raise ParseError(f"{p} is a folder without a README.md (no model card to read)")
+        p = readme
+    if p.suffix.lower() == ".json":
+        text = read_text(p)
+        try:
+            return ModelCard.model_validate_json(text)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first.get("loc", ())) or "top level"
+            raise ParseError(
+                f"{p} is not a cardsmith ModelCard JSON ({exc.error_count()} error(s); {where}: {first.get('msg')})"
+            ) from None
+    text = read_text(p)
+    try:
+        return parse_card(text)
+    except ParseError as exc:
+        raise type(exc)(f"{p}: {exc}") from None
+
+
+def _body_lines(card: ModelCard) -> list[str]:
+    if card.blocks:
+        return split_lines("".join(b.text for b in card.blocks if b.kind != "metadata"))
+    from cardsmith.render import render_card
+
+    text = render_card(card)
+    lines = split_lines(text)
+    if lines and _strip_eol(lines[0]).rstrip() == "---":
+        for i in range(1, len(lines)):
+            if _strip_eol(lines[i]).rstrip() in _FENCE_CLOSE:
+                return lines[i + 1:]
+    return lines
+
+
+def section_text(card: ModelCard, title: str) -> str | None:
+    """The free text under the first heading titled ``title`` (case-insensitive), up to the next heading.
+
+    Returns the text stripped of surrounding blank lines (``""`` for an empty section), or ``None``
+    when the card has no such heading. Headings inside fenced code do not count.
+    """
+    want = _heading_key(title)
+    lines = _body_lines(card)
+    fence: str | None = None
+    collecting = False
+    out: list[str] = []
+    for i, raw in enumerate(lines):
+        line = _strip_eol(raw)
+        fm = _FENCE_RE.match(line)
+        if fence is not None:
+            if fm and fm.group(1)[0] == fence[0] and len(fm.group(1)) >= len(fence) and \
+                    line.strip() == fm.group(1):
+                fence = None
+            if collecting:
+                out.append(line)
+            continue
+        if fm:
+            fence = fm.group(1)
+            if collecting:
+                out.append(line)
+            continue
+        heading: str | None = None
+        m = _ATX_RE.match(line)
+        if m:
+            heading = m.group(2) or ""
+        elif i + 1 < len(lines) and line.strip() and re.match(r"^ {0,3}(=+|-+)[ \t]*$", _strip_eol(lines[i + 1])) \
+                and not _ITEM_MARK_RE.match(line) and (not out or True):
+            # setext heading: only when the underline is '=' (a '---' line is often a rule)
+            if _strip_eol(lines[i + 1]).strip().startswith("="):
+                heading = line
+        if heading is not None:
+            if collecting:
+                break
+            if _heading_key(heading) == want:
+                collecting = True
+            continue
+        if collecting:
+            if re.match(r"^ {0,3}=+[ \t]*$", line) and not out:
+                continue
+            out.append(line)
+    if not collecting:
+        return None
+    return "\n".join(out).strip("\n").strip()

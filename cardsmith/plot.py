@@ -1,0 +1,113 @@
+"""Training curves: loss and metrics per step (or epoch) into a PNG beside the card.
+
+Needs the ``plot`` extra (``pip install "cardsmith[plot]"``: matplotlib). The figure is drawn with
+matplotlib's object API on an Agg canvas, so no pyplot state or global backend is touched.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+from cardsmith.errors import MissingExtraError
+from cardsmith.fileio import atomic_write_bytes
+from cardsmith.schema import ModelCard
+
+#: Table columns that are not curves of their own.
+_NOT_METRICS = {"training loss", "epoch", "step", "validation loss", "gen len",
+                "model preparation time", "runtime", "samples per second", "steps per second"}
+
+
+def _numbers(cells: list[Any]) -> list[float | None]:
+    out: list[float | None] = []
+    for cell in cells:
+        value = getattr(cell, "value", None)
+        out.append(value if value is not None and math.isfinite(value) else None)
+    return out
+
+
+def _series(xs: list[float | None], ys: list[float | None]) -> tuple[list[float], list[float]]:
+    pts = [(x, y) for x, y in zip(xs, ys) if x is not None and y is not None]
+    return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def plot_training_curves(card: ModelCard, path: str | Path, *,
+                         log_history: list[dict[str, Any]] | None = None) -> Path:
+    """Draw the card's training curves into ``path`` (PNG, written atomically) and return it.
+
+    Left: training loss (every logged value when ``log_history`` is given, else the table's) and
+    validation loss; right: the table's metric columns. The x axis is the step when the table has
+    one, else the epoch.
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise MissingExtraError(
+            'drawing training curves needs matplotlib: pip install "cardsmith[plot]"'
+        ) from None
+
+    table = card.results
+    xname = "Step"
+    xs: list[float | None] = []
+    if table is not None and table.rows:
+        step_col = table.column("Step")
+        xs = _numbers(step_col) if step_col is not None else []
+        if not any(x is not None for x in xs):
+            epoch_col = table.column("Epoch")
+            xs = _numbers(epoch_col) if epoch_col is not None else list(range(1, len(table.rows) + 1))
+            xname = "Epoch" if epoch_col is not None else "Evaluation"
+
+    fig = Figure(figsize=(10, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax_loss = fig.add_subplot(1, 2, 1)
+    ax_metric = fig.add_subplot(1, 2, 2)
+
+    train_x: list[float] = []
+    train_y: list[float] = []
+    if log_history:
+        key = "step" if xname == "Step" else "epoch"
+        for entry in log_history:
+            if "loss" in entry and isinstance(entry.get(key), (int, float)) \
+                    and isinstance(entry["loss"], (int, float)) and math.isfinite(entry["loss"]):
+                train_x.append(float(entry[key]))
+                train_y.append(float(entry["loss"]))
+    elif table is not None:
+        col = table.column("Training Loss")
+        if col is not None:
+            train_x, train_y = _series(xs, _numbers(col))
+    if train_x:
+        ax_loss.plot(train_x, train_y, marker=".", label="Training Loss")
+    if table is not None:
+        col = table.column("Validation Loss")
+        if col is not None:
+            vx, vy = _series(xs, _numbers(col))
+            if vx:
+                ax_loss.plot(vx, vy, marker="o", label="Validation Loss")
+    ax_loss.set_title("Loss")
+    ax_loss.set_xlabel(xname)
+    if ax_loss.lines:
+        ax_loss.legend()
+
+    if table is not None:
+        for name in table.columns:
+            if name.strip().lower() in _NOT_METRICS:
+                continue
+            col = table.column(name)
+            mx, my = _series(xs, _numbers(col or []))
+            if mx:
+                ax_metric.plot(mx, my, marker="o", label=name)
+    ax_metric.set_title("Evaluation metrics")
+    ax_metric.set_xlabel(xname)
+    if ax_metric.lines:
+        ax_metric.legend()
+    else:
+        ax_metric.text(0.5, 0.5, "no evaluation metrics logged", ha="center", va="center",
+                       transform=ax_metric.transAxes)
+    fig.tight_layout()
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    return atomic_write_bytes(path, buffer.getvalue())

@@ -1,0 +1,153 @@
+"""Update a card in place: regenerate what cardsmith owns, keep everything a person wrote.
+
+cardsmith owns the numbers and facts it computes from a run:
+
+* metadata values: ``model-index``, ``base_model``, ``datasets``, ``metrics``, the
+  ``generated_from_trainer`` tag (added to the card's tags), ``library_name`` / ``license`` /
+  ``language`` only when the card has none;
+* the intro sentence's base model and dataset (when the new card knows them), the headline and the
+  sentence after it that says which checkpoint it reports, the hyperparameters, the results table
+  and the framework versions.
+
+Everything else is the person's: the title, filled-in sections ("Model description" and the
+rest), extra sections, extra metadata keys and their order, links and images. :func:`merge_cards`
+starts from the existing card and swaps in the owned parts; the renderer writes every other block
+back verbatim.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from cardsmith.fileio import atomic_write_text
+from cardsmith.schema import Block, Metadata, ModelCard
+
+#: File name of the training-curves image written beside the card.
+CURVES_FILENAME = "training_curves.png"
+#: The line linking the image from the card's "Training results" section.
+CURVES_LINK = f"![Training curves]({CURVES_FILENAME})"
+
+_OWNED_KEYS = ("base_model", "datasets", "metrics")
+_IF_MISSING_KEYS = ("library_name", "license", "language")
+
+
+def _merge_metadata(old: Metadata, new: Metadata) -> Metadata:
+    """The existing front matter, key order kept, with cardsmith's computed values swapped in."""
+    data: dict[str, Any] = copy.deepcopy(old.data)
+    new_data = new.data
+    for key in _IF_MISSING_KEYS:
+        if data.get(key) in (None, "", []) and new_data.get(key) not in (None, "", []):
+            data[key] = copy.deepcopy(new_data[key])
+    for key in _OWNED_KEYS:
+        if new_data.get(key) not in (None, "", []):
+            data[key] = copy.deepcopy(new_data[key])
+    new_tags = new_data.get("tags")
+    if isinstance(new_tags, list) and new_tags:
+        tags = data.get("tags")
+        if isinstance(tags, str):
+            tags = [tags]
+        if not isinstance(tags, list):
+            tags = []
+        for tag in new_tags:
+            if tag not in tags:
+                tags.append(tag)
+        data["tags"] = tags
+    model_index = new.model_index
+    index_key = old.model_index_key if old.model_index is not None or old.model_index_key in data else \
+        new.model_index_key
+    if "model-index" in new_data:
+        if index_key != "model-index" and index_key in data:
+            data[index_key] = copy.deepcopy(new_data["model-index"])
+        else:
+            index_key = "model-index"
+            data["model-index"] = copy.deepcopy(new_data["model-index"])
+    else:
+        model_index = old.model_index
+    raw = old.raw if data == old.data else None
+    return Metadata(data=data, model_index=copy.deepcopy(model_index), model_index_key=index_key, raw=raw)
+
+
+def merge_cards(existing: ModelCard, new: ModelCard) -> ModelCard:
+    """``existing`` with the parts cardsmith owns regenerated from ``new`` (see the module doc)."""
+    from cardsmith.ingest import attach_headline_note, headline_note
+
+    merged = existing.model_copy(deep=True)
+    merged.metadata = _merge_metadata(existing.metadata, new.metadata)
+    if new.base_model:
+        merged.base_model = new.base_model
+    if new.dataset_name:
+        merged.dataset_name = new.dataset_name
+    if not merged.title and new.title:
+        merged.title = new.title
+    merged.headline = [h.model_copy(deep=True) for h in new.headline]
+    if new.hyperparameters is not None:
+        merged.hyperparameters = new.hyperparameters.model_copy(deep=True)
+    merged.results = new.results.model_copy(deep=True) if new.results is not None else None
+    if new.framework_versions:
+        merged.framework_versions = [fv.model_copy() for fv in new.framework_versions]
+    merged.notes = list(new.notes)
+    if merged.blocks:
+        merged = attach_headline_note(merged, headline_note(new))
+    return merged
+
+
+def ensure_blocks(card: ModelCard) -> ModelCard:
+    """A card laid out in blocks: a card built in memory is rendered once and parsed back."""
+    if card.blocks:
+        return card
+    from cardsmith.parse import parse_card
+    from cardsmith.render import render_card
+
+    notes = list(card.notes)
+    laid_out = parse_card(render_card(card))
+    laid_out.notes = notes
+    return laid_out
+
+
+def add_curves_link(card: ModelCard, link: str = CURVES_LINK) -> ModelCard:
+    """Link the training-curves image from "Training results" (once: idempotent on re-render)."""
+    card = ensure_blocks(card)
+    target = link[link.index("](") + 1:] if "](" in link else link
+    if any(target in b.text for b in card.blocks if b.kind == "text"):
+        return card
+    nl = card.newline
+    idx = next((i for i, b in enumerate(card.blocks) if b.kind == "results"), None)
+    if idx is None:
+        # No table: put it at the end of the "Training results" section, else before the versions.
+        heading = next((i for i, b in enumerate(card.blocks)
+                        if b.kind == "text" and b.text.lstrip().lower().startswith("### training results")),
+                       None)
+        idx = heading
+    if idx is None:
+        idx = next((i for i, b in enumerate(card.blocks) if b.kind == "framework_versions"), None)
+        if idx is not None:
+            idx -= 1
+    block = Block(kind="text", text=f"{nl}{link}{nl}")
+    if idx is None:
+        card.blocks.append(block)
+    else:
+        card.blocks.insert(idx + 1, block)
+    return card
+
+
+def write_card(card: ModelCard, path: str | Path, *, plot: bool = False,
+               log_history: list[dict[str, Any]] | None = None) -> Path:
+    """Write ``card`` to ``path`` atomically; an existing file is parsed and merged (what a person
+    wrote is kept). With ``plot=True`` the training curves are drawn into ``training_curves.png``
+    beside the card and linked from its "Training results" section."""
+    target = Path(path)
+    if target.is_dir():
+        target = target / "README.md"
+    if target.exists():
+        from cardsmith.parse import load_card
+
+        existing = load_card(target)
+        card = merge_cards(existing, card)
+    if plot:
+        from cardsmith.plot import plot_training_curves
+
+        plot_training_curves(card, target.parent / CURVES_FILENAME, log_history=log_history)
+        card = add_curves_link(card)
+    return atomic_write_text(target, card.to_markdown())

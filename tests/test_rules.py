@@ -1,0 +1,246 @@
+"""The rule registry, every rule on its pass/fail fixture cards, and what the numbers imply."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cardsmith.audit import audit_card, audit_paths
+from cardsmith.errors import UnknownRuleError
+from cardsmith.implied import agree, analyze, harmonic_mean_agrees, same_digits
+from cardsmith.parse import load_card, parse_card
+from cardsmith.report import Location
+from cardsmith.rules import RULES, Rule, build_registry, finding, get_rule
+from cardsmith.schema import Cell, HeadlineMetric, Hyperparameters, ModelCard, ResultsTable
+
+ROOT = Path(__file__).resolve().parents[1]
+RULE_FIXTURES = ROOT / "fixtures" / "rules"
+SEEDS = ROOT / "fixtures" / "seeds"
+
+SPEC_RULES = {
+    "loss-equals-metric": "error", "shifted-cell": "warning", "headline-mismatch": "error",
+    "model-index-mismatch": "error", "headline-not-final-or-best": "warning",
+    "steps-not-proportional": "error", "progress-not-monotonic": "error", "metric-out-of-range": "error",
+    "f1-not-harmonic-mean": "error", "batch-size-inconsistent": "error", "epochs-exceed-config": "error",
+    "frozen-metric": "warning", "training-loss-rising": "warning", "best-checkpoint-not-reported": "warning",
+    "chance-level-loss": "warning", "zero-metric": "warning", "table-truncated": "info",
+    "missing-base-model": "info", "missing-dataset": "info", "missing-license": "info",
+    "placeholder-section": "info", "empty-model-index": "info", "metric-not-reproduced": "error",
+    "loss-not-reproduced": "error",
+}
+FIXTURE_RULES = [r for r in RULES if r.produced_by in {"audit", "engine"}]
+
+
+def test_registry_has_every_spec_rule_at_its_severity() -> None:
+    by_name = {r.name: r for r in RULES}
+    for name, severity in SPEC_RULES.items():
+        assert by_name[name].severity == severity, name
+    assert len({r.name for r in RULES}) == len(RULES)
+    assert len({r.code for r in RULES}) == len(RULES)
+
+
+def test_registry_refuses_duplicate_names_and_codes() -> None:
+    a = get_rule("loss-equals-metric")
+    with pytest.raises(ValueError, match="duplicate rule name"):
+        build_registry([a, Rule(name=a.name, code="CS999", severity="info", summary="x", check=None, doc=a.doc)])
+    with pytest.raises(ValueError, match="duplicate rule code"):
+        build_registry([a, Rule(name="other-rule", code=a.code, severity="info", summary="x", check=None, doc=a.doc)])
+    with pytest.raises(ValueError, match="kebab-case"):
+        build_registry([Rule(name="Bad_Name", code="CS998", severity="info", summary="x", check=None, doc=a.doc)])
+    with pytest.raises(ValueError, match="docstring"):
+        build_registry([Rule(name="no-doc", code="CS997", severity="info", summary="x", check=None, doc="")])
+
+
+def test_every_rule_is_documented_in_three_parts() -> None:
+    for r in RULES:
+        parts = r.sections
+        assert list(parts) == ["What it does", "Why is this bad", "Example"], r.name
+        assert all(parts[k].strip() for k in parts), r.name
+
+
+def test_get_rule_by_name_or_code_and_unknown() -> None:
+    assert get_rule("CS101") is get_rule("loss-equals-metric") is get_rule("cs101")
+    with pytest.raises(UnknownRuleError, match="did you mean frozen-metric"):
+        get_rule("frozen-metrics")
+
+
+def test_finding_fills_code_and_severity_for_the_evaluator() -> None:
+    f = finding("metric-not-reproduced", "claimed F1 0.9126, reproduced 0.8712", Location(section="Headline", column="F1"))
+    assert (f.rule, f.name, f.severity) == (get_rule("metric-not-reproduced").code, "metric-not-reproduced", "error")
+    assert f.location.column == "F1"
+    g = finding("CS402", "claimed Loss 0.3165, reproduced 0.4410")
+    assert g.name == "loss-not-reproduced" and g.location == Location()
+    with pytest.raises(UnknownRuleError):
+        finding("no-such-rule", "x")
+
+
+def test_every_fixture_rule_has_fixture_cards() -> None:
+    have = {p.name for p in RULE_FIXTURES.iterdir() if p.is_dir()}
+    assert have == {r.name for r in FIXTURE_RULES}
+
+
+@pytest.mark.parametrize("rule", FIXTURE_RULES, ids=lambda r: r.name)
+def test_rule_fires_on_fail_card_and_not_on_pass_card(rule: Rule) -> None:
+    folder = RULE_FIXTURES / rule.name
+    fail, ok = audit_paths([str(folder / "fail.md"), str(folder / "pass.md")])
+    hits = [f for f in fail.findings if f.name == rule.name]
+    assert hits, f"{rule.name} did not fire on its fail card: {[f.name for f in fail.findings]}"
+    assert all(f.severity == rule.severity and f.rule == rule.code for f in hits)
+    assert all(f.message for f in hits)
+    assert rule.name not in ok.names(), [f.message for f in ok.findings if f.name == rule.name]
+
+
+@pytest.mark.parametrize("rule", FIXTURE_RULES, ids=lambda r: r.name)
+def test_select_and_ignore_on_fail_card(rule: Rule) -> None:
+    path = str(RULE_FIXTURES / rule.name / "fail.md")
+    (only,) = audit_paths([path], select=[rule.code] + (["frozen-metric"] if rule.produced_by == "engine" else []))
+    assert rule.name in only.names()
+    if rule.produced_by == "audit":
+        assert set(only.names()) == {rule.name}
+        (ignored,) = audit_paths([path], ignore=[rule.name])
+        assert rule.name not in ignored.names()
+
+
+# -- seeds through card.audit() --------------------------------------------------------------------
+
+SEED_EXPECTED = {
+    "seed-000": {("frozen-metric", "warning"), ("training-loss-rising", "warning")},
+    "seed-001": {("loss-equals-metric", "error"), ("shifted-cell", "warning"),
+                 ("headline-not-final-or-best", "warning"), ("frozen-metric", "warning")},
+    "seed-002": {("best-checkpoint-not-reported", "warning")},
+    "seed-003": set(),
+    "seed-004": set(),
+}
+
+
+def _seed(prefix: str) -> Path:
+    (folder,) = [p for p in SEEDS.iterdir() if p.name.startswith(prefix)]
+    return folder / "README.md"
+
+
+@pytest.mark.parametrize("prefix", sorted(SEED_EXPECTED))
+def test_seed_cards_get_exactly_what_their_numbers_call_for(prefix: str) -> None:
+    report = ModelCard.load(_seed(prefix)).audit()
+    serious = {(f.name, f.severity) for f in report.findings if f.severity != "info"}
+    assert serious == SEED_EXPECTED[prefix]
+
+
+def test_seed_001_details() -> None:
+    report = ModelCard.load(_seed("seed-001")).audit()
+    lem = [f for f in report.findings if f.name == "loss-equals-metric"]
+    assert [(f.location.row, f.location.column) for f in lem] == [(4, "Validation Loss"), (5, "Validation Loss")]
+    assert "Validation Loss equals F1 (0.9546)" in lem[0].message
+    (shift,) = [f for f in report.findings if f.name == "shifted-cell"]
+    assert (shift.location.row, shift.location.column) == (4, "Training Loss")
+    (head,) = [f for f in report.findings if f.name == "headline-not-final-or-best"]
+    assert "epoch 3.0" in head.message
+    assert report.findings[0].severity == "error"  # sorted: errors first
+
+
+def test_seed_implications() -> None:
+    seeds = {p: analyze(ModelCard.load(_seed(p))) for p in ("seed-002", "seed-003", "seed-004")}
+    assert seeds["seed-002"].averaging == "weighted"
+    assert seeds["seed-003"].averaging == "seqeval"
+    assert seeds["seed-004"].averaging == "seqeval"
+    assert all(f.scale == "fraction" for f in seeds.values())
+    (trunc,) = [f for f in ModelCard.load(_seed("seed-003")).audit().findings if f.name == "table-truncated"]
+    assert trunc.message.startswith("18 evaluations are missing")
+
+
+# -- printed-number semantics ----------------------------------------------------------------------
+
+
+def test_agreement_respects_printed_rounding() -> None:
+    assert agree(Cell.parse("0.03"), Cell.parse("0.0349"))       # 0.03 is only known to +-0.005
+    assert not agree(Cell.parse("0.03"), Cell.parse("0.0351"))
+    assert not agree(Cell.parse("0.0005"), Cell.parse("0.0006"))  # intervals only touch
+    assert agree(Cell.parse("0.9474"), Cell.parse("0.9473684210526315"))
+    assert same_digits(Cell.parse("0.95"), Cell.parse("0.9546"))  # equal at the shorter precision
+    assert not same_digits(Cell.parse("0.9547"), Cell.parse("0.9546"))
+    assert same_digits(Cell.parse("0.9546"), Cell.parse("0.9546"))
+    assert not agree(Cell.parse("nan"), Cell.parse("nan"))
+
+
+def test_harmonic_mean_uses_intervals() -> None:
+    # seed 003: recall printed "0.2" is known only to +-0.05
+    assert harmonic_mean_agrees(Cell.parse("0.3011"), Cell.parse("0.2"), Cell.parse("0.2403"))
+    assert harmonic_mean_agrees(Cell.parse("0.9109"), Cell.parse("0.9144"), Cell.parse("0.9126"))
+    assert not harmonic_mean_agrees(Cell.parse("0.9109"), Cell.parse("0.9144"), Cell.parse("0.9136"))
+
+
+def _base_card_text() -> str:
+    return (RULE_FIXTURES / "loss-equals-metric" / "pass.md").read_text(encoding="utf-8")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=3), min_size=40, max_size=40))
+def test_rounding_alone_never_makes_an_error_or_warning(decimals: list[int]) -> None:
+    """Re-print every number of the results table with fewer decimals: nothing new may fire."""
+    card = load_card(RULE_FIXTURES / "loss-equals-metric" / "pass.md")
+    before = {f.name for f in audit_card(card).findings if f.severity != "info"}
+    assert card.results is not None
+    k = 0
+    rows = []
+    for row in card.results.rows:
+        new = []
+        for col, cell in zip(card.results.columns, row):
+            if cell.value is None or col in {"Step", "Epoch"}:
+                new.append(cell)
+                continue
+            d = decimals[k % len(decimals)]
+            k += 1
+            new.append(Cell.parse(f"{round(cell.value, d):.{d}f}"))
+        rows.append(new)
+    rounded = card.model_copy(update={"results": ResultsTable(columns=card.results.columns, rows=rows)})
+    after = {f.name for f in audit_card(rounded).findings if f.severity != "info"}
+    assert after <= before
+
+
+# -- odd cards: rules handle missing columns and cells themselves ------------------------------------
+
+
+ODD_TABLES = [
+    ResultsTable(columns=[], rows=[]),
+    ResultsTable(columns=["Epoch"], rows=[[Cell.parse("1.0")], [Cell.parse("1.0")]]),
+    ResultsTable(columns=["Training Loss", "Epoch", "Step", "Validation Loss", "F1"],
+                 rows=[[Cell.parse("No log")], [Cell.parse("nan"), Cell.parse("x"), Cell.parse("0"),
+                                                Cell.parse("inf"), Cell.parse("-inf")], []]),
+    ResultsTable(columns=["Loss", "Accuracy", "Precision", "Recall", "F1"],
+                 rows=[[Cell.parse("0"), Cell.parse("0"), Cell.parse("0"), Cell.parse("0"), Cell.parse("0")]] * 4),
+    ResultsTable(columns=["Epoch", "Step", "Wer"],
+                 rows=[[Cell.parse("0"), Cell.parse("0"), Cell.parse("1e308")], [Cell.parse("-1"), Cell.parse("-5"),
+                                                                                Cell.parse("17.71%")]]),
+]
+
+
+@pytest.mark.parametrize("table", ODD_TABLES)
+def test_rules_never_raise_on_odd_cards(table: ResultsTable) -> None:
+    card = ModelCard(
+        headline=[HeadlineMetric(name="Loss", value=Cell.parse("nan")), HeadlineMetric(name="F1", value=Cell.parse("0"))],
+        hyperparameters=Hyperparameters(train_batch_size=0, total_train_batch_size=7, num_devices=0, num_epochs=0),
+        results=table,
+    )
+    report = card.audit()
+    assert all(f.rule.startswith("CS") for f in report.findings)
+
+
+def test_nan_loss_is_out_of_range() -> None:
+    card = parse_card(_base_card_text().replace("- Loss: 0.3165", "- Loss: nan"))
+    assert any(f.name == "metric-out-of-range" and "Loss" in f.message for f in card.audit().findings)
+
+
+def test_percent_scale_cards() -> None:
+    card = ModelCard(
+        headline=[HeadlineMetric(name="Rouge1", value=Cell.parse("41.18"))],
+        results=ResultsTable(columns=["Epoch", "Step", "Validation Loss", "Rouge1"],
+                             rows=[[Cell.parse("1.0"), Cell.parse("100"), Cell.parse("1.9"), Cell.parse("39.1")],
+                                   [Cell.parse("2.0"), Cell.parse("200"), Cell.parse("1.8"), Cell.parse("41.18")]]),
+    )
+    report = card.audit()
+    assert "metric-out-of-range" not in report.names()
+    assert analyze(card).scale == "percent"
+    bad = card.model_copy(update={"headline": [HeadlineMetric(name="Rouge1", value=Cell.parse("141.18"))]})
+    assert "metric-out-of-range" in bad.audit().names()
