@@ -12,7 +12,9 @@ The device is picked automatically: cuda, then mps, then cpu.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +69,11 @@ def task_of(config: dict[str, Any]) -> str:
         return SEQUENCE
     if arch.endswith("ForTokenClassification"):
         return TOKEN
+    auto_map = config.get("auto_map") if isinstance(config.get("auto_map"), dict) else {}
+    if "AutoModelForSequenceClassification" in auto_map:
+        return task_of({**config, "architectures": ["CustomForSequenceClassification"], "auto_map": None})
+    if "AutoModelForTokenClassification" in auto_map:
+        return TOKEN
     raise UnsupportedTaskError(
         f"{arch}: re-evaluating this task is not supported yet (supported: sequence and token classification)"
     )
@@ -114,6 +121,28 @@ def load_model(path: Path, task: str, *, device: Any, dtype: str = "fp32", trust
     model.to(device)
     model.eval()
     return model, tokenizer
+
+
+@contextlib.contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """Silence transformers' and datasets' own progress bars and info logs for the duration."""
+    import datasets
+    import transformers
+
+    bars = transformers.utils.logging.is_progress_bar_enabled()
+    verbosity = transformers.utils.logging.get_verbosity()
+    ds_bars = datasets.utils.logging.is_progress_bar_enabled()
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+    datasets.utils.logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if bars:
+            transformers.utils.logging.enable_progress_bar()
+        transformers.utils.logging.set_verbosity(verbosity)
+        if ds_bars:
+            datasets.utils.logging.enable_progress_bar()
 
 
 def _short(exc: BaseException) -> str:
@@ -209,6 +238,7 @@ def run_evaluation(
     counts = [0] * n
     seq_refs = data.references if data.task == SEQUENCE else None
     num_labels = int(model.config.num_labels)
+    loop_start = time.perf_counter()
 
     with _progress(n, progress) as bar, torch.inference_mode():
         task_id = bar.add_task("eval", total=n, rate="")
@@ -264,7 +294,7 @@ def run_evaluation(
                     sums[i] = float(loss_list[row])
                     counts[i] = 1
             done += len(batch)
-            elapsed = max(time.perf_counter() - start, 1e-9)
+            elapsed = max(time.perf_counter() - loop_start, 1e-9)
             bar.update(task_id, advance=len(batch), rate=f"{done / elapsed:,.0f} examples/s")
     seconds = time.perf_counter() - start
     return EvalOutput(

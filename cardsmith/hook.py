@@ -109,7 +109,7 @@ def hooks_dir(repo: Path) -> Path:
         raise HookError(f"{repo} is not a git repository")
     rel = _out(["rev-parse", "--git-path", "hooks"], cwd=repo).strip()
     path = Path(rel)
-    return path if path.is_absolute() else (repo.resolve() / path)
+    return (path if path.is_absolute() else repo / path).resolve()
 
 
 # --------------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 from cardsmith.schema import Cell, HeadlineMetric, ModelCard
@@ -72,6 +73,7 @@ _KINDS: dict[str, tuple[float | None, float | None, bool | None]] = {
 }
 
 
+@lru_cache(maxsize=4096)
 def norm_name(name: str) -> str:
     """``eval_overall_f1`` -> ``overall f1``; ``Validation-Loss`` -> ``validation loss``."""
     low = name.strip().strip("*_`").strip().lower()
@@ -82,6 +84,7 @@ def norm_name(name: str) -> str:
     return low
 
 
+@lru_cache(maxsize=4096)
 def metric_kind(name: str) -> str:
     """The kind of a metric from its name (``Overall F1`` -> ``f1``, ``Wer`` -> ``error_rate``)."""
     n = norm_name(name)
@@ -121,6 +124,7 @@ def metric_kind(name: str) -> str:
     return "other"
 
 
+@lru_cache(maxsize=4096)
 def column_role(name: str, *, has_val_loss_column: bool) -> Role:
     """Role of a results-table column from its name."""
     n = norm_name(name)
@@ -137,7 +141,7 @@ def column_role(name: str, *, has_val_loss_column: bool) -> Role:
         return "val_loss"
     if any(word in n for word in _PSEUDO_WORDS if len(word) > 3) or n in {"lr", "time"}:
         return "pseudo"
-    if n.startswith("train ") or n.startswith("training "):
+    if n.startswith(("train ", "training ")):
         return "train_metric"
     return "metric"
 
@@ -278,9 +282,9 @@ class CardFacts:
         if self.val_loss is not None:
             criteria.append(self.val_loss)
         for link in self.headline_links:
-            if link.column.role == "metric" and link.column.higher_is_better is not None:
-                if link.column not in criteria:
-                    criteria.append(link.column)
+            col = link.column
+            if col.role == "metric" and col.higher_is_better is not None and col not in criteria:
+                criteria.append(col)
         for col in criteria:
             higher = col.higher_is_better
             best: Row | None = None
@@ -448,9 +452,9 @@ def analyze(card: ModelCard) -> CardFacts:
         if metric.value.value is None:
             continue
         col = link_name(metric.name, facts)
-        if col is not None and col.role in {"metric", "val_loss", "train_loss", "train_metric"}:
-            if all(link.column is not col for link in facts.headline_links):
-                facts.headline_links.append(HeadlineLink(metric=metric, column=col))
+        if (col is not None and col.role in {"metric", "val_loss", "train_loss", "train_metric"}
+                and all(link.column is not col for link in facts.headline_links)):
+            facts.headline_links.append(HeadlineLink(metric=metric, column=col))
     if facts.headline_links:
         for row in facts.rows:
             if all(_agrees_cell(link.metric.value, row.cell(link.column)) for link in facts.headline_links):

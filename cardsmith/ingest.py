@@ -928,7 +928,7 @@ def _state_hyperparameters(state: dict[str, Any], notes: list[str]) -> list[tupl
     elif isinstance(epochs, (int, float)) and epochs > 0:
         pairs.append(("num_epochs", epochs))
     notes.append(
-        "Only part of the hyperparameters could be recovered: trainer_state.json does not record the "
+        "Some hyperparameters could not be recovered: trainer_state.json does not record the "
         "learning rate, evaluation batch size, seed, optimizer or scheduler, and training_args.bin is a "
         "pickle that cardsmith does not load."
     )

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from cardsmith.report import AuditReport, Finding, Location
+from cardsmith.report import AuditReport, Location
 
 if TYPE_CHECKING:  # pragma: no cover
     from cardsmith.rules import Rule
@@ -218,7 +218,7 @@ def locate_line(lines: list[str], loc: Location) -> int | None:
                 if re.search(rf"name:\s*['\"]?{re.escape(loc.column)}['\"]?\s*$", line):
                     return i + 1
         for i, line in enumerate(lines):
-            if line.startswith(f"{key}:") or line.startswith(key.replace("-", "_") + ":"):
+            if line.startswith((f"{key}:", key.replace("-", "_") + ":")):
                 return i + 1
         return 1
     if section == "Suppressions":

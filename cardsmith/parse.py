@@ -88,6 +88,7 @@ _INT_RE = re.compile(r"^[-+]?\d+$")
 _FLOAT_RE = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
 _ATX_RE = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_SETEXT_H1_RE = re.compile(r"^ {0,3}=+[ \t]*$")
 
 # -- optimizer wordings --------------------------------------------------------------------------
 _OPT_ARGS_ARE_RE = re.compile(r"^Use\s+(?P<name>\S+)\s+and the args are:\s*(?P<args>.*)$", re.DOTALL)
@@ -278,7 +279,7 @@ def part_snapshot(card: ModelCard, kind: str) -> Any:
 def _index_dump(entries: list[ModelIndexEntry] | None) -> Any:
     if entries is None:
         return None
-    return [e.model_dump(mode="json", exclude_unset=True) for e in entries]
+    return [e.model_dump(mode="json", exclude_none=True) for e in entries]
 
 
 def metadata_snapshot(metadata: Metadata) -> dict[str, Any]:
@@ -422,12 +423,9 @@ def parse_optimizer(text: str) -> Optimizer:
             value = None
         if isinstance(value, dict):
             name = value.get("name") or value.get("class_name")
-            b1, b2, eps = value.get("beta_1"), value.get("beta_2"), value.get("epsilon")
-            betas = (float(b1), float(b2)) if _is_real(b1) and _is_real(b2) else None
-            return Optimizer(
-                text=text, name=str(name) if name is not None else None, betas=betas,
-                epsilon=float(eps) if _is_real(eps) else None,
-            )
+            b1, b2, eps = (_real(value.get(k)) for k in ("beta_1", "beta_2", "epsilon"))
+            betas = (b1, b2) if b1 is not None and b2 is not None else None
+            return Optimizer(text=text, name=str(name) if name is not None else None, betas=betas, epsilon=eps)
     m = _OPT_RE.match(stripped)
     if m:
         betas = None
@@ -448,8 +446,8 @@ def parse_optimizer(text: str) -> Optimizer:
     return Optimizer(text=text)
 
 
-def _is_real(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _real(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _list_items(tokens: list[Token], open_index: int) -> list[tuple[int, int]]:
@@ -643,8 +641,7 @@ def _parse_card(text: str | bytes) -> ModelCard:
         text = decode_text(bytes(text))
     if not isinstance(text, str):
         raise ParseError(f"expected the card's text, got {type(text).__name__}")
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    text = text.removeprefix("\ufeff")
     _check_is_text(text)
     notes: list[str] = []
     lines = split_lines(text)
@@ -872,11 +869,10 @@ def section_text(card: ModelCard, title: str) -> str | None:
         m = _ATX_RE.match(line)
         if m:
             heading = m.group(2) or ""
-        elif i + 1 < len(lines) and line.strip() and re.match(r"^ {0,3}(=+|-+)[ \t]*$", _strip_eol(lines[i + 1])) \
-                and not _ITEM_MARK_RE.match(line) and (not out or True):
-            # setext heading: only when the underline is '=' (a '---' line is often a rule)
-            if _strip_eol(lines[i + 1]).strip().startswith("="):
-                heading = line
+        elif (i + 1 < len(lines) and line.strip() and _SETEXT_H1_RE.match(_strip_eol(lines[i + 1]))
+              and not _ITEM_MARK_RE.match(line)):
+            # a setext heading underlined with '=' (a '---' underline is too often a rule to count)
+            heading = line
         if heading is not None:
             if collecting:
                 break
@@ -884,7 +880,7 @@ def section_text(card: ModelCard, title: str) -> str | None:
                 collecting = True
             continue
         if collecting:
-            if re.match(r"^ {0,3}=+[ \t]*$", line) and not out:
+            if not out and _SETEXT_H1_RE.match(line):
                 continue
             out.append(line)
     if not collecting:

@@ -110,7 +110,7 @@ _INDEX_ORDER: dict[type, list[str]] = {
 # --------------------------------------------------------------------------------------------------
 
 
-def format_value(v: float | int | str) -> str:
+def format_value(v: float | str) -> str:
     """A number as the Trainer prints it: transformers' ``_maybe_round`` (floats with more than four
     decimals are rounded to four; everything else is ``str(v)``)."""
     if isinstance(v, float) and len(str(v).split(".")) > 1 and len(str(v).split(".")[1]) > 4:
@@ -118,7 +118,7 @@ def format_value(v: float | int | str) -> str:
     return str(v)
 
 
-def format_cell(cell: Cell | float | int | str | None) -> str:
+def format_cell(cell: Cell | float | str | None) -> str:
     """A cell's printed text: its ``text`` when it has one, else its value like the Trainer."""
     if cell is None:
         return ""
@@ -148,8 +148,7 @@ def format_table(table: ResultsTable) -> str:
     widths = [len(c) for c in columns]
     for row in rows:
         for i, v in enumerate(row):
-            if len(v) > widths[i]:
-                widths[i] = len(v)
+            widths[i] = max(widths[i], len(v))
     out = [_table_line(columns, widths), "".join("|:" + "-" * w + ":" for w in widths) + "|\n"]
     out.extend(_table_line(row, widths) for row in rows)
     return "".join(out)
@@ -252,12 +251,10 @@ def _dump_index_node(obj: Any) -> Any:
         order = _INDEX_ORDER.get(type(obj), list(type(obj).model_fields))
         fields_set = obj.model_fields_set
         out: dict[str, Any] = {}
-        for key in order:
-            if key in fields_set:
-                out[key] = _dump_index_node(getattr(obj, key))
-        for key in type(obj).model_fields:
-            if key in fields_set and key not in out:
-                out[key] = _dump_index_node(getattr(obj, key))
+        for key in [*order, *type(obj).model_fields]:
+            value = getattr(obj, key, None)
+            if key in fields_set and key not in out and value is not None:
+                out[key] = _dump_index_node(value)
         for key, value in (obj.model_extra or {}).items():
             out[key] = _dump_index_node(value)
         return out
@@ -271,7 +268,7 @@ def _dump_index_node(obj: Any) -> Any:
 def _index_json(entries: list[ModelIndexEntry] | None) -> Any:
     if entries is None:
         return None
-    return [e.model_dump(mode="json", exclude_unset=True) for e in entries]
+    return [e.model_dump(mode="json", exclude_none=True) for e in entries]
 
 
 def effective_metadata(card: ModelCard, snapshot: dict[str, Any] | None) -> dict[str, Any]:
@@ -363,7 +360,7 @@ def _finish(text: str, card: ModelCard) -> str:
 class _Item:
     """One piece of output: a block's text (original or regenerated) and, for text, its heading."""
 
-    __slots__ = ("kind", "text", "heading")
+    __slots__ = ("heading", "kind", "text")
 
     def __init__(self, kind: str, text: str) -> None:
         self.kind = kind
@@ -576,8 +573,7 @@ def render_card(card: ModelCard) -> str:
         out.append(item.text)
     text = "".join(out)
     if not card.trailing_newline:
-        if text.endswith(nl):
-            text = text[: -len(nl)]
+        text = text.removesuffix(nl)
     elif text and not text.endswith(("\n", "\r")):
         text += nl
     return text

@@ -23,6 +23,7 @@ Thresholds (documented, so that a corpus of real cards does not drown in warning
 from __future__ import annotations
 
 import difflib
+import itertools
 import json
 import math
 import re
@@ -55,8 +56,8 @@ MATERIAL_RISE = 0.10
 FROZEN_RUN = 3
 #: Relative distance to ln(num_labels) that counts as chance level.
 CHANCE_TOLERANCE = 0.01
-#: Where a rule's documentation lives (SARIF ``helpUri``): the README's rule table.
-HELP_URI_BASE = "https://github.com/cardsmith/cardsmith/blob/main/README.md#rule-"
+#: Where the rules are documented (SARIF ``helpUri``): the README's rule table.
+HELP_URI = "https://github.com/cardsmith/cardsmith/blob/main/README.md#rules"
 
 TABLE = "Training results"
 HEADLINE = "Headline"
@@ -119,7 +120,7 @@ class Rule:
 
     @property
     def help_uri(self) -> str:
-        return HELP_URI_BASE + self.name
+        return HELP_URI
 
     @property
     def sections(self) -> dict[str, str]:
@@ -252,16 +253,16 @@ def _headline_mismatch(ctx: AuditContext) -> Iterator[Hit]:
                 moved.append((ln.column.name, other.name))
         if ok and moved:
             swaps = "; ".join(f"{a} <-> {b}" for a, b in moved)
-            yield (f"the headline ({shown}) matches {f.row_label(row)} only with cells exchanged "
-                   f"({swaps}): the row or the headline has values in the wrong column",
+            yield ((f"the headline ({shown}) matches {f.row_label(row)} only with cells exchanged "
+                   f"({swaps}): the row or the headline has values in the wrong column"),
                    _loc(f, row, moved[0][0]))
             return
     best = max(f.rows, key=lambda r: (sum(1 for ln in links if (c := r.cell(ln.column)) is not None
                                           and agree(ln.metric.value, c)), r.number))
     diffs = ", ".join(f"{ln.column.name} {_t(best.cell(ln.column))}" for ln in links
                       if not ((c := best.cell(ln.column)) is not None and agree(ln.metric.value, c)))
-    yield (f"the headline ({shown}) matches no row of the results table; the closest, "
-           f"{f.row_label(best)}, has {diffs}", Location(section=HEADLINE, column=links[0].metric.name))
+    yield ((f"the headline ({shown}) matches no row of the results table; the closest, "
+           f"{f.row_label(best)}, has {diffs}"), Location(section=HEADLINE, column=links[0].metric.name))
 
 
 def _index_metrics(card: ModelCard) -> Iterator[tuple[str, str | None, float, Cell]]:
@@ -285,9 +286,7 @@ def _index_metrics(card: ModelCard) -> Iterator[tuple[str, str | None, float, Ce
 
 def _same_metric(a: str, b: str) -> bool:
     na, nb = norm_name(a), norm_name(b)
-    if na == nb or na.replace(" ", "") == nb.replace(" ", ""):
-        return True
-    return False
+    return bool(na == nb or na.replace(" ", "") == nb.replace(" ", ""))
 
 
 @rule("model-index-mismatch", "CS104", "error",
@@ -358,8 +357,8 @@ def _steps_not_proportional(ctx: AuditContext) -> Iterator[Hit]:
     hi_row = min(bounds, key=lambda b: b[1])
     if lo_row[0] > hi_row[1] * (1 + 1e-9):
         a, b = sorted([lo_row, hi_row], key=lambda x: x[2].number)
-        yield (f"steps per epoch are {a[3]:.4g} in {f.row_label(a[2])} but {b[3]:.4g} in "
-               f"{f.row_label(b[2])}, more than the rounding of the epochs explains",
+        yield ((f"steps per epoch are {a[3]:.4g} in {f.row_label(a[2])} but {b[3]:.4g} in "
+               f"{f.row_label(b[2])}, more than the rounding of the epochs explains"),
                _loc(f, b[2], f.step))
 
 
@@ -524,8 +523,8 @@ def _f1_not_harmonic_mean(ctx: AuditContext) -> Iterator[Hit]:
             assert cp is not None and cr is not None and cf is not None and cp.value is not None
             assert cr.value is not None
             hm = 2 * cp.value * cr.value / (cp.value + cr.value) if cp.value + cr.value else 0.0
-            yield (f"{f1.name} {_t(cf)} in {f.row_label(row)} is not the harmonic mean of {p.name} {_t(cp)} "
-                   f"and {r.name} {_t(cr)} ({hm:.4f}), although it is in the other rows", _loc(f, row, f1))
+            yield ((f"{f1.name} {_t(cf)} in {f.row_label(row)} is not the harmonic mean of {p.name} {_t(cp)} "
+                   f"and {r.name} {_t(cr)} ({hm:.4f}), although it is in the other rows"), _loc(f, row, f1))
 
 
 @rule("batch-size-inconsistent", "CS110", "error",
@@ -565,12 +564,12 @@ def _batch_size_inconsistent(ctx: AuditContext) -> Iterator[Hit]:
                        + f"{nd} = {expected}", Location(section=HYPERPARAMETERS, column=key))
         elif distributed:
             if total % (per * gas) != 0:
-                yield (f"{key} is {total}, not a whole multiple of {what} = {per * gas} "
-                       f"(distributed_type {hp.distributed_type}, device count not stated)",
+                yield ((f"{key} is {total}, not a whole multiple of {what} = {per * gas} "
+                       f"(distributed_type {hp.distributed_type}, device count not stated)"),
                        Location(section=HYPERPARAMETERS, column=key))
         elif key == "total_train_batch_size" and total != per * gas:
-            yield (f"{key} is {total} but {what} = {per} x {gas} = {per * gas} on one device "
-                   "(no num_devices or distributed_type is given)",
+            yield ((f"{key} is {total} but {what} = {per} x {gas} = {per * gas} on one device "
+                   "(no num_devices or distributed_type is given)"),
                    Location(section=HYPERPARAMETERS, column=key))
 
 
@@ -635,11 +634,11 @@ def _shifted_cell(ctx: AuditContext) -> Iterator[Hit]:
 
     for above, below in zip(f.rows, f.rows[1:]):
         if eq(below.cell(tl), above.cell(vl)) and not eq(below.cell(tl), below.cell(vl)):
-            yield (f"{tl.name} in {f.row_label(below)} ({_t(below.cell(tl))}) equals the {vl.name} of "
-                   f"{f.row_label(above)}: a cell moved by one row", _loc(f, below, tl))
+            yield ((f"{tl.name} in {f.row_label(below)} ({_t(below.cell(tl))}) equals the {vl.name} of "
+                   f"{f.row_label(above)}: a cell moved by one row"), _loc(f, below, tl))
         if eq(below.cell(vl), above.cell(tl)) and not eq(below.cell(vl), below.cell(tl)):
-            yield (f"{vl.name} in {f.row_label(below)} ({_t(below.cell(vl))}) equals the {tl.name} of "
-                   f"{f.row_label(above)}: a cell moved by one row", _loc(f, below, vl))
+            yield ((f"{vl.name} in {f.row_label(below)} ({_t(below.cell(vl))}) equals the {tl.name} of "
+                   f"{f.row_label(above)}: a cell moved by one row"), _loc(f, below, vl))
 
 
 def _is_perfect(col: Column, cell: Cell) -> bool:
@@ -742,8 +741,8 @@ def _training_loss_rising(ctx: AuditContext) -> Iterator[Hit]:
         return
     if (c1.value - c1.half_ulp) >= (c0.value + c0.half_ulp) * (1 + MATERIAL_RISE):
         rise = (c1.value / c0.value - 1) * 100
-        yield (f"{col.name} rises from {_t(c0)} ({f.row_label(r0)}) to {_t(c1)} ({f.row_label(r1)}), "
-               f"+{rise:.0f}%: the run diverged", _loc(f, r1, col))
+        yield ((f"{col.name} rises from {_t(c0)} ({f.row_label(r0)}) to {_t(c1)} ({f.row_label(r1)}), "
+               f"+{rise:.0f}%: the run diverged"), _loc(f, r1, col))
 
 
 @rule("best-checkpoint-not-reported", "CS203", "warning",
@@ -778,9 +777,9 @@ def _best_checkpoint_not_reported(ctx: AuditContext) -> Iterator[Hit]:
         return
     if (c_last.value - c_last.half_ulp) >= (best.value + best.half_ulp) * (1 + MATERIAL_RISE):
         rise = (c_last.value / best.value - 1) * 100
-        yield (f"the card reports the last checkpoint ({f.row_label(last)}) although its {col.name} "
+        yield ((f"the card reports the last checkpoint ({f.row_label(last)}) although its {col.name} "
                f"{_t(c_last)} is {rise:.0f}% above the minimum {_t(best)} of {f.row_label(best_row)}; "
-               "load_best_model_at_end would keep the better checkpoint", _loc(f, last, col))
+               "load_best_model_at_end would keep the better checkpoint"), _loc(f, last, col))
 
 
 @rule("headline-not-final-or-best", "CS105", "warning",
@@ -844,8 +843,8 @@ def _chance_level_loss(ctx: AuditContext) -> Iterator[Hit]:
     assert cell is not None and cell.value is not None
     chance = math.log(k)
     if abs(cell.value - chance) <= max(CHANCE_TOLERANCE * chance, cell.half_ulp) + EPS:
-        yield (f"the reported loss {_t(cell)} is ln({k}) = {chance:.4f}, the loss of a uniform guess over "
-               f"{k} labels: the model learned nothing", where)
+        yield ((f"the reported loss {_t(cell)} is ln({k}) = {chance:.4f}, the loss of a uniform guess over "
+               f"{k} labels: the model learned nothing"), where)
 
 
 @rule("zero-metric", "CS205", "warning", "a reported F1/precision/recall is 0")
@@ -898,7 +897,7 @@ def _table_truncated(ctx: AuditContext) -> Iterator[Hit]:
     if len(pts) < 2:
         return
     xs = [x for _, x in pts]
-    diffs = [b - a for a, b in zip(xs, xs[1:])]
+    diffs = [b - a for a, b in itertools.pairwise(xs)]
     if any(d <= 0 for d in diffs):
         return
     base = min(diffs + ([xs[0]] if xs[0] > 0 else []))  # type: ignore[operator]
@@ -937,15 +936,18 @@ def card_source_lines(card: ModelCard) -> list[str]:
     return text.splitlines()
 
 
+_HEADING = re.compile(r"^#{1,6}\s")
+
+
 def sections(card: ModelCard) -> list[tuple[str, str]]:
     """(heading, text under it) for every Markdown heading of the body, outside code fences."""
     out: list[tuple[str, list[str]]] = []
     fence = False
     for line in card_source_lines(card):
         s = line.strip()
-        if s.startswith("```") or s.startswith("~~~"):
+        if s.startswith(("```", "~~~")):
             fence = not fence
-        if not fence and re.match(r"^#{1,6}\s", s):
+        if not fence and s.startswith("#") and _HEADING.match(s):
             out.append((s.lstrip("#").strip(), []))
         elif out:
             out[-1][1].append(line)
@@ -1008,8 +1010,8 @@ def _missing_dataset(ctx: AuditContext) -> Iterator[Hit]:
     datasets = [d for d in md.datasets if d.strip().lower() not in {"none", "null", ""}]
     body = (ctx.card.dataset_name or "").strip().lower()
     if not datasets and body in {"", "none", "null", "unknown", "an unknown", "an unknown dataset"}:
-        yield ("the card names no dataset (no datasets metadata; the text says "
-               f"{'an unknown dataset' if body in {'', 'unknown', 'an unknown', 'an unknown dataset'} else 'None'})",
+        yield (("the card names no dataset (no datasets metadata; the text says "
+               f"{'an unknown dataset' if body in {'', 'unknown', 'an unknown', 'an unknown dataset'} else 'None'})"),
                Location(section=METADATA, column="datasets"))
 
 

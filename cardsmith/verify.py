@@ -110,7 +110,7 @@ def _location(claim: Claim) -> Location:
         return Location(section="Training results", row=claim.row, column=claim.name)
     if claim.source == "model-index":
         return Location(section="model-index", column=claim.name)
-    return Location(section="headline", column=claim.name)
+    return Location(section="Headline", column=claim.name)
 
 
 def _eval_batch_size(card: ModelCard, batch_size: int | None) -> tuple[int, str]:
@@ -293,17 +293,18 @@ def rerun_card(
 ) -> tuple[Reproduction, list[tuple[Claim, ReproducedMetric]]]:
     """Re-evaluate the checkpoint on the card's (or the given) data and compare the claims."""
     from cardsmith.data import load_split, prepare
-    from cardsmith.evaluate import run_evaluation, task_of
+    from cardsmith.evaluate import quiet_libraries, run_evaluation, task_of
     from cardsmith.hub import check_remote_code, read_config
 
     config = read_config(model)
     check_remote_code(model, config, trust_remote_code=trust_remote_code)
     task = task_of(config)
-    ds, source = load_split(dataset, card=card, config=dataset_config, split=split)
-    data = prepare(ds, source, task, config, text_column=text_column, label_column=label_column,
-                   max_examples=max_examples)
-    output = run_evaluation(model.path, data, device=device, dtype=dtype, batch_size=batch_size,
-                            trust_remote_code=trust_remote_code, progress=progress)
+    with quiet_libraries():
+        ds, source = load_split(dataset, card=card, config=dataset_config, split=split)
+        data = prepare(ds, source, task, config, text_column=text_column, label_column=label_column,
+                       max_examples=max_examples)
+        output = run_evaluation(model.path, data, device=device, dtype=dtype, batch_size=batch_size,
+                                trust_remote_code=trust_remote_code, progress=progress)
     eval_bs, _why = _eval_batch_size(card, batch_size)
     tolerance = TOLERANCE if dtype == "fp32" else HALF_TOLERANCE
     from cardsmith.data import model_labels
@@ -430,11 +431,7 @@ def _update_model_index(card: ModelCard, reproduction: Reproduction) -> None:
             result.metrics.append(IndexMetric(name=m.name, type=key or m.name, value=m.reproduced))
         else:
             target.value = m.reproduced
-    card.metadata.model_index = entries
-    dumped = [e.model_dump(mode="json", exclude_none=True, by_alias=True) for e in entries]
-    data = dict(card.metadata.data)
-    data[card.metadata.model_index_key] = dumped
-    card.metadata.data = data
+    card.metadata.model_index = entries  # the renderer folds the typed model-index back into the YAML
 
 
 def write_reproduction(model: ResolvedModel, card: ModelCard, reproduction: Reproduction) -> None:

@@ -322,6 +322,17 @@ def test_run_pre_push_in_process_reports_findings(
     assert "push to origin refused" in captured.err
 
 
+def test_the_hook_stays_light() -> None:
+    """What ``cardsmith hook run`` imports pulls in none of the heavy ML libraries."""
+    heavy = ["torch", "transformers", "datasets", "sklearn", "matplotlib", "huggingface_hub"]
+    code = (
+        "import sys, cardsmith.cli, cardsmith.hook, cardsmith.parse, cardsmith.audit, cardsmith.output\n"
+        f"print(sorted(set({heavy!r}) & set(sys.modules)))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]", proc.stdout
+
+
 # -- the pre-commit framework ---------------------------------------------------------------------
 
 

@@ -25,6 +25,9 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "hardening"
 GOOD = (FIXTURES / "good_card.md").read_text(encoding="utf-8")
 #: Wall-clock bound for one hostile input (generous for a loaded 2-core CI machine).
 SECONDS = 20.0
+#: Bound for the 100,000-row table (measured: parse ~3-4 s + audit ~6-12 s on 2 shared cores);
+#: anything quadratic would take hours, and the linearity test below guards the growth rate.
+HUGE_TABLE_SECONDS = 60.0
 
 HEADER = "| Training Loss | Epoch | Step | Validation Loss | Accuracy |\n|:---:|:---:|:---:|:---:|:---:|\n"
 
@@ -44,15 +47,15 @@ def card_with_rows(rows: list[str], *, num_epochs: int = 3) -> str:
 
 
 def huge_table_card(n_rows: int) -> str:
+    """A consistent Trainer card with ``n_rows`` evaluations (loss in [1.0, 1.5], accuracy in [0.5, 0.9])."""
     rows = []
     for i in range(1, n_rows + 1):
-        loss = 0.9 - 0.5 * i / n_rows
+        loss = 1.5 - 0.5 * i / n_rows
         rows.append(f"| {loss + 0.05:.4f} | {i:.1f} | {100 * i} | {loss:.4f} | {0.5 + 0.4 * i / n_rows:.4f} |\n")
     text = card_with_rows(rows, num_epochs=n_rows)
-    last_loss, last_acc = 0.9 - 0.5, 0.9
-    return (text.replace("- Loss: 0.2100", f"- Loss: {last_loss:.4f}")
-                .replace("- Accuracy: 0.9312", f"- Accuracy: {last_acc:.4f}")
-                .replace("value: 0.9312", f"value: {last_acc:.4f}"))
+    return (text.replace("- Loss: 0.2100", "- Loss: 1.0000")
+                .replace("- Accuracy: 0.9312", "- Accuracy: 0.9000")
+                .replace("value: 0.9312", "value: 0.9"))
 
 
 def nan_inf_card() -> str:
@@ -72,9 +75,9 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
     return code, captured.out, captured.err, elapsed
 
 
-def assert_clean(code: int, out: str, err: str, elapsed: float) -> None:
+def assert_clean(code: int, out: str, err: str, elapsed: float, *, seconds: float = SECONDS) -> None:
     """Findings (exit 0/1 with a report), or exit 2 with one line on stderr; never a traceback."""
-    assert elapsed < SECONDS, f"took {elapsed:.1f} s"
+    assert elapsed < seconds, f"took {elapsed:.1f} s"
     assert "Traceback" not in out + err
     assert "internal error" not in err, err
     if code == 2:
@@ -133,6 +136,23 @@ def _too_large(tmp: Path) -> Path:
         handle.write("---\nlicense: mit\n---\n")
         for _ in range(limits.MAX_CARD_BYTES // len(line) + 10):
             handle.write(line)
+    return path
+
+
+@hostile("multi-megabyte-prose")
+def _big_prose(tmp: Path) -> Path:
+    path = tmp / "README.md"
+    paragraph = "All work and no play makes a model card a dull card. " * 20 + "\n\n"
+    path.write_text(GOOD + paragraph * (6 * 1024 * 1024 // len(paragraph)), encoding="utf-8")
+    return path
+
+
+@hostile("dense-markdown")
+def _dense(tmp: Path) -> Path:
+    """Every Markdown block construct, repeated (~300 KiB): the parser's slowest input per byte."""
+    unit = "| a | b |\n" * 3 + "\n- x\n- y\n# h\n> q\n```\ncode\n```\n"
+    path = tmp / "README.md"
+    path.write_text(GOOD + unit * 5_000, encoding="utf-8")
     return path
 
 
@@ -269,7 +289,7 @@ def test_100k_row_table_is_audited_in_seconds(tmp_path: Path, capsys: pytest.Cap
     path.write_text(text, encoding="utf-8")
     assert len(text.encode()) < limits.MAX_CARD_BYTES
     code, out, err, elapsed = run_cli(["audit", str(path), "--format", "json"], capsys)
-    assert_clean(code, out, err, elapsed)
+    assert_clean(code, out, err, elapsed, seconds=HUGE_TABLE_SECONDS)
     print(f"100,000-row table: audit took {elapsed:.2f} s")  # shown with -s; quoted in the report
     report = json.loads(out)["cards"][0]
     assert not [f for f in report["findings"] if f["severity"] == "error"], report["findings"][:5]
@@ -289,16 +309,13 @@ def test_audit_time_grows_roughly_linearly(tmp_path: Path) -> None:
             best = min(best, time.perf_counter() - start)
         return best
 
-    small, large = cost(2_000), cost(20_000)
-    assert large < 25 * max(small, 0.01), f"2k rows {small:.3f} s, 20k rows {large:.3f} s"
+    small, large = cost(1_000), cost(10_000)
+    assert large < 25 * max(small, 0.01), f"1k rows {small:.3f} s, 10k rows {large:.3f} s"
 
 
-def test_table_longer_than_the_limit_is_an_input_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(limits, "MAX_TABLE_ROWS", 50)
+def test_table_longer_than_the_limit_is_an_input_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "README.md"
-    path.write_text(huge_table_card(60), encoding="utf-8")
+    path.write_text(card_with_rows(["|1|1|1|1|1|\n"] * (limits.MAX_TABLE_ROWS + 1)), encoding="utf-8")
     code, out, err, elapsed = run_cli(["audit", str(path)], capsys)
     assert_clean(code, out, err, elapsed)
     assert code == 2 and "rows" in err
@@ -420,24 +437,12 @@ def test_atomic_write_keeps_the_original_when_writing_fails(
 ) -> None:
     target = tmp_path / "card.md"
     target.write_bytes(b"original")
-    real_fdopen = os.fdopen
 
-    class Exploding:
-        def __init__(self, handle: object) -> None:
-            self.handle = handle
+    def failing_fsync(fd: int) -> None:
+        raise OSError(5, "Input/output error")
 
-        def __enter__(self) -> Exploding:
-            return self
-
-        def __exit__(self, *exc: object) -> None:
-            self.handle.close()  # type: ignore[attr-defined]
-
-        def write(self, data: bytes) -> None:
-            self.handle.write(data[: len(data) // 2])  # type: ignore[attr-defined]
-            raise OSError(5, "Input/output error")
-
-    monkeypatch.setattr(fileio.os, "fdopen", lambda fd, mode: Exploding(real_fdopen(fd, mode)))
+    monkeypatch.setattr(fileio.os, "fsync", failing_fsync)  # the disk fails after the bytes were written
     with pytest.raises(CardsmithError, match="Input/output error"):
-        fileio.atomic_write_text(target, "x" * 10_000)
+        fileio.atomic_write_text(target, "x" * 100_000)
     assert target.read_bytes() == b"original"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["card.md"]

@@ -178,8 +178,12 @@ def _base_card_text() -> str:
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.integers(min_value=1, max_value=3), min_size=40, max_size=40))
 def test_rounding_alone_never_makes_an_error_or_warning(decimals: list[int]) -> None:
-    """Re-print every number of the results table with fewer decimals: nothing new may fire."""
-    card = load_card(RULE_FIXTURES / "loss-equals-metric" / "pass.md")
+    """Re-print every number of the results table with fewer decimals: nothing new may fire.
+
+    (The card has no two cells one digit apart: printing those alike is a real coincidence of the
+    printed digits, which loss-equals-metric is defined to report.)
+    """
+    card = load_card(_seed("seed-004"))
     before = {f.name for f in audit_card(card).findings if f.severity != "info"}
     assert card.results is not None
     k = 0

@@ -231,9 +231,19 @@ def tiny_bert_config(num_labels: int, id2label: dict[int, str] | None = None) ->
     )
 
 
+def _one_thread() -> None:
+    """Tiny models gain nothing from intra-op threads, and on a shared 2-core CI box (several test
+    processes at once) spinning torch threads make a 2-second run take a minute."""
+    import torch
+
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+
+
 def _seed_model(model_cls: Any, config: Any, seed: int, base_model: str | None) -> Any:
     import torch
 
+    _one_thread()
     torch.manual_seed(seed)
     model = model_cls(config)
     if base_model:
