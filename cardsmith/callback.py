@@ -38,6 +38,7 @@ from typing import Any
 from transformers import Trainer, TrainerCallback
 from transformers.trainer_callback import ExportableState
 
+from cardsmith.errors import CardsmithError
 from cardsmith.ingest import (
     RECORD_CALLBACK_NAME,
     TrainingRecord,
@@ -166,13 +167,20 @@ class CardCallback(TrainerCallback, ExportableState):
                 callbacks[RECORD_CALLBACK_NAME] = self.state()
         if self._train_ended and state.is_world_process_zero:
             # trainer.evaluate() after training: the card reports this evaluation.
-            self._write(args, state, kwargs)
+            self._safe_write(args, state, kwargs)
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._train_ended = True
         if not state.is_world_process_zero:
             return
-        self._write(args, state, kwargs)
+        self._safe_write(args, state, kwargs)
+
+    def _safe_write(self, args: Any, state: Any, kwargs: dict[str, Any]) -> None:
+        """Training is over: a card that cannot be written is reported, never a lost run."""
+        try:
+            self._write(args, state, kwargs)
+        except CardsmithError as exc:
+            print(f"cardsmith: could not write the model card: {exc}", file=sys.stderr)
 
     def on_push_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._bind_from_stack()

@@ -64,7 +64,9 @@ def audit(paths: tuple[str, ...], fmt: str, select: tuple[str, ...], ignore: tup
 @click.option("--label-column", help="Label column.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True)
 @click.option("--dtype", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), help="Evaluation batch size (default: the card's).")
+@click.option("--batch-size", type=click.IntRange(min=1),
+              help="Examples per forward pass in the rerun (default 64); the loss is still grouped like the "
+                   "Trainer's batches of the card's eval_batch_size.")
 @click.option("--max-examples", type=click.IntRange(min=1), help="Evaluate on at most N examples.")
 @click.option("--write", is_flag=True, help="Record the reproduced results in the card (atomically).")
 @click.option("--trust-remote-code", is_flag=True, help="Allow the repository's own code (auto_map) to run.")

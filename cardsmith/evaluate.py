@@ -100,7 +100,11 @@ def load_model(path: Path, task: str, *, device: Any, dtype: str = "fp32", trust
                ) -> tuple[Any, Any]:
     """``AutoModelFor...from_pretrained(path, use_safetensors=True)`` and ``AutoTokenizer``, in eval mode."""
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoModelForTokenClassification,
+        AutoTokenizer,
+    )
 
     if dtype not in DTYPES:
         raise EvaluationError(f"unknown dtype {dtype!r} (fp32, bf16, fp16)")

@@ -187,8 +187,8 @@ def _hub_files(repo: str, commit: str, snapshot: Path, *, offline: bool) -> list
             from huggingface_hub import HfApi
 
             return sorted(HfApi().list_repo_files(repo, revision=commit))
-        except Exception:  # noqa: BLE001 - fall back to the cache's view
-            pass
+        except Exception:  # noqa: BLE001 - unreachable Hub: the cache's view is what there is
+            return _list_files(snapshot)
     return _list_files(snapshot)
 
 

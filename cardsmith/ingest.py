@@ -328,6 +328,9 @@ def choose_headline(summary: LogSummary, state: dict[str, Any], record: Training
         # metric_for_best_model, which load_best_model_at_end sets; assume it was restored.
         load_best = True
         by = by or _guess_best_metric(rows, best, state)
+        restored = "assumed restored by `load_best_model_at_end` (the run's arguments are not recorded)"
+    else:
+        restored = "restored by `load_best_model_at_end`"
     if load_best and training_done and best is not None:
         r = row_of(best)
         if r is not None:
@@ -340,7 +343,7 @@ def choose_headline(summary: LogSummary, state: dict[str, Any], record: Training
                 epoch = entry.get("epoch")
                 at = f"epoch {_fmt_num(epoch)}, step {best}" if epoch is not None else f"step {best}"
                 note = (f"{HEADLINE_NOTE_PREFIX} those of the best checkpoint, `{ckpt_name}` ({at}), "
-                        f"selected{by} and restored by `load_best_model_at_end`; the last evaluation "
+                        f"selected{by} and {restored}; the last evaluation "
                         f"(step {last_step}) is the last row of the table.")
             return HeadlineChoice(entry=entry, note=note, row=r)
     if summary.last_eval is None:

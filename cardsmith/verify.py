@@ -39,7 +39,17 @@ HALF_TOLERANCE = 1e-2
 #: The Trainer's default ``per_device_eval_batch_size``, used when the card does not print one.
 TRAINER_DEFAULT_EVAL_BATCH_SIZE = 8
 
-_NOT_METRICS = {"training loss", "epoch", "step", "steps"}
+#: Columns and headline entries that are not evaluation metrics (progress, speed, sizes).
+_NOT_METRICS = {"training loss", "epoch", "step", "steps", "runtime", "samples per second",
+                "steps per second", "model preparation time", "gen len", "total flos", "learning rate",
+                "grad norm"}
+
+
+def _is_metric(name: str) -> bool:
+    low = re.sub(r"[\s_]+", " ", name.strip().lower())
+    for prefix in ("eval ", "validation ", "test "):
+        low = low.removeprefix(prefix)
+    return low not in _NOT_METRICS
 _BOUNDED = {"accuracy", "precision", "recall", "f1"}
 
 
@@ -61,7 +71,7 @@ def claimed_metrics(card: ModelCard) -> list[Claim]:
     claims: list[Claim] = []
     if card.headline:
         for metric in card.headline:
-            if metric.value.is_number:
+            if metric.value.is_number and _is_metric(metric.name):
                 claims.append(Claim(metric.name, metric.value, "headline", canonical_metric(metric.name)))
         if claims:
             return claims
@@ -69,7 +79,7 @@ def claimed_metrics(card: ModelCard) -> list[Claim]:
     if table is not None and table.rows:
         row = table.rows[-1]
         for idx, col in enumerate(table.columns):
-            if col.strip().lower() in _NOT_METRICS or idx >= len(row) or not row[idx].is_number:
+            if not _is_metric(col) or idx >= len(row) or not row[idx].is_number:
                 continue
             claims.append(Claim(col, row[idx], "table", canonical_metric(col), row=len(table.rows)))
         if claims:
@@ -78,7 +88,8 @@ def claimed_metrics(card: ModelCard) -> list[Claim]:
         for result in entry.results:
             for metric in result.metrics:
                 name = metric.name or metric.type
-                if not name or isinstance(metric.value, bool) or not isinstance(metric.value, (int, float)):
+                if (not name or not _is_metric(name) or isinstance(metric.value, bool)
+                        or not isinstance(metric.value, (int, float))):
                     continue
                 cell = Cell.parse(repr(float(metric.value)) if isinstance(metric.value, float) else str(metric.value))
                 key = canonical_metric(name) or (canonical_metric(metric.type) if metric.type else None)
@@ -243,7 +254,11 @@ def verify_repo(
     if write and not model.local:
         raise ConfigError("--write needs a local model folder (the Hub cache is not edited); clone the repo")
     card = _load_card(model)
-    report = audit_card(card, select=select, ignore=ignore, path=str(model.card_path if model.local else repo))
+    if model.local:
+        report = audit_card(card, select=select, ignore=ignore, path=model.card_path)
+    else:  # a Hub snapshot: no [tool.cardsmith] lookup above the cache; reported by its repo id
+        report = audit_card(card, select=select, ignore=ignore, path=model.card_path, config={})
+        report.path = repo
     if not rerun:
         return report
     reproduction, failures = rerun_card(

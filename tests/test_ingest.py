@@ -16,12 +16,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import tiny  # noqa: E402
+import tiny
 
-from cardsmith import CardCallback, ModelCard  # noqa: E402
-from cardsmith.errors import CardsmithError  # noqa: E402
-from cardsmith.ingest import HEADLINE_NOTE_PREFIX, card_from_output_dir, load_source  # noqa: E402
-from cardsmith.update import CURVES_LINK, write_card  # noqa: E402
+from cardsmith import CardCallback, ModelCard
+from cardsmith.errors import CardsmithError
+from cardsmith.ingest import HEADLINE_NOTE_PREFIX, card_from_output_dir, load_source
+from cardsmith.update import CURVES_LINK, write_card
 
 pytestmark = pytest.mark.slow
 
@@ -193,7 +193,7 @@ def test_from_trainer_equals_callback_card(seq_run: tuple[Any, CardCallback, Pat
 def test_from_output_dir_gives_the_same_card(seq_run: tuple[Any, CardCallback, Path], tmp_path: Path) -> None:
     trainer, _, out = seq_run
     written = ModelCard.load(out / "README.md")
-    for source in (out, sorted(out.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))[-1]):
+    for source in (out, max(out.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))):
         rebuilt = card_from_output_dir(source)
         assert headline_dict(rebuilt) == headline_dict(written)
         assert rebuilt.hyperparameters == written.hyperparameters  # the callback's stored record
@@ -203,7 +203,7 @@ def test_from_output_dir_gives_the_same_card(seq_run: tuple[Any, CardCallback, P
         no_errors(rebuilt)
     # Without the callback's record and without README: the table and headline still match the log.
     bare = tmp_path / "bare"
-    shutil.copytree(sorted(out.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))[-1], bare)
+    shutil.copytree(max(out.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1])), bare)
     state = json.loads((bare / "trainer_state.json").read_text())
     state["stateful_callbacks"].pop("CardCallback")
     (bare / "trainer_state.json").write_text(json.dumps(state))
@@ -405,7 +405,7 @@ def test_plot_without_matplotlib_is_a_clear_error(monkeypatch: pytest.MonkeyPatc
 
 def test_evaluate_after_training_becomes_the_headline(best_run: tuple[Any, CardCallback, Path]) -> None:
     """Last test on best_run (it rewrites the card): trainer.evaluate() after load_best_model_at_end."""
-    trainer, callback, out = best_run
+    trainer, _callback, out = best_run
     metrics = trainer.evaluate()
     card = ModelCard.load(out / "README.md")
     assert headline_dict(card) == expected_headline(metrics)
@@ -414,3 +414,14 @@ def test_evaluate_after_training_becomes_the_headline(best_run: tuple[Any, CardC
     assert text.count(HEADLINE_NOTE_PREFIX) == 1 and "final evaluation of the best checkpoint" in text
     assert text.count(CURVES_LINK) == 1
     no_errors(card)
+
+
+def test_unreadable_existing_readme_does_not_break_training(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "broken"
+    out.mkdir()
+    (out / "README.md").write_bytes(b"---\nkey: [unclosed\n---\n# x\n")
+    trainer = tiny.train_seq(out, callbacks=[CardCallback()], num_train_epochs=1, save_strategy="no")
+    assert trainer.state.global_step > 0
+    assert "could not write the model card" in capsys.readouterr().err
+    assert (out / "README.md").read_bytes() == b"---\nkey: [unclosed\n---\n# x\n"

@@ -23,9 +23,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import tiny  # noqa: E402
+import tiny
 
-from cardsmith.cli import main  # noqa: E402
+from cardsmith.cli import main
 
 pytestmark = pytest.mark.slow
 
@@ -155,7 +155,12 @@ def test_token_loss_depends_on_trainer_batching(tok: dict[str, Any]) -> None:
 def test_paired_inputs_match_trainer_evaluate(seq: dict[str, Any], root: Path) -> None:
     """Sentence pairs: cardsmith's rerun equals ``Trainer.evaluate`` on the same pairs."""
     from datasets import Dataset
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+    )
 
     from cardsmith.verify import verify_repo
 
@@ -260,7 +265,7 @@ def test_write_records_reproduction(seq: dict[str, Any], root: Path, capsys: pyt
     folder = _copy_model(seq["model"], root / "write")
     before = (folder / "README.md").read_text(encoding="utf-8")
     for _ in range(2):  # twice: the section is replaced, not duplicated
-        code, out, err = run_cli(["verify", str(folder), "--rerun", "--dataset", str(seq["data"]), "--write"], capsys)
+        code, _out, err = run_cli(["verify", str(folder), "--rerun", "--dataset", str(seq["data"]), "--write"], capsys)
         assert code == 0, err
     after = (folder / "README.md").read_text(encoding="utf-8")
     assert after.count("## Reproduction") == 1
@@ -358,7 +363,7 @@ def test_hub_offline_subprocess(seq: dict[str, Any], hub_cache: dict[str, Any]) 
     env.update(HF_HOME=str(hub_cache["home"]), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     proc = subprocess.run(
         [sys.executable, "-m", "cardsmith", "verify", "cardsmith-test/tiny-reviews", "--rerun", "--format", "json"],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True, text=True, env=env, timeout=300, check=False,
     )
     # the model resolves from the cache; the card's dataset (tiny_reviews) is not on this machine
     assert proc.returncode == 2, proc.stderr
@@ -387,18 +392,18 @@ def test_pickle_only_weights_refused(seq: dict[str, Any], root: Path, capsys: py
         shutil.copy(seq["model"] / name, folder / name)
     marker = root / "unpickled.marker"
     (folder / "pytorch_model.bin").write_bytes(_pickle_bomb(marker))
-    code, out, err = run_cli(["verify", str(folder), "--rerun", "--dataset", str(seq["data"])], capsys)
+    code, _out, err = run_cli(["verify", str(folder), "--rerun", "--dataset", str(seq["data"])], capsys)
     assert code == 2
     assert "only pickle weights (.bin); cardsmith loads safetensors only" in err
     # the same repository from the Hub cache
     make_hub_cache(hub_cache["cache"], "cardsmith-test/pickled", folder)
     monkeypatch.setenv("HF_HUB_CACHE", str(hub_cache["cache"]))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    code, out, err = run_cli(["verify", "cardsmith-test/pickled", "--rerun", "--dataset", str(seq["data"])], capsys)
+    code, _out, err = run_cli(["verify", "cardsmith-test/pickled", "--rerun", "--dataset", str(seq["data"])], capsys)
     assert code == 2 and "only pickle weights" in err
     assert not marker.exists()
     # the audit alone never needs the weights
-    code, out, err = run_cli(["verify", str(folder)], capsys)
+    code, _out, err = run_cli(["verify", str(folder)], capsys)
     assert code in (0, 1) and not marker.exists()
 
 
@@ -437,14 +442,14 @@ def test_remote_code_refused_without_flag(seq: dict[str, Any], root: Path, capsy
     (folder / "configuration_evil.py").write_text(REMOTE_CONFIG.format(marker=str(marker)))
     (folder / "modeling_evil.py").write_text(REMOTE_MODEL.format(marker=str(marker)))
 
-    code, out, err = run_cli(["verify", str(folder), "--rerun", "--dataset", str(seq["data"])], capsys)
+    code, _out, err = run_cli(["verify", str(folder), "--rerun", "--dataset", str(seq["data"])], capsys)
     assert code == 2
     assert "--trust-remote-code" in err and "auto_map" in err and "Traceback" not in err
     assert not marker.exists()
-    code, out, err = run_cli(["verify", str(folder)], capsys)  # audit only: nothing imported either
+    code, _out, err = run_cli(["verify", str(folder)], capsys)  # audit only: nothing imported either
     assert code in (0, 1) and not marker.exists()
     # with the flag, the repository's code is what runs (and here it evaluates like the original)
-    code, out, err = run_cli(["verify", str(folder), "--rerun", "--dataset", str(seq["data"]),
+    code, _out, err = run_cli(["verify", str(folder), "--rerun", "--dataset", str(seq["data"]),
                               "--trust-remote-code"], capsys)
     assert marker.exists()
     assert code == 0, err
@@ -455,7 +460,7 @@ def test_unknown_model_type_refused(seq: dict[str, Any], root: Path, capsys: pyt
     config = json.loads((folder / "config.json").read_text())
     config["model_type"] = "never-heard-of-it"
     (folder / "config.json").write_text(json.dumps(config))
-    code, out, err = run_cli(["verify", str(folder), "--rerun", "--dataset", str(seq["data"])], capsys)
+    code, _out, err = run_cli(["verify", str(folder), "--rerun", "--dataset", str(seq["data"])], capsys)
     assert code == 2 and "--trust-remote-code" in err and "never-heard-of-it" in err
 
 
@@ -469,7 +474,7 @@ def test_unsupported_task(seq: dict[str, Any], root: Path, capsys: pytest.Captur
     config = json.loads((folder / "config.json").read_text())
     config["architectures"] = ["BertForMaskedLM"]
     (folder / "config.json").write_text(json.dumps(config))
-    code, out, err = run_cli(["verify", str(folder), "--rerun", "--dataset", str(seq["data"])], capsys)
+    code, _out, err = run_cli(["verify", str(folder), "--rerun", "--dataset", str(seq["data"])], capsys)
     assert code == 2 and "not supported yet" in err and "BertForMaskedLM" in err
 
 
@@ -480,19 +485,19 @@ def test_label_names_that_disagree(seq: dict[str, Any], root: Path, capsys: pyte
     renamed = val.cast_column("label", ClassLabel(names=["bad", "meh", "good"]))
     path = root / "renamed"
     renamed.save_to_disk(str(path))
-    code, out, err = run_cli(["verify", str(seq["model"]), "--rerun", "--dataset", str(path)], capsys)
+    code, _out, err = run_cli(["verify", str(seq["model"]), "--rerun", "--dataset", str(path)], capsys)
     assert code == 2 and "disagree" in err and "negative" in err and "bad" in err
 
 
 def test_missing_columns_and_splits(seq: dict[str, Any], root: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_cli(["verify", str(seq["model"]), "--rerun", "--dataset", str(seq["data"]),
+    code, _out, err = run_cli(["verify", str(seq["model"]), "--rerun", "--dataset", str(seq["data"]),
                               "--text-column", "review"], capsys)
     assert code == 2 and "review" in err and "text" in err
     dd = root / "dict"
     seq["datasets"].save_to_disk(str(dd))
-    code, out, err = run_cli(["verify", str(seq["model"]), "--rerun", "--dataset", str(dd), "--split", "test"], capsys)
+    code, _out, err = run_cli(["verify", str(seq["model"]), "--rerun", "--dataset", str(dd), "--split", "test"], capsys)
     assert code == 2 and "no split 'test'" in err
     code, card, _ = verify_json([str(seq["model"]), "--rerun", "--dataset", str(dd)], capsys)
     assert code == 0 and card["reproduction"]["split"] == "validation"  # default split of a DatasetDict
-    code, out, err = run_cli(["verify", str(root / "nowhere"), "--rerun"], capsys)
+    code, _out, err = run_cli(["verify", str(root / "nowhere"), "--rerun"], capsys)
     assert code == 2 and "nowhere" in err
