@@ -1,7 +1,8 @@
 """cardsmith: write, audit and verify Hugging Face model cards.
 
 The light core (schema, parser, renderer, auditor, CLI, hook) imports no torch, transformers or
-datasets; :class:`CardCallback` and the evaluator load them on first use.
+datasets; :class:`CardCallback` and the evaluator load them on first use. ``ModelCard`` is imported
+on first access too, so that ``import cardsmith`` (and the CLI's start) stays cheap.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cardsmith.errors import CardsmithError
-from cardsmith.schema import ModelCard
 
 __version__ = "0.1.0"
 
@@ -17,11 +17,20 @@ __all__ = ["CardCallback", "CardsmithError", "ModelCard", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from cardsmith.callback import CardCallback
+    from cardsmith.schema import ModelCard
 
 
 def __getattr__(name: str) -> Any:
+    if name == "ModelCard":
+        from cardsmith.schema import ModelCard
+
+        return ModelCard
     if name == "CardCallback":
         from cardsmith.callback import CardCallback
 
         return CardCallback
     raise AttributeError(f"module 'cardsmith' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

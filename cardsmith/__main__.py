@@ -1,4 +1,4 @@
-from cardsmith.cli import main
+from cardsmith._entry import main
 import sys
 
 sys.exit(main())

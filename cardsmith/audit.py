@@ -77,7 +77,7 @@ def audit_card(card: ModelCard, *, select: list[str] | None = None, ignore: list
                 findings.append(finding(
                     "invalid-suppression",
                     f"the inline comment disables {name!r}, which is not a rule (`cardsmith rules` lists them)",
-                    Location(section="Suppressions", column=name)))
+                    Location.model_construct(section="Suppressions", column=name)))
     used: set[str] = set()
     for f in raw:
         if f.name in known:
@@ -90,9 +90,9 @@ def audit_card(card: ModelCard, *, select: list[str] | None = None, ignore: list
             findings.append(finding(
                 "unused-suppression",
                 f"the inline comment disables {written}, but {name} finds nothing in this card",
-                Location(section="Suppressions", column=written)))
+                Location.model_construct(section="Suppressions", column=written)))
     findings.sort(key=_sort_key)
-    return AuditReport(path=str(path) if path is not None else None, findings=findings)
+    return AuditReport.model_construct(path=str(path) if path is not None else None, findings=findings)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -112,7 +112,33 @@ def find_pyproject(start: Path) -> Path | None:
     return None
 
 
+_Q = rb"""[ \t]*["']?"""
+_TOOL_CARDSMITH_RE = re.compile(
+    rb"^[ \t]*(?:\[\[?" + _Q + rb"tool" + _Q + rb"[ \t]*\." + _Q + rb"cardsmith"  # [tool.cardsmith...]
+    + rb"|" + _Q + rb"tool" + _Q + rb"[ \t]*(?:\." + _Q + rb"cardsmith|=))",  # tool.cardsmith... = / tool = {...}
+    re.MULTILINE,
+)
+_TOOL_HEADER_RE = re.compile(rb"^[ \t]*\[" + _Q + rb"tool" + _Q + rb"[ \t]*\]", re.MULTILINE)
+_CARDSMITH_KEY_RE = re.compile(rb"^" + _Q + rb"cardsmith" + _Q + rb"[ \t]*[.=]", re.MULTILINE)
+
+
+def _may_configure_cardsmith(data: bytes) -> bool:
+    """False when a pyproject.toml cannot hold a ``tool.cardsmith`` table in any TOML spelling
+    (``[tool.cardsmith]``, dotted keys, an inline ``tool = {...}``, ``cardsmith = ...`` under ``[tool]``)."""
+    if b"cardsmith" not in data:
+        return False
+    if _TOOL_CARDSMITH_RE.search(data):
+        return True
+    return bool(_TOOL_HEADER_RE.search(data) and _CARDSMITH_KEY_RE.search(data))
+
+
 def _load_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if not _may_configure_cardsmith(data):
+        return {}  # no [tool.cardsmith] table can be in it: not worth parsing (or importing tomllib)
     try:
         import tomllib
     except ModuleNotFoundError:  # pragma: no cover - Python 3.10
@@ -121,10 +147,9 @@ def _load_toml(path: Path) -> dict[str, Any]:
         except ModuleNotFoundError:
             raise ConfigError(f"{path}: reading pyproject.toml needs Python 3.11+ or the tomli package") from None
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: not UTF-8 ({exc.reason})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
 

@@ -174,6 +174,9 @@ def hook_run(remote: str | None, url: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: clean one-line errors, never a traceback (CARDSMITH_DEBUG=1 shows one)."""
+    # pydantic scans every installed distribution's entry points for plugins the first time it
+    # builds a validator; a command-line run has no use for them (set the variable to override).
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         app.main(args=argv, prog_name="cardsmith", standalone_mode=False)
     except SystemExit as exc:  # commands exit with their code

@@ -273,6 +273,7 @@ def sarif_log(reports: list[AuditReport]) -> dict[str, Any]:
     """A SARIF 2.1.0 log: one run, the registry as ``tool.driver.rules``, one result per finding."""
     from cardsmith import __version__
     from cardsmith.rules import RULES
+    from cardsmith.schema import plain_dump
 
     index = {r.code: i for i, r in enumerate(RULES)}
     results = []
@@ -289,7 +290,7 @@ def sarif_log(reports: list[AuditReport]) -> dict[str, Any]:
                 "level": _LEVEL[f.severity],
                 "message": {"text": f"{f.name}: {f.message}"},
                 "locations": [{"physicalLocation": physical}],
-                "properties": {"name": f.name, **f.location.model_dump(exclude_none=True)},
+                "properties": {"name": f.name, **plain_dump(f.location, exclude_none=True)},
             }
             if f.rule in index:
                 result["ruleIndex"] = index[f.rule]

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import ast
 import gc
-import json
 import math
 import re
 from pathlib import Path
@@ -41,11 +40,17 @@ from cardsmith.schema import (
     FrameworkVersion,
     HeadlineMetric,
     Hyperparameters,
+    IndexDataset,
+    IndexMetric,
+    IndexResult,
+    IndexTask,
     Metadata,
     ModelCard,
     ModelIndexEntry,
     Optimizer,
     ResultsTable,
+    _Open,
+    plain_dump,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -260,7 +265,7 @@ def part_snapshot(card: ModelCard, kind: str) -> Any:
     if kind == "headline":
         return [[h.name, printed(h.value)] for h in card.headline]
     if kind == "hyperparameters":
-        return card.hyperparameters.model_dump(mode="json") if card.hyperparameters is not None else None
+        return plain_dump(card.hyperparameters) if card.hyperparameters is not None else None
     if kind == "results":
         table = card.results
         if table is None:
@@ -279,7 +284,7 @@ def part_snapshot(card: ModelCard, kind: str) -> Any:
 def _index_dump(entries: list[ModelIndexEntry] | None) -> Any:
     if entries is None:
         return None
-    return [e.model_dump(mode="json", exclude_none=True) for e in entries]
+    return [plain_dump(e, exclude_none=True) for e in entries]
 
 
 def metadata_snapshot(metadata: Metadata) -> dict[str, Any]:
@@ -296,6 +301,8 @@ def _coerce_index_node(node: Any, scalar_fields: tuple[str, ...]) -> Any:
     """Turn scalar fields that are not strings (``name: 3``) into strings so the typed view validates."""
     if not isinstance(node, dict):
         return node
+    import json
+
     out = dict(node)
     for field in scalar_fields:
         value = out.get(field)
@@ -365,13 +372,83 @@ def typed_model_index(value: Any, notes: list[str] | None = None) -> list[ModelI
             entry["results"] = fixed_results
         entry = _coerce_index_node(entry, ("name",))
         try:
-            entries.append(ModelIndexEntry.model_validate(entry))
+            entries.append(_index_entry(entry))
         except ValidationError as exc:
             if notes is not None:
                 first = exc.errors()[0]
                 where = ".".join(str(p) for p in first.get("loc", ()))
                 notes.append(f"model-index entry {i + 1} could not be typed ({where}: {first.get('msg')})")
     return entries
+
+
+_NONE = type(None)
+_STR_OR_NONE = (str, _NONE)
+
+
+def _open_node(cls: type[_Open], node: Any, scalars: tuple[str, ...], flags: tuple[str, ...] = ()) -> Any:
+    """``cls.model_construct(**node)`` when validation would keep ``node``'s values as they are, else None.
+
+    That is: ``node`` is a mapping of string keys (none starting with ``_``) whose ``scalars`` are
+    strings or None and whose ``flags`` are booleans or None; every other key of these models is
+    typed ``Any`` or is an extra, which validation keeps as it is.
+    """
+    if type(node) is not dict:
+        return None
+    for key in node:
+        if key[:1] == "_":
+            return None
+    for key in scalars:
+        if type(node.get(key)) not in _STR_OR_NONE:
+            return None
+    for key in flags:
+        if type(node.get(key)) not in (bool, _NONE):
+            return None
+    return cls.model_construct(set(node), **node)  # validation counts extras as set too
+
+
+def _index_entry(entry: dict[str, Any]) -> ModelIndexEntry:
+    """The typed model-index entry: built directly when its data is already well-typed (the usual
+    case, and the same result as validation), else validated (which may raise ValidationError)."""
+    fast = _index_entry_fast(entry)
+    return fast if fast is not None else ModelIndexEntry.model_validate(entry)
+
+
+def _index_entry_fast(entry: dict[str, Any]) -> ModelIndexEntry | None:
+    results = entry.get("results", [])
+    if type(results) is not list:
+        return None
+    typed_results = []
+    for res in results:
+        if type(res) is not dict:
+            return None
+        node = dict(res)
+        for sub, cls, fields in (("task", IndexTask, ("type", "name")),
+                                 ("dataset", IndexDataset, ("type", "name", "config", "split", "revision"))):
+            value = node.get(sub)
+            if value is not None:
+                typed = _open_node(cls, value, fields)
+                if typed is None:
+                    return None
+                node[sub] = typed
+        metrics = node.get("metrics", [])
+        if type(metrics) is not list:
+            return None
+        typed_metrics = []
+        for m in metrics:
+            typed = _open_node(IndexMetric, m, ("type", "name", "config"), ("verified",))
+            if typed is None:
+                return None
+            typed_metrics.append(typed)
+        if "metrics" in node:
+            node["metrics"] = typed_metrics
+        built = _open_node(IndexResult, node, ())
+        if built is None:
+            return None
+        typed_results.append(built)
+    node = dict(entry)
+    if "results" in node:
+        node["results"] = typed_results
+    return _open_node(ModelIndexEntry, node, ("name",))  # type: ignore[return-value]
 
 
 def _parse_front_matter(lines: list[str], notes: list[str]) -> tuple[Metadata | None, int]:
@@ -415,7 +492,7 @@ def parse_optimizer(text: str) -> Optimizer:
     m = _OPT_ARGS_ARE_RE.match(stripped)
     if m:
         args = m.group("args").strip()
-        return Optimizer(text=text, name=m.group("name"), args=args or None)
+        return Optimizer.model_construct(text=text, name=m.group("name"), args=args or None)
     if stripped.startswith("{") and len(stripped) <= 20_000:
         try:
             value = ast.literal_eval(stripped)
@@ -425,7 +502,8 @@ def parse_optimizer(text: str) -> Optimizer:
             name = value.get("name") or value.get("class_name")
             b1, b2, eps = (_real(value.get(k)) for k in ("beta_1", "beta_2", "epsilon"))
             betas = (b1, b2) if b1 is not None and b2 is not None else None
-            return Optimizer(text=text, name=str(name) if name is not None else None, betas=betas, epsilon=eps)
+            return Optimizer.model_construct(text=text, name=str(name) if name is not None else None,
+                                             betas=betas, epsilon=eps)
     m = _OPT_RE.match(stripped)
     if m:
         betas = None
@@ -441,9 +519,9 @@ def parse_optimizer(text: str) -> Optimizer:
             except ValueError:
                 eps = None
         args = m.group("args")
-        return Optimizer(text=text, name=m.group("name"), betas=betas, epsilon=eps,
-                         args=args.strip() if args is not None else None)
-    return Optimizer(text=text)
+        return Optimizer.model_construct(text=text, name=m.group("name"), betas=betas, epsilon=eps,
+                                         args=args.strip() if args is not None else None)
+    return Optimizer.model_construct(text=text)
 
 
 def _real(value: Any) -> float | None:
@@ -501,7 +579,7 @@ def _parse_headline(pairs: list[tuple[str, str]]) -> list[HeadlineMetric] | None
     for name, value in pairs:
         if "\n" in value:
             return None
-        out.append(HeadlineMetric(name=name, value=_fast_cell(value.strip())))
+        out.append(HeadlineMetric.model_construct(name=name, value=_fast_cell(value.strip())))
     return out
 
 
@@ -528,7 +606,7 @@ def _parse_hyperparameters(pairs: list[tuple[str, str]], notes: list[str]) -> Hy
             fields[key] = v
         else:
             extra[key] = value
-    return Hyperparameters(**fields, extra=extra, order=order)
+    return Hyperparameters.model_construct(**fields, extra=extra, order=order)
 
 
 def _split_row(line: str) -> list[str]:
@@ -546,7 +624,7 @@ class _CellCache(dict):  # type: ignore[type-arg]
     """Printed text -> Cell; cells are immutable, so equal texts share one object."""
 
     def __missing__(self, text: str) -> Cell:
-        cell = self[text] = _fast_cell(text) if text else Cell(text="")
+        cell = self[text] = _fast_cell(text) if text else Cell.parse("")
         return cell
 
 
@@ -589,7 +667,7 @@ def _parse_framework_versions(lines: list[str], items: list[tuple[int, int]]) ->
         parts = text.strip().rsplit(None, 1)
         if len(parts) != 2:
             return None
-        out.append(FrameworkVersion(name=parts[0], version=parts[1]))
+        out.append(FrameworkVersion.model_construct(name=parts[0], version=parts[1]))
     return out
 
 
@@ -652,8 +730,8 @@ def _parse_card(text: str | bytes) -> ModelCard:
     metadata, body_start = _parse_front_matter(lines, notes)
     blocks: list[Block] = []
     if metadata is not None:
-        blocks.append(Block(kind="metadata", text="".join(lines[:body_start]),
-                            snapshot=metadata_snapshot(metadata)))
+        blocks.append(Block.model_construct(kind="metadata", text="".join(lines[:body_start]),
+                                            snapshot=metadata_snapshot(metadata)))
     body = lines[body_start:]
     card_fields: dict[str, Any] = {}
     spans: list[tuple[int, int, str]] = []  # (start, end, kind) in body line numbers
@@ -664,7 +742,7 @@ def _parse_card(text: str | bytes) -> ModelCard:
         _scan_tokens(tokens, body, spans, heading_starts, card_fields, notes)
 
     card = ModelCard.model_construct(
-        metadata=metadata if metadata is not None else Metadata(),
+        metadata=metadata if metadata is not None else Metadata.model_construct(),
         title=card_fields.get("title"),
         base_model=card_fields.get("base_model"),
         dataset_name=card_fields.get("dataset_name"),
@@ -684,7 +762,8 @@ def _parse_card(text: str | bytes) -> ModelCard:
     pos = 0
     for start, end, kind in spans:
         _add_text_blocks(blocks, body, pos, start, heading_starts)
-        blocks.append(Block(kind=kind, text="".join(body[start:end]), snapshot=part_snapshot(card, kind)))  # type: ignore[arg-type]
+        blocks.append(Block.model_construct(kind=kind, text="".join(body[start:end]),
+                                            snapshot=part_snapshot(card, kind)))
         pos = end
     _add_text_blocks(blocks, body, pos, len(body), heading_starts)
     return card
@@ -696,9 +775,9 @@ def _add_text_blocks(blocks: list[Block], body: list[str], start: int, end: int,
     cut = start
     for i in range(start + 1, end):
         if i in heading_starts:
-            blocks.append(Block(kind="text", text="".join(body[cut:i])))
+            blocks.append(Block.model_construct(kind="text", text="".join(body[cut:i])))
             cut = i
-    blocks.append(Block(kind="text", text="".join(body[cut:end])))
+    blocks.append(Block.model_construct(kind="text", text="".join(body[cut:end])))
 
 
 def _scan_tokens(

@@ -58,6 +58,7 @@ from cardsmith.schema import (
     ModelIndexEntry,
     Optimizer,
     ResultsTable,
+    plain_dump,
 )
 
 __all__ = [
@@ -268,7 +269,7 @@ def _dump_index_node(obj: Any) -> Any:
 def _index_json(entries: list[ModelIndexEntry] | None) -> Any:
     if entries is None:
         return None
-    return [e.model_dump(mode="json", exclude_none=True) for e in entries]
+    return [plain_dump(e, exclude_none=True) for e in entries]
 
 
 def effective_metadata(card: ModelCard, snapshot: dict[str, Any] | None) -> dict[str, Any]:

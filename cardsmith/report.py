@@ -11,14 +11,19 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 Severity = Literal["error", "warning", "info"]
 SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
+#: Validators are built on first validation, not at import: the auditor builds its findings with
+#: ``model_construct``, so ``cardsmith audit`` never pays for them.
+_DEFERRED = ConfigDict(defer_build=True)
 
 
 class Location(BaseModel):
     """Where a finding points: a section, and for table cells a 1-based row and a column name."""
+
+    model_config = _DEFERRED
 
     section: str | None = None
     row: int | None = None
@@ -26,6 +31,8 @@ class Location(BaseModel):
 
 
 class Finding(BaseModel):
+    model_config = _DEFERRED
+
     rule: str = Field(description="The rule's stable code, e.g. CS101.")
     name: str = Field(description="The rule's stable kebab-case name, e.g. loss-equals-metric.")
     severity: Severity
@@ -34,6 +41,8 @@ class Finding(BaseModel):
 
 
 class ReproducedMetric(BaseModel):
+    model_config = _DEFERRED
+
     name: str = Field(description="The metric's name as the card writes it ('Loss' for the eval loss).")
     claimed: float | None
     reproduced: float | None
@@ -42,6 +51,8 @@ class ReproducedMetric(BaseModel):
 
 
 class Reproduction(BaseModel):
+    model_config = _DEFERRED
+
     device: str
     dataset: str
     split: str | None = None
@@ -55,6 +66,8 @@ class Reproduction(BaseModel):
 
 class AuditReport(BaseModel):
     """One card's result: its findings, what the numbers imply, and an optional reproduction."""
+
+    model_config = _DEFERRED
 
     path: str | None = None
     findings: list[Finding] = Field(default_factory=list)
@@ -72,10 +85,12 @@ class AuditReport(BaseModel):
         return [f.name for f in self.findings]
 
     def to_json_dict(self) -> dict[str, object]:
+        from cardsmith.schema import plain_dump  # model_dump(mode="json"), without building serializers
+
         out: dict[str, object] = {
             "path": self.path,
-            "findings": [f.model_dump(mode="json") for f in self.findings],
+            "findings": [plain_dump(f) for f in self.findings],
         }
         if self.reproduction is not None:
-            out["reproduction"] = self.reproduction.model_dump(mode="json", exclude_none=True)
+            out["reproduction"] = plain_dump(self.reproduction, exclude_none=True)
         return out

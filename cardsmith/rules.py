@@ -22,9 +22,7 @@ Thresholds (documented, so that a corpus of real cards does not drown in warning
 
 from __future__ import annotations
 
-import difflib
 import itertools
-import json
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -67,6 +65,9 @@ METADATA = "Metadata"
 
 Hit = tuple[str, Location]
 
+#: ``Location(...)`` without validation (the rules pass typed values): no validator is ever built.
+_location = Location.model_construct
+
 
 @dataclass
 class AuditContext:
@@ -92,6 +93,8 @@ def _read_num_labels(path: Path | None) -> int | None:
     try:
         if not config.is_file() or config.stat().st_size > 4 * 1024 * 1024:
             return None
+        import json
+
         data = json.loads(config.read_text(encoding="utf-8"))
     except (OSError, ValueError, UnicodeDecodeError):
         return None
@@ -160,7 +163,7 @@ def rule(name: str, code: str, severity: Severity, summary: str, *, produced_by:
 
 def _loc(facts: CardFacts, row: Row | None, column: Column | str | None) -> Location:
     name = column.name if isinstance(column, Column) else column
-    return Location(section=TABLE, row=row.number if row is not None else None, column=name)
+    return _location(section=TABLE, row=row.number if row is not None else None, column=name)
 
 
 def _t(cell: Cell | None) -> str:
@@ -262,7 +265,7 @@ def _headline_mismatch(ctx: AuditContext) -> Iterator[Hit]:
     diffs = ", ".join(f"{ln.column.name} {_t(best.cell(ln.column))}" for ln in links
                       if not ((c := best.cell(ln.column)) is not None and agree(ln.metric.value, c)))
     yield ((f"the headline ({shown}) matches no row of the results table; the closest, "
-           f"{f.row_label(best)}, has {diffs}"), Location(section=HEADLINE, column=links[0].metric.name))
+           f"{f.row_label(best)}, has {diffs}"), _location(section=HEADLINE, column=links[0].metric.name))
 
 
 def _index_metrics(card: ModelCard) -> Iterator[tuple[str, str | None, float, Cell]]:
@@ -311,7 +314,7 @@ def _model_index_mismatch(ctx: AuditContext) -> Iterator[Hit]:
         if head is not None and head.value.value is not None:
             if not agree(head.value, cell):
                 yield (f"model-index {name} is {_t(cell)} but the headline says {head.name} {_t(head.value)}",
-                       Location(section=MODEL_INDEX, column=name))
+                       _location(section=MODEL_INDEX, column=name))
             continue
         col = next((c for c in f.columns if c.role in {"metric", "val_loss"}
                     and any(_same_metric(c.name, k) for k in keys)), None)
@@ -320,7 +323,7 @@ def _model_index_mismatch(ctx: AuditContext) -> Iterator[Hit]:
         values = [c for r in f.rows if _numeric(c := r.cell(col))]
         if values and not any(agree(cell, c) for c in values):  # type: ignore[arg-type]
             yield (f"model-index {name} is {_t(cell)} but no row of the results table has that {col.name}",
-                   Location(section=MODEL_INDEX, column=name))
+                   _location(section=MODEL_INDEX, column=name))
 
 
 @rule("steps-not-proportional", "CS106", "error",
@@ -467,7 +470,7 @@ def _metric_out_of_range(ctx: AuditContext) -> Iterator[Hit]:
                 scale = col.scale if col is not None and col.scale else (f.scale or value_scale(c))
                 why = _out_of_range(*_kind_bounds(kind, scale), c)
         if why:
-            yield (f"headline {m.name} {_t(c)} {why}", Location(section=HEADLINE, column=m.name))
+            yield (f"headline {m.name} {_t(c)} {why}", _location(section=HEADLINE, column=m.name))
     for name, typ, _v, c in _index_metrics(card):
         kind = metric_kind(typ or name)
         if kind == "other" and typ:
@@ -477,7 +480,7 @@ def _metric_out_of_range(ctx: AuditContext) -> Iterator[Hit]:
         else:
             why = _out_of_range(*_kind_bounds(kind, f.scale or value_scale(c)), c)
         if why:
-            yield (f"model-index {name} {_t(c)} {why}", Location(section=MODEL_INDEX, column=name))
+            yield (f"model-index {name} {_t(c)} {why}", _location(section=MODEL_INDEX, column=name))
 
 
 @rule("f1-not-harmonic-mean", "CS109", "error",
@@ -561,16 +564,16 @@ def _batch_size_inconsistent(ctx: AuditContext) -> Iterator[Hit]:
             if total != expected:
                 yield (f"{key} is {total} but {what} x num_devices = {per} x "
                        + (f"{gas} x " if gas != 1 or key.startswith("total_train") else "")
-                       + f"{nd} = {expected}", Location(section=HYPERPARAMETERS, column=key))
+                       + f"{nd} = {expected}", _location(section=HYPERPARAMETERS, column=key))
         elif distributed:
             if total % (per * gas) != 0:
                 yield ((f"{key} is {total}, not a whole multiple of {what} = {per * gas} "
                        f"(distributed_type {hp.distributed_type}, device count not stated)"),
-                       Location(section=HYPERPARAMETERS, column=key))
+                       _location(section=HYPERPARAMETERS, column=key))
         elif key == "total_train_batch_size" and total != per * gas:
             yield ((f"{key} is {total} but {what} = {per} x {gas} = {per * gas} on one device "
                    "(no num_devices or distributed_type is given)"),
-                   Location(section=HYPERPARAMETERS, column=key))
+                   _location(section=HYPERPARAMETERS, column=key))
 
 
 @rule("epochs-exceed-config", "CS111", "error",
@@ -811,7 +814,7 @@ def _headline_not_final_or_best(ctx: AuditContext) -> Iterator[Hit]:
     yield (f"the headline reports {f.row_label(f.headline_rows[0])}, which is neither the last row "
            f"({f.row_label(f.last_row).removeprefix('the row of ')})"
            + (f" nor the best one ({best_text})" if best_text else ""),
-           Location(section=HEADLINE))
+           _location(section=HEADLINE))
 
 
 @rule("chance-level-loss", "CS204", "warning",
@@ -834,7 +837,7 @@ def _chance_level_loss(ctx: AuditContext) -> Iterator[Hit]:
         return
     f = ctx.facts
     cell = next((m.value for m in ctx.card.headline if norm_name(m.name) in {"loss", "validation loss"}), None)
-    where = Location(section=HEADLINE, column="Loss")
+    where = _location(section=HEADLINE, column="Loss")
     if cell is None and f.val_loss is not None and f.last_row is not None:
         cell = f.last_row.cell(f.val_loss)
         where = _loc(f, f.last_row, f.val_loss)
@@ -860,7 +863,7 @@ def _zero_metric(ctx: AuditContext) -> Iterator[Hit]:
         - F1: 0.0
     """
     f = ctx.facts
-    reported = [(m.name, m.value, Location(section=HEADLINE, column=m.name)) for m in ctx.card.headline]
+    reported = [(m.name, m.value, _location(section=HEADLINE, column=m.name)) for m in ctx.card.headline]
     if not reported and f.last_row is not None:
         reported = [(c.name, x, _loc(f, f.last_row, c)) for c in f.metrics
                     if (x := f.last_row.cell(c)) is not None]
@@ -972,7 +975,7 @@ def _placeholder_section(ctx: AuditContext) -> Iterator[Hit]:
         _PLACEHOLDERS.match(ln) for ln in body.splitlines() if ln.strip())]
     if names:
         yield (f"{len(names)} section{'s say' if len(names) > 1 else ' says'} \"More information needed\": "
-               + ", ".join(names), Location(section=names[0]))
+               + ", ".join(names), _location(section=names[0]))
 
 
 @rule("missing-base-model", "CS302", "info", "the card does not name its base model")
@@ -991,7 +994,7 @@ def _missing_base_model(ctx: AuditContext) -> Iterator[Hit]:
     body = (ctx.card.base_model or "").strip()
     if md.base_model is None and body.lower() in {"", "none", "null"}:
         yield ("the card names no base model (no base_model metadata, no \"fine-tuned version of\" link)",
-               Location(section=METADATA, column="base_model"))
+               _location(section=METADATA, column="base_model"))
 
 
 @rule("missing-dataset", "CS303", "info", "the card does not name its training/evaluation dataset")
@@ -1012,7 +1015,7 @@ def _missing_dataset(ctx: AuditContext) -> Iterator[Hit]:
     if not datasets and body in {"", "none", "null", "unknown", "an unknown", "an unknown dataset"}:
         yield (("the card names no dataset (no datasets metadata; the text says "
                f"{'an unknown dataset' if body in {'', 'unknown', 'an unknown', 'an unknown dataset'} else 'None'})"),
-               Location(section=METADATA, column="datasets"))
+               _location(section=METADATA, column="datasets"))
 
 
 @rule("missing-license", "CS304", "info", "the metadata has no license")
@@ -1029,7 +1032,7 @@ def _missing_license(ctx: AuditContext) -> Iterator[Hit]:
         ---
     """
     if ctx.card.metadata.license is None:
-        yield ("the metadata has no license", Location(section=METADATA, column="license"))
+        yield ("the metadata has no license", _location(section=METADATA, column="license"))
 
 
 @rule("empty-model-index", "CS306", "info", "the `model-index` has no results (`results: []`)")
@@ -1051,7 +1054,7 @@ def _empty_model_index(ctx: AuditContext) -> Iterator[Hit]:
         return
     if not any(m.value is not None for e in mi for r in e.results for m in r.metrics):
         yield ("the model-index has no metric values (results: [])",
-               Location(section=MODEL_INDEX))
+               _location(section=MODEL_INDEX))
 
 
 @rule("implied-metrics", "CS307", "info",
@@ -1077,7 +1080,7 @@ def _implied_metrics(ctx: AuditContext) -> Iterator[Hit]:
     if f.averaging is not None:
         parts.append(f"{f.averaging} averaging ({f.averaging_evidence})")
     if parts:
-        yield ("the numbers imply " + "; ".join(parts), Location(section=TABLE if f.rows else HEADLINE))
+        yield ("the numbers imply " + "; ".join(parts), _location(section=TABLE if f.rows else HEADLINE))
 
 
 # ==================================================================================================
@@ -1223,6 +1226,8 @@ def get_rule(name_or_code: str) -> Rule:
     key = name_or_code.strip().lower()
     found = _BY_KEY.get(key)
     if found is None:
+        import difflib
+
         close = difflib.get_close_matches(key, [r.name for r in RULES], n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise UnknownRuleError(f"unknown rule {name_or_code!r}{hint}; `cardsmith rules` lists them")
@@ -1239,8 +1244,8 @@ def resolve(names: Iterable[str] | None) -> set[str] | None:
 def finding(name: str, message: str, location: Location | None = None) -> Finding:
     """A finding of the registered rule ``name`` (or code), with its code and severity filled in."""
     r = get_rule(name)
-    return Finding(rule=r.code, name=r.name, severity=r.severity, message=message,
-                   location=location if location is not None else Location())
+    return Finding.model_construct(rule=r.code, name=r.name, severity=r.severity, message=message,
+                                   location=location if location is not None else _location())
 
 
 def run_rules(card: ModelCard, *, selected: set[str] | None = None, path: Path | None = None,
@@ -1252,8 +1257,8 @@ def run_rules(card: ModelCard, *, selected: set[str] | None = None, path: Path |
         if r.check is None or (selected is not None and r.name not in selected):
             continue
         for message, location in r.check(ctx):
-            out.append(Finding(rule=r.code, name=r.name, severity=r.severity, message=message,
-                               location=location))
+            out.append(Finding.model_construct(rule=r.code, name=r.name, severity=r.severity, message=message,
+                                               location=location))
     return out
 
 

@@ -47,7 +47,108 @@ _SPECIAL = {"nan": math.nan, "inf": math.inf, "+inf": math.inf, "-inf": -math.in
             "infinity": math.inf, "-infinity": -math.inf}
 
 
-class Cell(BaseModel):
+class _Model(BaseModel):
+    """Base of the card models: core schemas are built on first validation, not at import.
+
+    The parser and the auditor build their models with ``model_construct`` (their data is already
+    typed), so ``cardsmith audit`` never pays for building validators it does not use.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+
+_NONE_TYPE = type(None)
+_PLAIN = (str, int, bool, _NONE_TYPE)
+
+
+class _NotPlain(Exception):
+    """A value :func:`plain_dump` does not convert itself (it falls back to ``model_dump``)."""
+
+
+def _plain(value: Any, exclude_none: bool) -> Any:
+    t = type(value)
+    if t in _PLAIN:
+        return value
+    if t is float:
+        return value if math.isfinite(value) else None
+    if t is list or t is tuple:
+        return [_plain(v, exclude_none) for v in value]
+    if t is dict:
+        out = {}
+        for k, v in value.items():
+            if type(k) is not str:
+                raise _NotPlain
+            out[k] = _plain(v, exclude_none)
+        return out
+    if isinstance(value, BaseModel):
+        return _plain_model(value, exclude_none)
+    raise _NotPlain
+
+
+def _plain_model(model: BaseModel, exclude_none: bool) -> dict[str, Any]:
+    if not _is_plain_class(type(model)):
+        raise _NotPlain
+    out: dict[str, Any] = {}
+    values = model.__dict__
+    for name in type(model).__pydantic_fields__:
+        v = values[name]
+        if v is None and exclude_none:
+            continue
+        out[name] = _plain(v, exclude_none)
+    extra = model.__pydantic_extra__
+    if extra:
+        for name, v in extra.items():
+            if v is None and exclude_none:
+                continue
+            out[name] = _plain(v, exclude_none)
+    return out
+
+
+def plain_dump(model: BaseModel, *, exclude_none: bool = False) -> dict[str, Any]:
+    """``model.model_dump(mode="json", exclude_none=...)``, without building pydantic's serializer.
+
+    Handles the plain data cards and reports hold (strings, numbers, lists, dicts with string
+    keys, nested models) in pure Python; anything else (bytes, sets, dates, custom serializers)
+    falls back to ``model_dump``, so the result is always the same.
+    """
+    try:
+        return _plain_model(model, exclude_none)
+    except (_NotPlain, KeyError, AttributeError):
+        return model.model_dump(mode="json", exclude_none=exclude_none)
+
+
+_PLAIN_CLASSES: dict[type, bool] = {}
+
+
+def _is_plain_class(cls: type[BaseModel]) -> bool:
+    """No serializers, computed fields or aliases: ``model_dump`` is the fields (then the extras) as they are."""
+    known = _PLAIN_CLASSES.get(cls)
+    if known is None:
+        dec = cls.__pydantic_decorators__
+        known = not (dec.field_serializers or dec.model_serializers or dec.computed_fields) and all(
+            f.alias is None and f.serialization_alias is None and f.exclude is None
+            for f in cls.__pydantic_fields__.values()
+        )
+        _PLAIN_CLASSES[cls] = known
+    return known
+
+
+def _cell(cls: type[Cell], text: str, value: float | None = None, decimals: int | None = None,
+          percent: bool = False, fields_set: frozenset[str] = frozenset({"text"})) -> Cell:
+    """A :class:`Cell` from already typed values, without running validation."""
+    cell = object.__new__(cls)
+    object.__setattr__(cell, "__dict__", {"text": text, "value": value, "decimals": decimals, "percent": percent})
+    object.__setattr__(cell, "__pydantic_fields_set__", set(fields_set))
+    object.__setattr__(cell, "__pydantic_extra__", None)
+    object.__setattr__(cell, "__pydantic_private__", None)
+    return cell
+
+
+_ALL_CELL_FIELDS = frozenset({"text", "value", "decimals", "percent"})
+_TEXT_VALUE_DECIMALS = frozenset({"text", "value", "decimals"})
+
+
+class Cell(_Model):
     """One printed value: the text exactly as it appears and, when it is a number, its value.
 
     ``decimals`` is the number of digits printed after the decimal point (``0.904`` -> 3,
@@ -68,22 +169,24 @@ class Cell(BaseModel):
         raw = text
         core = text.strip().strip("*_`").strip()
         low = core.lower()
+        if type(raw) is not str:  # validation coerces (or refuses) odd input
+            return cls(text=raw)
         if low in _SPECIAL:
-            return cls(text=raw, value=_SPECIAL[low], decimals=None)
+            return _cell(cls, raw, _SPECIAL[low], None, fields_set=_TEXT_VALUE_DECIMALS)
         m = _NUMBER_RE.match(core)
         if not m or not m.group("mant") or m.group("mant") in {".", ""}:
-            return cls(text=raw)
+            return _cell(cls, raw)
         mant = m.group("mant").replace("_", "")
         if not any(ch.isdigit() for ch in mant):
-            return cls(text=raw)
+            return _cell(cls, raw)
         exp = int(m.group("exp")) if m.group("exp") else 0
         frac = mant.split(".", 1)[1] if "." in mant else ""
         decimals = max(len(frac) - exp, 0)
         try:
             value = float(f"{m.group('sign')}{mant}e{exp}")
         except ValueError:  # pragma: no cover - the regex only admits valid floats
-            return cls(text=raw)
-        return cls(text=raw, value=value, decimals=decimals, percent=bool(m.group("pct")))
+            return _cell(cls, raw)
+        return _cell(cls, raw, value, decimals, bool(m.group("pct")), _ALL_CELL_FIELDS)
 
     @classmethod
     def of(cls, value: float | int | None, text: str | None = None) -> Cell:
@@ -125,7 +228,7 @@ class Cell(BaseModel):
 # --------------------------------------------------------------------------------------------------
 
 
-class _Open(BaseModel):
+class _Open(_Model):
     """A mapping from YAML that keeps unknown keys (``model_extra``) in their order."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
@@ -164,7 +267,7 @@ class ModelIndexEntry(_Open):
     results: list[IndexResult] = Field(default_factory=list)
 
 
-class Metadata(BaseModel):
+class Metadata(_Model):
     """The YAML front matter.
 
     ``data`` is the whole mapping as loaded, every key in its original order, so nothing is lost;
@@ -207,14 +310,14 @@ class Metadata(BaseModel):
 # --------------------------------------------------------------------------------------------------
 
 
-class HeadlineMetric(BaseModel):
+class HeadlineMetric(_Model):
     """One line of "It achieves the following results on the evaluation set": ``- F1: 0.9126``."""
 
     name: str
     value: Cell
 
 
-class Optimizer(BaseModel):
+class Optimizer(_Model):
     """The optimizer line, parsed.
 
     Reads ``Adam with betas=(0.9,0.999) and epsilon=1e-08``, the transformers 5 form
@@ -230,7 +333,7 @@ class Optimizer(BaseModel):
     args: str | None = None
 
 
-class Hyperparameters(BaseModel):
+class Hyperparameters(_Model):
     """The "Training hyperparameters" list, typed where the Trainer's keys are known.
 
     ``order`` lists the keys as the card printed them; ``extra`` keeps every key cardsmith has no
@@ -259,7 +362,7 @@ class Hyperparameters(BaseModel):
     order: list[str] = Field(default_factory=list)
 
 
-class ResultsTable(BaseModel):
+class ResultsTable(_Model):
     """The "Training results" table: header names and rows of printed cells.
 
     Column names are kept exactly (``Validation Loss``, ``Overall F1``, ``Wer``, ``Gen Len``); every
@@ -283,10 +386,10 @@ class ResultsTable(BaseModel):
         idx = self.column_index(name)
         if idx is None:
             return None
-        return [row[idx] if idx < len(row) else Cell(text="") for row in self.rows]
+        return [row[idx] if idx < len(row) else _cell(Cell, "") for row in self.rows]
 
 
-class FrameworkVersion(BaseModel):
+class FrameworkVersion(_Model):
     """``- Transformers 4.18.0``: a library name and its version string as printed."""
 
     name: str
@@ -298,7 +401,7 @@ BlockKind = Literal[
 ]
 
 
-class Block(BaseModel):
+class Block(_Model):
     """A run of source lines, in document order.
 
     ``kind == "text"`` blocks are written back verbatim. Other kinds stand for a generated part of
@@ -317,7 +420,7 @@ class Block(BaseModel):
 # --------------------------------------------------------------------------------------------------
 
 
-class ModelCard(BaseModel):
+class ModelCard(_Model):
     """A model card: metadata, the Trainer-generated parts, and every line a person wrote."""
 
     model_config = ConfigDict(validate_assignment=False)

@@ -164,7 +164,7 @@ def compare(
         prf_claims = [c for c in claims if c.key in PRF]
         if prf_claims:
             best: tuple[int, float, int] | None = None
-            for rank, avg in enumerate(a for a in scores["f1"]):
+            for rank, avg in enumerate(scores["f1"]):
                 matches = sum(_agrees(c, scores[c.key][avg], tolerance) for c in prf_claims)
                 error = sum(abs(c.cell.value / _scale(c) - scores[c.key][avg]) for c in prf_claims
                             if c.cell.value is not None)
@@ -175,6 +175,8 @@ def compare(
             if averaging is not None:
                 for k in PRF:
                     computed[k] = scores[k][averaging]
+                if best is not None and -best[0] < len(prf_claims):
+                    averaging = f"{averaging} (closest; no averaging reproduces every claim)"
     metrics: list[ReproducedMetric] = []
     failures: list[tuple[Claim, ReproducedMetric]] = []
     for claim in claims:
@@ -204,9 +206,13 @@ def _rule_finding(name: str, message: str, location: Location) -> Finding:
     return finding(name, message, location)
 
 
-def _wanted(name: str, code: str, select: list[str] | None, ignore: list[str] | None) -> bool:
+def _wanted(name: str, code: str, select: list[str] | None, ignore: list[str] | None,
+            suppressed: list[str] | None = None) -> bool:
+    """Whether a rerun finding passes ``--select``/``--ignore`` and the card's inline suppressions."""
     keys = {name.lower(), code.lower()}
     if select and not keys & {s.lower() for s in select}:
+        return False
+    if suppressed and keys & {s.lower() for s in suppressed}:
         return False
     return not (ignore and keys & {s.lower() for s in ignore})
 
@@ -245,7 +251,7 @@ def verify_repo(
     ``repo`` is a local folder or a Hub repo id (``revision`` for the latter). ``write`` (local
     folders only, with ``rerun``) records the reproduced results in the card, atomically.
     """
-    from cardsmith.audit import audit_card
+    from cardsmith.audit import audit_card, suppressions
     from cardsmith.hub import resolve_model
 
     if write and not rerun:
@@ -279,7 +285,7 @@ def verify_repo(
         if claim.key == "loss":
             message += f"; the {what} is computed as the Trainer does ({metric.note})"
         found = _rule_finding(name, message, _location(claim))
-        if _wanted(found.name, found.rule, select, ignore):
+        if _wanted(found.name, found.rule, select, ignore, suppressions(card)):
             report.findings.append(found)
     if write:
         write_reproduction(model, card, reproduction)

@@ -244,10 +244,16 @@ def test_raised_f1_is_not_reproduced(seq: dict[str, Any], root: Path, capsys: py
     code, card, _ = verify_json([str(folder)], capsys)
     assert "metric-not-reproduced" not in [f["name"] for f in card["findings"]]
     assert "reproduction" not in card
-    # --ignore drops the finding (and the exit code follows)
+    # --ignore (a name or a code) drops the finding
     code, card, _ = verify_json([str(folder), "--rerun", "--dataset", str(seq["data"]), "--ignore",
-                                 "metric-not-reproduced,headline-mismatch"], capsys)
+                                 f"{errors[0]['rule']},headline-mismatch"], capsys)
     assert "metric-not-reproduced" not in [f["name"] for f in card["findings"]]
+    # so does an inline suppression in the card
+    with (folder / "README.md").open("a", encoding="utf-8") as fh:
+        fh.write("\n<!-- cardsmith: disable=metric-not-reproduced -->\n")
+    code, card, _ = verify_json([str(folder), "--rerun", "--dataset", str(seq["data"])], capsys)
+    assert "metric-not-reproduced" not in [f["name"] for f in card["findings"]]
+    assert reproduced(card)["F1"]["match"] is False  # still shown in the reproduction
 
 
 def test_changed_loss_is_not_reproduced(tok: dict[str, Any], root: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -501,3 +507,77 @@ def test_missing_columns_and_splits(seq: dict[str, Any], root: Path, capsys: pyt
     assert code == 0 and card["reproduction"]["split"] == "validation"  # default split of a DatasetDict
     code, _out, err = run_cli(["verify", str(root / "nowhere"), "--rerun"], capsys)
     assert code == 2 and "nowhere" in err
+
+
+def test_half_precision_rerun(tok: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    """``--dtype bf16`` runs (on CPU too) and is compared with the wider half-precision tolerance."""
+    code, card, _ = verify_json([str(tok["model"]), "--rerun", "--dataset", str(tok["data"]), "--dtype", "bf16"],
+                                capsys)
+    assert code == 0, card
+    assert abs(reproduced(card)["Loss"]["reproduced"] - tok["logged"]["eval_loss"]) < 1e-2
+
+
+def _subword_tokenizer(folder: Path) -> Any:
+    """The tiny tokenizer with a few words split into WordPiece pieces (same vocabulary size and ids)."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import BertTokenizerFast
+
+    vocab = list(tiny.VOCAB)
+    # alice -> al ##ice, paris -> par ##is, smith -> sm ##ith, visited -> visit ##ed, yesterday ->
+    # yester ##day, office -> off ##ice (the words replaced to make room become [UNK])
+    for old, new in [("alice", "al"), ("bob", "##ice"), ("paris", "par"), ("tokyo", "##is"),
+                     ("smith", "sm"), ("brown", "##ith"), ("visited", "visit"), ("cinema", "##ed"),
+                     ("yesterday", "yester"), ("dinner", "##day"), ("office", "off")]:
+        vocab[vocab.index(old)] = new
+    ids = {w: i for i, w in enumerate(vocab)}
+    backend = Tokenizer(models.WordPiece(ids, unk_token="[UNK]"))
+    backend.normalizer = normalizers.BertNormalizer(lowercase=True)
+    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    backend.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", ids["[CLS]"]), ("[SEP]", ids["[SEP]"])],
+    )
+    tokenizer = BertTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]",
+                                  cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]", model_max_length=64)
+    tokenizer.save_pretrained(str(folder))
+    return tokenizer
+
+
+def test_subword_tokens_labelled_on_first_piece_like_trainer(
+    tok: dict[str, Any], root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Words split into several pieces: labels on the first piece, -100 on the others (run_ner); the
+    rerun equals ``Trainer.evaluate`` over the same pieces, loss included."""
+    from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification, Trainer
+
+    folder = _copy_model(tok["model"], root / "subword")
+    tokenizer = _subword_tokenizer(folder)
+    val = tok["datasets"]["validation"]
+    assert tokenizer.tokenize("alice visited paris") == ["al", "##ice", "visit", "##ed", "par", "##is"]
+
+    def encode(batch: dict[str, list[Any]]) -> Any:
+        enc = tokenizer(batch["tokens"], is_split_into_words=True, truncation=True, max_length=64)
+        labels = []
+        for i, tags in enumerate(batch["ner_tags"]):
+            previous, row = None, []
+            for word_id in enc.word_ids(batch_index=i):
+                row.append(-100 if word_id is None or word_id == previous else tags[word_id])
+                previous = word_id
+            labels.append(row)
+        enc["labels"] = labels
+        return enc
+
+    enc = val.map(encode, batched=True, remove_columns=["tokens", "ner_tags"])
+    model = AutoModelForTokenClassification.from_pretrained(str(folder))
+    trainer = Trainer(model=model, args=tiny._training_args(root / "subword_eval", {"per_device_eval_batch_size": 5}),
+                      eval_dataset=enc, processing_class=tokenizer,
+                      data_collator=DataCollatorForTokenClassification(tokenizer),
+                      compute_metrics=tiny.tok_compute_metrics)
+    expected = trainer.evaluate()
+    split_words = sum(len(ids) - 2 - len(words) for ids, words in zip(enc["input_ids"], val["tokens"]))
+    assert split_words >= 5  # the evaluation set really has words of several pieces
+    _, card, _ = verify_json([str(folder), "--rerun", "--dataset", str(tok["data"])], capsys)
+    got = reproduced(card)
+    for name, key in [("Loss", "eval_loss"), ("Accuracy", "eval_accuracy"), ("Precision", "eval_precision"),
+                      ("Recall", "eval_recall"), ("F1", "eval_f1")]:
+        assert abs(got[name]["reproduced"] - expected[key]) <= EXACT, (name, got[name], expected[key])
