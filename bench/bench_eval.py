@@ -180,28 +180,28 @@ def main() -> None:
     script = work / "trainer_eval.py"
     script.write_text(TRAINER_SCRIPT % {"bs": EVAL_BATCH_SIZE, "cpu": not torch.cuda.is_available()})
 
-    trainer_times, trainer_metrics = [], {}
-    for _ in range(args.repeats):
-        seconds, out = timed([sys.executable, str(script), str(ckpt), str(data), str(work / "trainer_out")], env)
+    trainer_cmd = [sys.executable, str(script), str(ckpt), str(data), str(work / "trainer_out")]
+    verify_cmd = [sys.executable, "-m", "cardsmith", "verify", str(ckpt), "--rerun", "--dataset", str(data),
+                  "--format", "json"]
+    trainer_times: list[float] = []
+    cs_times: list[float] = []
+    trainer_metrics: dict[str, float] = {}
+    reproduction: dict[str, object] = {}
+    for _ in range(max(1, args.repeats)):  # interleaved, so that a busy machine slows both alike
+        seconds, out = timed(trainer_cmd, env)
         trainer_times.append(seconds)
         line = next(x for x in out.splitlines() if x.startswith("RESULT "))
         trainer_metrics = json.loads(line[len("RESULT "):])
-    loss, accuracy = trainer_metrics["eval_loss"], trainer_metrics["eval_accuracy"]
-    (ckpt / "README.md").write_text(CARD.format(loss=loss, accuracy=accuracy, bs=EVAL_BATCH_SIZE))
-
-    cs_times, reproduction = [], {}
-    for _ in range(args.repeats):
-        seconds, out = timed(
-            [sys.executable, "-m", "cardsmith", "verify", str(ckpt), "--rerun", "--dataset", str(data),
-             "--format", "json"], env,
-        )
+        loss, accuracy = trainer_metrics["eval_loss"], trainer_metrics["eval_accuracy"]
+        (ckpt / "README.md").write_text(CARD.format(loss=loss, accuracy=accuracy, bs=EVAL_BATCH_SIZE))
+        seconds, out = timed(verify_cmd, env)
         cs_times.append(seconds)
         reproduction = json.loads(out)["cards"][0]["reproduction"]
-    got = {m["name"]: m for m in reproduction["metrics"]}
+    got = {m["name"]: m for m in reproduction["metrics"]}  # type: ignore[attr-defined]
     cs_loss, cs_acc = got["Loss"]["reproduced"], got["Accuracy"]["reproduced"]
 
     t_trainer, t_cs = min(trainer_times), min(cs_times)
-    print(f"\n{args.examples} texts (4-160 words), MiniLM-L6 (22.7M params) + fresh 2-class head, "
+    print(f"\n{reproduction['examples']} texts (4-160 words), MiniLM-L6 (22.7M params) + fresh 2-class head, "
           f"device {reproduction['device']}, {torch.get_num_threads()} threads, eval_batch_size "
           f"{EVAL_BATCH_SIZE}; whole processes, best of {args.repeats}\n")
     print("| run | wall time (s) | eval loss | accuracy |")

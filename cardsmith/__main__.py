@@ -1,4 +1,5 @@
-from cardsmith._entry import main
 import sys
+
+from cardsmith._entry import main
 
 sys.exit(main())

@@ -81,7 +81,7 @@ def _fast_audit(parsed: tuple[list[str], str, list[str], list[str]]) -> int | No
 
     try:
         print_reports(reports, fmt)
-    except Exception as exc:  # noqa: BLE001 - as cardsmith.cli.main: never a traceback
+    except Exception as exc:  # as cardsmith.cli.main: never a traceback
         if os.environ.get("CARDSMITH_DEBUG"):
             raise
         from cardsmith.cli import _one_line

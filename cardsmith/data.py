@@ -339,6 +339,11 @@ def _to_id(value: Any, mapping: dict[Any, int] | None, label2id: dict[str, int],
         value = int(value)
     if not isinstance(value, int):
         raise DatasetError(f"{where}: label {value!r} is not a class id or name")
+    if value == -1:
+        raise DatasetError(
+            f"{where}: the split has unlabelled examples (label -1, as GLUE test splits do); "
+            "choose a labelled split with --split"
+        )
     if mapping is not None:
         if value not in mapping:
             raise DatasetError(f"{where}: label id {value} is outside the dataset's ClassLabel names")

@@ -69,7 +69,8 @@ def task_of(config: dict[str, Any]) -> str:
         return SEQUENCE
     if arch.endswith("ForTokenClassification"):
         return TOKEN
-    auto_map = config.get("auto_map") if isinstance(config.get("auto_map"), dict) else {}
+    raw_map = config.get("auto_map")
+    auto_map: dict[str, Any] = raw_map if isinstance(raw_map, dict) else {}
     if "AutoModelForSequenceClassification" in auto_map:
         return task_of({**config, "architectures": ["CustomForSequenceClassification"], "auto_map": None})
     if "AutoModelForTokenClassification" in auto_map:

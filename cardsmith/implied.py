@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Literal
 
@@ -39,6 +39,9 @@ Scale = Literal["fraction", "percent"]
 EPS = 1e-9
 #: Below this, two rounding intervals only touch (floating point noise of decimal texts).
 TOUCH = 1e-12
+_INF = math.inf
+_NINF = -math.inf
+_isnan = math.isnan
 
 _PSEUDO_WORDS = (
     "runtime", "samples per second", "steps per second", "samples/s", "steps/s", "gen len",
@@ -146,15 +149,21 @@ def column_role(name: str, *, has_val_loss_column: bool) -> Role:
     return "metric"
 
 
-@dataclass
 class Column:
     """One results-table column, classified."""
 
-    index: int
-    name: str
-    role: Role
-    kind: str = "other"
-    scale: Scale | None = None
+    __slots__ = ("index", "kind", "name", "role", "scale")
+
+    def __init__(self, index: int, name: str, role: Role, kind: str = "other", scale: Scale | None = None) -> None:
+        self.index = index
+        self.name = name
+        self.role: Role = role
+        self.kind = kind
+        self.scale: Scale | None = scale
+
+    def __repr__(self) -> str:
+        return (f"Column(index={self.index!r}, name={self.name!r}, role={self.role!r}, kind={self.kind!r}, "
+                f"scale={self.scale!r})")
 
     @property
     def bounds(self) -> tuple[float | None, float | None]:
@@ -178,12 +187,17 @@ class Column:
         return self.role in {"metric", "train_metric"} and _KINDS.get(self.kind, (None, None, None))[1] is not None
 
 
-@dataclass
 class Row:
     """One table row: its 1-based number and its cells by column index."""
 
-    number: int
-    cells: list[Cell]
+    __slots__ = ("cells", "number")
+
+    def __init__(self, number: int, cells: list[Cell]) -> None:
+        self.number = number
+        self.cells = cells
+
+    def __repr__(self) -> str:
+        return f"Row(number={self.number!r}, cells=[{len(self.cells)} cells])"
 
     def cell(self, column: Column | None) -> Cell | None:
         if column is None or column.index >= len(self.cells):
@@ -198,32 +212,60 @@ class Row:
         return c.value
 
 
-@dataclass
 class HeadlineLink:
     """A headline metric and the table column it reports (``Loss`` <-> ``Validation Loss``)."""
 
-    metric: HeadlineMetric
-    column: Column
+    __slots__ = ("column", "metric")
+
+    def __init__(self, metric: HeadlineMetric, column: Column) -> None:
+        self.metric = metric
+        self.column = column
+
+    def __repr__(self) -> str:
+        return f"HeadlineLink(metric={self.metric!r}, column={self.column!r})"
 
 
-@dataclass
 class CardFacts:
-    """Everything the rules need to know about a card's numbers, computed once."""
+    """Everything the rules need to know about a card's numbers, computed once.
 
-    card: ModelCard
-    columns: list[Column] = field(default_factory=list)
-    rows: list[Row] = field(default_factory=list)
-    headline_links: list[HeadlineLink] = field(default_factory=list)
-    headline_rows: list[Row] = field(default_factory=list)
-    scale: Scale | None = None
-    averaging: str | None = None
-    averaging_evidence: str | None = None
-    token_classification: bool = False
+    ``cells(column)`` is a column's cells, one per row of ``rows``, computed once per column: the
+    rules walk columns, and long tables (100,000 rows) stay fast.
+    """
+
+    def __init__(
+        self,
+        card: ModelCard,
+        columns: list[Column] | None = None,
+        rows: list[Row] | None = None,
+        headline_links: list[HeadlineLink] | None = None,
+        headline_rows: list[Row] | None = None,
+        scale: Scale | None = None,
+        averaging: str | None = None,
+        averaging_evidence: str | None = None,
+        token_classification: bool = False,
+    ) -> None:
+        self.card = card
+        self.columns: list[Column] = columns if columns is not None else []
+        self.rows: list[Row] = rows if rows is not None else []
+        self.headline_links: list[HeadlineLink] = headline_links if headline_links is not None else []
+        self.headline_rows: list[Row] = headline_rows if headline_rows is not None else []
+        self.scale: Scale | None = scale
+        self.averaging = averaging
+        self.averaging_evidence = averaging_evidence
+        self.token_classification = token_classification
+        self._cells: dict[int, tuple[int, list[Cell | None]]] = {}  # by index (values: -1 - index)
+
+    def __repr__(self) -> str:
+        return (f"CardFacts(columns={self.columns!r}, rows=[{len(self.rows)} rows], scale={self.scale!r}, "
+                f"averaging={self.averaging!r})")
 
     # -- columns -----------------------------------------------------------------------------------
 
     def first(self, role: Role) -> Column | None:
-        return next((c for c in self.columns if c.role == role), None)
+        for c in self.columns:
+            if c.role == role:
+                return c
+        return None
 
     @property
     def train_loss(self) -> Column | None:
@@ -257,6 +299,34 @@ class CardFacts:
         overall = [c for c in found if norm_name(c.name).startswith("overall")]
         return (overall or found)[0]
 
+    def cells(self, column: Column | None) -> list[Cell | None]:
+        """The column's cells, one per row of :attr:`rows` (``None`` where a row is too short, and
+        for every row when ``column`` is None)."""
+        if column is None:
+            return [None] * len(self.rows)
+        i = column.index
+        cached = self._cells.get(i)
+        if cached is not None and cached[0] == len(self.rows):
+            return cached[1]
+        cells = [r.cells[i] if i < len(r.cells) else None for r in self.rows]
+        self._cells[i] = (len(self.rows), cells)
+        return cells
+
+    def values(self, column: Column | None) -> list[float | None]:
+        """The column's finite values, one per row of :attr:`rows` (``None`` for text, NaN, infinite
+        or absent cells): ``values(col)[i] is not None`` exactly when ``cells(col)[i]`` is numeric."""
+        key = -1 - column.index if column is not None else None
+        if key is not None:
+            cached = self._cells.get(key)
+            if cached is not None and cached[0] == len(self.rows):
+                return cached[1]  # type: ignore[return-value]
+        isfinite = math.isfinite
+        values = [v if c is not None and (v := c.value) is not None and isfinite(v) else None
+                  for c in self.cells(column)]
+        if key is not None:
+            self._cells[key] = (len(self.rows), values)  # type: ignore[arg-type]
+        return values
+
     # -- rows --------------------------------------------------------------------------------------
 
     def row_label(self, row: Row) -> str:
@@ -285,13 +355,16 @@ class CardFacts:
             col = link.column
             if col.role == "metric" and col.higher_is_better is not None and col not in criteria:
                 criteria.append(col)
+        isfinite = math.isfinite
         for col in criteria:
             higher = col.higher_is_better
             best: Row | None = None
             best_value = 0.0
-            for row in self.rows:
-                v = row.num(col)
-                if v is None:
+            for row, c in zip(self.rows, self.cells(col)):
+                if c is None:
+                    continue
+                v = c.value
+                if v is None or not isfinite(v):
                     continue
                 if best is None or (v > best_value if higher else v < best_value):
                     best, best_value = row, v
@@ -311,15 +384,17 @@ def agree(a: Cell, b: Cell) -> bool:
     ``0.0005`` and ``0.0006`` do not agree (their intervals meet only at 0.00055); ``0.03`` and
     ``0.0350`` do (``0.03`` is only known to +-0.005).
     """
-    if a.value is None or b.value is None or math.isnan(a.value) or math.isnan(b.value):
+    av = a.value
+    bv = b.value
+    if av is None or bv is None or _isnan(av) or _isnan(bv):
         return False
-    if a.value == b.value:
+    if av == bv:
         return True
-    if math.isinf(a.value) or math.isinf(b.value):
+    if av == _INF or av == _NINF or bv == _INF or bv == _NINF:
         return False
     # Intervals that only touch share a single value (the exact midpoint between two printed
     # numbers), which one rounding would have sent both ways: they do not agree.
-    return abs(a.value - b.value) < a.half_ulp + b.half_ulp - TOUCH
+    return abs(av - bv) < a.half_ulp + b.half_ulp - TOUCH
 
 
 def same_digits(a: Cell, b: Cell) -> bool:
@@ -439,12 +514,15 @@ def analyze(card: ModelCard) -> CardFacts:
             role = column_role(name, has_val_loss_column=has_val)
             kind = metric_kind(name) if role in {"metric", "train_metric"} else "other"
             facts.columns.append(Column(index=i, name=name, role=role, kind=kind))
+        rows = facts.rows
         for number, cells in enumerate(table.rows, start=1):
-            if any(c.text.strip() for c in cells):
-                facts.rows.append(Row(number=number, cells=list(cells)))
+            for c in cells:
+                if c.text.strip():
+                    rows.append(Row(number, list(cells)))
+                    break
         for col in facts.columns:
             if col.is_bounded:
-                col.scale = _column_scale([r.cells[col.index] for r in facts.rows if col.index < len(r.cells)])
+                col.scale = _column_scale([c for c in facts.cells(col) if c is not None])
     facts.token_classification = _is_token_classification(card, facts.columns)
 
     # headline <-> columns, and the rows the headline reports
@@ -456,9 +534,13 @@ def analyze(card: ModelCard) -> CardFacts:
                 and all(link.column is not col for link in facts.headline_links)):
             facts.headline_links.append(HeadlineLink(metric=metric, column=col))
     if facts.headline_links:
-        for row in facts.rows:
-            if all(_agrees_cell(link.metric.value, row.cell(link.column)) for link in facts.headline_links):
-                facts.headline_rows.append(row)
+        matching = [True] * len(facts.rows)
+        for link in facts.headline_links:
+            want = link.metric.value
+            for i, c in enumerate(facts.cells(link.column)):
+                if matching[i] and (c is None or not agree(want, c)):
+                    matching[i] = False
+        facts.headline_rows.extend(row for row, ok in zip(facts.rows, matching) if ok)
 
     # scale of the card: the scale of its bounded metrics (table first, else the headline)
     scales = [c.scale for c in facts.columns if c.is_bounded and c.role == "metric" and c.scale]
@@ -478,37 +560,49 @@ def _agrees_cell(a: Cell, b: Cell | None) -> bool:
     return b is not None and agree(a, b)
 
 
-def _evidence_rows(facts: CardFacts) -> list[dict[str, Cell]]:
-    """Rows of (kind -> cell) for precision/recall/F1/accuracy: the table, else the headline."""
-    kinds = ("precision", "recall", "f1", "accuracy")
-    out: list[dict[str, Cell]] = []
+_EVIDENCE_KINDS = ("precision", "recall", "f1", "accuracy")
+
+
+def _evidence(facts: CardFacts) -> tuple[int, dict[str, list[Cell | None]]]:
+    """precision/recall/F1/accuracy cells (``None`` where absent), aligned over the evidence rows:
+    the table's rows that have at least one of them, else the headline as one row."""
     if facts.rows:
-        cols = {k: facts.metric_of_kind(k) for k in kinds}
-        for row in facts.rows:
-            entry = {k: c for k, col in cols.items() if (c := row.cell(col)) is not None and c.value is not None}
-            if entry:
-                out.append(entry)
-        return out
-    entry = {}
+        columns = {k: facts.cells(facts.metric_of_kind(k)) for k in _EVIDENCE_KINDS}
+        for k, cells in columns.items():
+            columns[k] = [c if c is not None and c.value is not None else None for c in cells]
+        keep = [i for i, present in enumerate(zip(*columns.values())) if any(c is not None for c in present)]
+        if len(keep) == len(facts.rows):
+            return len(keep), columns
+        return len(keep), {k: [cells[i] for i in keep] for k, cells in columns.items()}
+    entry: dict[str, Cell] = {}
     for m in facts.card.headline:
         k = metric_kind(m.name)
-        if k in kinds and k not in entry and m.value.value is not None:
+        if k in _EVIDENCE_KINDS and k not in entry and m.value.value is not None:
             entry[k] = m.value
-    return [entry] if entry else []
+    if not entry:
+        return 0, {}
+    return 1, {k: [entry.get(k)] for k in _EVIDENCE_KINDS}
 
 
 def _infer_averaging(facts: CardFacts) -> None:
-    rows = _evidence_rows(facts)
-    if not rows:
+    n, ev = _evidence(facts)
+    if not n:
         return
-    where = "in every row" if facts.rows and len(rows) > 1 else ("in the only row" if facts.rows else "in the headline")
+    where = "in every row" if facts.rows and n > 1 else ("in the only row" if facts.rows else "in the headline")
     overall = any(norm_name(c.name).startswith("overall") for c in facts.metrics)
 
-    def all_rows(keys: tuple[str, ...], test: object) -> bool:
-        sel = [r for r in rows if all(k in r for k in keys)]
-        return bool(sel) and all(test(r) for r in sel)  # type: ignore[operator]
+    def all_rows(keys: tuple[str, ...], test: Callable[..., bool]) -> bool:
+        """Some evidence row has all ``keys``, and ``test(*cells)`` holds in every such row."""
+        any_row = False
+        for cells in zip(*(ev[k] for k in keys)):
+            if None in cells:
+                continue
+            if not test(*cells):
+                return False
+            any_row = True
+        return any_row
 
-    has = {k: any(k in r for r in rows) for k in ("precision", "recall", "f1", "accuracy")}
+    has = {k: any(c is not None for c in ev[k]) for k in _EVIDENCE_KINDS}
     if overall:
         facts.averaging = "seqeval"
         facts.averaging_evidence = "seqeval's Overall precision/recall/F1/accuracy columns"
@@ -516,20 +610,17 @@ def _infer_averaging(facts: CardFacts) -> None:
     if has["precision"] and has["recall"] and has["f1"]:
         if has["accuracy"] and all_rows(
             ("precision", "recall", "f1", "accuracy"),
-            lambda r: agree(r["precision"], r["recall"]) and agree(r["recall"], r["f1"])
-            and agree(r["f1"], r["accuracy"]),
+            lambda p, r, f1, acc: agree(p, r) and agree(r, f1) and agree(f1, acc),
         ):
             facts.averaging = "micro"
             facts.averaging_evidence = f"precision, recall, F1 and accuracy are equal {where}"
             return
-        if has["accuracy"] and all_rows(
-            ("recall", "accuracy"), lambda r: agree(r["recall"], r["accuracy"])
-        ) and not all_rows(("precision", "accuracy"), lambda r: agree(r["precision"], r["accuracy"])):
+        if has["accuracy"] and all_rows(("recall", "accuracy"), agree) \
+                and not all_rows(("precision", "accuracy"), agree):
             facts.averaging = "weighted"
             facts.averaging_evidence = f"recall equals accuracy {where} (weighted recall is accuracy)"
             return
-        if all_rows(("precision", "recall", "f1"),
-                    lambda r: harmonic_mean_agrees(r["precision"], r["recall"], r["f1"])):
+        if all_rows(("precision", "recall", "f1"), harmonic_mean_agrees):
             if facts.token_classification and has["accuracy"]:
                 facts.averaging = "seqeval"
                 facts.averaging_evidence = (
@@ -545,11 +636,10 @@ def _infer_averaging(facts: CardFacts) -> None:
         facts.averaging = "macro"
         facts.averaging_evidence = "F1 is not the harmonic mean of precision and recall (per-class averaging)"
         return
-    if has["f1"] and has["accuracy"] and all_rows(("f1", "accuracy"), lambda r: agree(r["f1"], r["accuracy"])):
+    if has["f1"] and has["accuracy"] and all_rows(("f1", "accuracy"), agree):
         facts.averaging = "micro"
         facts.averaging_evidence = f"F1 equals accuracy {where}"
         return
-    if has["recall"] and has["accuracy"] and all_rows(("recall", "accuracy"),
-                                                      lambda r: agree(r["recall"], r["accuracy"])):
+    if has["recall"] and has["accuracy"] and all_rows(("recall", "accuracy"), agree):
         facts.averaging = "weighted"
         facts.averaging_evidence = f"recall equals accuracy {where} (weighted recall is accuracy)"

@@ -30,7 +30,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from cardsmith.errors import InputTooLargeError, NotACardError, ParseError
 from cardsmith.limits import MAX_CARD_BYTES, MAX_TABLE_ROWS, decode_text, load_yaml, read_text
@@ -216,15 +216,20 @@ def _jsonable(value: Any) -> Any:
 
 _CELL_FIELDS_SET = frozenset({"text", "value", "decimals", "percent"})
 _setattr = object.__setattr__
+_new = object.__new__
+# BaseModel's slots, set directly (what model_construct does, minus its per-call overhead)
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def _number_cell(text: str, value: float, decimals: int) -> Cell:
     """A plain-decimal :class:`Cell` without validation (what ``Cell.parse`` returns, built fast)."""
-    cell = object.__new__(Cell)
+    cell = _new(Cell)
     _setattr(cell, "__dict__", {"text": text, "value": value, "decimals": decimals, "percent": False})
-    _setattr(cell, "__pydantic_fields_set__", set(_CELL_FIELDS_SET))
-    _setattr(cell, "__pydantic_extra__", None)
-    _setattr(cell, "__pydantic_private__", None)
+    _set_fields_set(cell, set(_CELL_FIELDS_SET))
+    _set_extra(cell, None)
+    _set_private(cell, None)
     return cell
 
 
@@ -620,42 +625,60 @@ def _split_row(line: str) -> list[str]:
     return cells
 
 
-class _CellCache(dict):  # type: ignore[type-arg]
-    """Printed text -> Cell; cells are immutable, so equal texts share one object."""
-
-    def __missing__(self, text: str) -> Cell:
-        cell = self[text] = _fast_cell(text) if text else Cell.parse("")
-        return cell
-
-
-def _parse_table(lines: list[str], start: int, end: int) -> ResultsTable:
-    """The table at ``lines[start:end]`` (header, delimiter, rows) as printed cells."""
+def _parse_table(lines: list[str], start: int, end: int) -> tuple[ResultsTable, list[list[str]]]:
+    """The table at ``lines[start:end]`` (header, delimiter, rows) as printed cells, and the
+    cells' texts row by row (the table's :func:`part_snapshot` rows)."""
     if end - start - 2 > MAX_TABLE_ROWS:
         raise InputTooLargeError(f"results table has more than {MAX_TABLE_ROWS:,} rows")
     columns = _split_row(lines[start])
-    ncols = len(columns)
-    cache = _CellCache()
-    padding = [""] * ncols
-    rows = _table_rows(lines, start + 2, end, ncols, cache, padding)
-    return ResultsTable.model_construct(columns=columns, rows=rows)
+    rows, texts = _table_rows(lines, start + 2, end, len(columns))
+    return ResultsTable.model_construct(columns=columns, rows=rows), texts
 
 
-def _table_rows(
-    lines: list[str], start: int, end: int, ncols: int, cache: _CellCache, padding: list[str]
-) -> list[list[Cell]]:
+def _table_rows(lines: list[str], start: int, end: int, ncols: int) -> tuple[list[list[Cell]], list[list[str]]]:
+    """Rows of cells (equal texts share one immutable :class:`Cell`) and rows of their texts."""
     split = _PIPE_SPLIT_RE.split
+    cache: dict[str, Cell] = {}
+    get = cache.get
+
+    match = _SIMPLE_NUMBER_RE.match
+    fields_set = set(_CELL_FIELDS_SET)  # shared: a frozen model's fields-set is never changed
+
+    def new(text: str) -> Cell:
+        """``_fast_cell(text)``, inlined: most of a long table's time goes here."""
+        m = match(text)
+        if m is None:
+            cell = Cell.parse(text)
+        else:
+            frac = m.group(1)
+            cell = _new(Cell)
+            _setattr(cell, "__dict__", {"text": text, "value": float(text), "decimals": len(frac) if frac else 0,
+                                        "percent": False})
+            _set_fields_set(cell, fields_set)
+            _set_extra(cell, None)
+            _set_private(cell, None)
+        cache[text] = cell
+        return cell
+
+    padding = [""] * ncols
     rows: list[list[Cell]] = []
+    text_rows: list[list[str]] = []
     for j in range(start, end):
         text = lines[j].strip()
-        texts = [c.strip() for c in split(text)]
+        # GFM splits at pipes not escaped by a backslash; without one, str.split is the same and faster
+        texts = [c.strip() for c in (split(text) if "\\" in text else text.split("|"))]
         if text[:1] == "|":
             del texts[0]
         if len(texts) > 1 and text[-1:] == "|" and text[-2:] != "\\|" and texts[-1] == "":
             del texts[-1]
-        if len(texts) < ncols:
-            texts.extend(padding[: ncols - len(texts)])
-        rows.append([cache[t] for t in texts[:ncols]])
-    return rows
+        if len(texts) != ncols:
+            if len(texts) < ncols:
+                texts.extend(padding[: ncols - len(texts)])
+            else:
+                del texts[ncols:]
+        rows.append([get(t) or new(t) for t in texts])
+        text_rows.append(texts)
+    return rows, text_rows
 
 
 def _parse_framework_versions(lines: list[str], items: list[tuple[int, int]]) -> list[FrameworkVersion] | None:
@@ -762,8 +785,11 @@ def _parse_card(text: str | bytes) -> ModelCard:
     pos = 0
     for start, end, kind in spans:
         _add_text_blocks(blocks, body, pos, start, heading_starts)
-        blocks.append(Block.model_construct(kind=kind, text="".join(body[start:end]),
-                                            snapshot=part_snapshot(card, kind)))
+        if kind == "results" and card.results is not None:  # part_snapshot's, from the texts parsed
+            snapshot: Any = {"columns": list(card.results.columns), "rows": card_fields["_results_texts"]}
+        else:
+            snapshot = part_snapshot(card, kind)
+        blocks.append(Block.model_construct(kind=kind, text="".join(body[start:end]), snapshot=snapshot))
         pos = end
     _add_text_blocks(blocks, body, pos, len(body), heading_starts)
     return card
@@ -863,7 +889,7 @@ def _scan_tokens(
         if tok.type == "table_open" and section in ("training results", "training result") \
                 and "results" not in taken:
             taken.add("results")
-            fields["results"] = _parse_table(body, start, end)
+            fields["results"], fields["_results_texts"] = _parse_table(body, start, end)
             spans.append((start, end, "results"))
 
 

@@ -26,7 +26,6 @@ import itertools
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -69,14 +68,19 @@ Hit = tuple[str, Location]
 _location = Location.model_construct
 
 
-@dataclass
 class AuditContext:
     """What a rule sees: the card, its facts, and where it came from (for ``config.json``)."""
 
-    card: ModelCard
-    facts: CardFacts
-    path: Path | None = None
-    _num_labels: int | None | bool = field(default=False, repr=False)
+    __slots__ = ("_num_labels", "card", "facts", "path")
+
+    def __init__(self, card: ModelCard, facts: CardFacts, path: Path | None = None) -> None:
+        self.card = card
+        self.facts = facts
+        self.path = path
+        self._num_labels: int | None | bool = False
+
+    def __repr__(self) -> str:
+        return f"AuditContext(card={self.card!r}, facts={self.facts!r}, path={self.path!r})"
 
     @property
     def num_labels(self) -> int | None:
@@ -107,11 +111,17 @@ def _read_num_labels(path: Path | None) -> int | None:
     return n if isinstance(n, int) and not isinstance(n, bool) and n >= 2 else None
 
 
-@dataclass(frozen=True)
 class Rule:
     """One declared rule. ``check`` yields ``(message, location)`` pairs; ``None`` for rules that
     another part of cardsmith produces (the evaluator's reproduction rules, the engine's
-    suppression rules)."""
+    suppression rules). Immutable; equal when all fields are equal.
+
+    (A plain class rather than a frozen dataclass: generating the dataclass's methods is a
+    noticeable part of ``cardsmith audit``'s start-up.)
+    """
+
+    __slots__ = ("check", "code", "doc", "name", "produced_by", "severity", "summary")
+    _FIELDS = ("name", "code", "severity", "summary", "check", "doc", "produced_by")
 
     name: str
     code: str
@@ -119,7 +129,33 @@ class Rule:
     summary: str
     check: Callable[[AuditContext], Iterable[Hit]] | None
     doc: str
-    produced_by: str = "audit"
+    produced_by: str
+
+    def __init__(self, name: str, code: str, severity: Severity, summary: str,
+                 check: Callable[[AuditContext], Iterable[Hit]] | None, doc: str,
+                 produced_by: str = "audit") -> None:
+        for key, value in zip(self._FIELDS, (name, code, severity, summary, check, doc, produced_by)):
+            object.__setattr__(self, key, value)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {key!r}: Rule is immutable")
+
+    def __delattr__(self, key: str) -> None:
+        raise AttributeError(f"cannot delete field {key!r}: Rule is immutable")
+
+    def _key(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, k) for k in self._FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() == other._key()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return "Rule(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self._FIELDS) + ")"
 
     @property
     def help_uri(self) -> str:
@@ -174,6 +210,10 @@ def _numeric(cell: Cell | None) -> bool:
     return cell is not None and cell.value is not None and math.isfinite(cell.value)
 
 
+#: ``same_digits`` of two cells printed with at least 3 decimals needs their values this close.
+_SAME_DIGITS_3 = 0.5e-3 + EPS + 1e-12
+
+
 # ==================================================================================================
 # CS1xx: contradictions (errors)
 # ==================================================================================================
@@ -196,17 +236,25 @@ def _loss_equals_metric(ctx: AuditContext) -> Iterator[Hit]:
         | 0.4235        | 4.0   | 7168 | 0.9546          | 0.9546 |   <- Validation Loss = F1
     """
     f = ctx.facts
-    metrics = [c for c in f.columns if c.role in {"metric", "train_metric"} and c.kind != "error"]
-    for row in f.rows:
-        for lc in f.losses:
-            a = row.cell(lc)
-            if not _numeric(a) or a.decimals is None or a.value == 0:  # type: ignore[union-attr]
+    metrics = [(c, f.cells(c)) for c in f.columns if c.role in {"metric", "train_metric"} and c.kind != "error"]
+    losses = [(c, f.cells(c), f.values(c)) for c in f.losses]
+    if not metrics or not losses:
+        return
+    for i, row in enumerate(f.rows):
+        for lc, lcells, lvalues in losses:
+            av = lvalues[i]
+            if av is None or av == 0:
                 continue
-            for mc in metrics:
-                b = row.cell(mc)
-                if not _numeric(b) or b.decimals is None or min(a.decimals, b.decimals) < 3:  # type: ignore
+            a = lcells[i]
+            if a is None or a.decimals is None:
+                continue
+            for mc, mcells in metrics:
+                b = mcells[i]
+                # same_digits needs the values within half a unit of the 3rd decimal at most
+                if (b is None or b.value is None or abs(av - b.value) > _SAME_DIGITS_3  # type: ignore[operator]
+                        or b.decimals is None or not _numeric(b) or min(a.decimals, b.decimals) < 3):
                     continue
-                if same_digits(a, b):  # type: ignore[arg-type]
+                if same_digits(a, b):
                     yield (f"{lc.name} equals {mc.name} ({_t(a)}) in {f.row_label(row)}", _loc(f, row, lc))
                     break
 
@@ -229,13 +277,16 @@ def _headline_mismatch(ctx: AuditContext) -> Iterator[Hit]:
         - Accuracy: 0.9822
     """
     f = ctx.facts
-    links = [ln for ln in f.headline_links if any(_numeric(r.cell(ln.column)) for r in f.rows)]
+    links = [ln for ln in f.headline_links if any(_numeric(c) for c in f.cells(ln.column))]
     if not links or not f.rows:
         return
-    matching = [r for r in f.rows if all(agree(ln.metric.value, c) for ln in links
-                                         if (c := r.cell(ln.column)) is not None)
-                and all(r.cell(ln.column) is not None for ln in links)]
-    if matching:
+    matching = [True] * len(f.rows)
+    for ln in links:
+        want = ln.metric.value
+        for i, c in enumerate(f.cells(ln.column)):
+            if matching[i] and (c is None or not agree(want, c)):
+                matching[i] = False
+    if any(matching):
         return
     shown = ", ".join(f"{ln.metric.name} {_t(ln.metric.value)}" for ln in links)
     # a row holding every headline value, but in other columns: exchanged cells
@@ -320,7 +371,7 @@ def _model_index_mismatch(ctx: AuditContext) -> Iterator[Hit]:
                     and any(_same_metric(c.name, k) for k in keys)), None)
         if col is None:
             continue
-        values = [c for r in f.rows if _numeric(c := r.cell(col))]
+        values = [c for c in f.cells(col) if _numeric(c)]
         if values and not any(agree(cell, c) for c in values):  # type: ignore[arg-type]
             yield (f"model-index {name} is {_t(cell)} but no row of the results table has that {col.name}",
                    _location(section=MODEL_INDEX, column=name))
@@ -346,14 +397,13 @@ def _steps_not_proportional(ctx: AuditContext) -> Iterator[Hit]:
     if f.epoch is None or f.step is None:
         return
     bounds: list[tuple[float, float, Row, float]] = []
-    for row in f.rows:
-        e, s = row.cell(f.epoch), row.cell(f.step)
-        if not (_numeric(e) and _numeric(s)) or e.value <= 0 or s.value <= 0:  # type: ignore[union-attr]
+    for row, e, ev, sv in zip(f.rows, f.cells(f.epoch), f.values(f.epoch), f.values(f.step)):
+        if ev is None or sv is None or ev <= 0 or sv <= 0:
             continue
         h = epoch_half_ulp(e)  # type: ignore[arg-type]
-        lo = (s.value - 1) / (e.value + h)  # type: ignore[union-attr]
-        hi = (s.value + 1) / (e.value - h) if e.value - h > 0 else math.inf  # type: ignore[union-attr]
-        bounds.append((lo, hi, row, s.value / e.value))  # type: ignore[union-attr]
+        lo = (sv - 1) / (ev + h)  # type: ignore[operator]
+        hi = (sv + 1) / (ev - h) if ev - h > 0 else math.inf  # type: ignore[operator]
+        bounds.append((lo, hi, row, sv / ev))  # type: ignore[operator]
     if len(bounds) < 2:
         return
     lo_row = max(bounds, key=lambda b: b[0])
@@ -384,13 +434,15 @@ def _progress_not_monotonic(ctx: AuditContext) -> Iterator[Hit]:
         if col is None:
             continue
         prev: Cell | None = None
-        for row in f.rows:
-            c = row.cell(col)
-            if not _numeric(c):
+        floor = -math.inf  # prev.value - prev.half_ulp - EPS
+        for row, c, v in zip(f.rows, f.cells(col), f.values(col)):
+            if v is None:
                 continue
             assert c is not None and c.value is not None
-            if prev is not None and prev.value is not None and c.value + c.half_ulp < prev.value - prev.half_ulp - EPS:
+            if prev is not None and c.value + c.half_ulp < floor:
                 yield (f"{col.name} goes back from {_t(prev)} to {_t(c)} in {f.row_label(row)}", _loc(f, row, col))
+            if c is not prev:
+                floor = c.value - c.half_ulp - EPS
             prev = c
 
 
@@ -439,20 +491,39 @@ def _metric_out_of_range(ctx: AuditContext) -> Iterator[Hit]:
         - Accuracy: 1.0213
     """
     f, card = ctx.facts, ctx.card
-    for row in f.rows:
-        for col in f.columns:
-            c = row.cell(col)
-            if c is None or c.value is None:
-                continue
-            if col.role in {"train_loss", "val_loss"}:
-                why = _out_of_range(0.0, None, c)
-            elif col.role in {"metric", "train_metric"}:
-                why = _out_of_range(*col.bounds, c) if col.is_bounded or col.kind != "other" else (
-                    "is not a finite number" if not math.isfinite(c.value) else None)
+    checks: list[tuple[Column, list[Cell | None], float | None, float | None, bool]] = []
+    for col in f.columns:
+        if col.role in {"train_loss", "val_loss"}:
+            checks.append((col, f.cells(col), 0.0, None, True))
+        elif col.role in {"metric", "train_metric"}:
+            if col.is_bounded or col.kind != "other":
+                checks.append((col, f.cells(col), *col.bounds, True))
             else:
-                continue
-            if why:
-                yield (f"{col.name} {_t(c)} {why} in {f.row_label(row)}", _loc(f, row, col))
+                checks.append((col, f.cells(col), None, None, False))
+    if checks and f.rows:
+        isfinite = math.isfinite
+        # a cell is out of range when its value (+- its rounding) is outside [lo, hi], or not finite
+        flagged: list[tuple[int, int, str]] = []  # (row index, check index, why)
+        for k, (col, cells, lo, hi, ranged) in enumerate(checks):
+            floor = lo - EPS if lo is not None else None
+            ceiling = hi + EPS if hi is not None else None
+            for i, c in enumerate(cells):
+                if c is None:
+                    continue
+                v = c.value
+                if v is None:
+                    continue
+                if not isfinite(v):
+                    flagged.append((i, k, "is not a finite number"))
+                elif ranged and ((floor is not None and v < floor) or (ceiling is not None and v > ceiling)):
+                    why = _out_of_range(lo, hi, c)
+                    if why:
+                        flagged.append((i, k, why))
+        flagged.sort(key=lambda x: (x[0], x[1]))
+        for i, k, why in flagged:
+            col, cells = checks[k][0], checks[k][1]
+            row = f.rows[i]
+            yield (f"{col.name} {_t(cells[i])} {why} in {f.row_label(row)}", _loc(f, row, col))
     seen_links = {id(ln.metric): ln.column for ln in f.headline_links}
     for m in card.headline:
         c = m.value
@@ -509,8 +580,7 @@ def _f1_not_harmonic_mean(ctx: AuditContext) -> Iterator[Hit]:
     passing_nontrivial = 0
     passing = 0
     failing: list[Row] = []
-    for row in f.rows:
-        cp, cr, cf = row.cell(p), row.cell(r), row.cell(f1)
+    for row, cp, cr, cf in zip(f.rows, f.cells(p), f.cells(r), f.cells(f1)):
         if not (_numeric(cp) and _numeric(cr) and _numeric(cf)):
             continue
         assert cp is not None and cr is not None and cf is not None
@@ -597,10 +667,13 @@ def _epochs_exceed_config(ctx: AuditContext) -> Iterator[Hit]:
     for col, limit, key in limits:
         if col is None or limit is None or not isinstance(limit, (int, float)) or limit <= 0:
             continue
-        for row in f.rows:
-            c = row.cell(col)
-            h = (epoch_half_ulp(c) if col is f.epoch else c.half_ulp) if c is not None else 0.0
-            if _numeric(c) and c.value - h > float(limit) + EPS:  # type: ignore[union-attr]
+        is_epoch = col is f.epoch
+        ceiling = float(limit) + EPS
+        for row, c in zip(f.rows, f.cells(col)):
+            if c is None or c.value is None or c.value <= ceiling:  # cannot be past it (or not a number)
+                continue
+            h = epoch_half_ulp(c) if is_epoch else c.half_ulp
+            if _numeric(c) and c.value - h > ceiling:
                 yield (f"{col.name} {_t(c)} in {f.row_label(row)} is past {key}: {limit:g}", _loc(f, row, col))
                 break
 
@@ -632,15 +705,21 @@ def _shifted_cell(ctx: AuditContext) -> Iterator[Hit]:
         return
 
     def eq(a: Cell | None, b: Cell | None) -> bool:
-        return (_numeric(a) and _numeric(b) and a.value != 0 and a.decimals is not None  # type: ignore
-                and b.decimals is not None and min(a.decimals, b.decimals) >= 3 and same_digits(a, b))  # type: ignore
+        if a is None or b is None or a.value is None or b.value is None:
+            return False
+        if abs(a.value - b.value) > _SAME_DIGITS_3:  # same_digits at 3 or more decimals cannot hold
+            return False
+        return (_numeric(a) and _numeric(b) and a.value != 0 and a.decimals is not None
+                and b.decimals is not None and min(a.decimals, b.decimals) >= 3 and same_digits(a, b))
 
-    for above, below in zip(f.rows, f.rows[1:]):
-        if eq(below.cell(tl), above.cell(vl)) and not eq(below.cell(tl), below.cell(vl)):
-            yield ((f"{tl.name} in {f.row_label(below)} ({_t(below.cell(tl))}) equals the {vl.name} of "
+    tcells, vcells = f.cells(tl), f.cells(vl)
+    for i in range(1, len(f.rows)):
+        above, below = f.rows[i - 1], f.rows[i]
+        if eq(tcells[i], vcells[i - 1]) and not eq(tcells[i], vcells[i]):
+            yield ((f"{tl.name} in {f.row_label(below)} ({_t(tcells[i])}) equals the {vl.name} of "
                    f"{f.row_label(above)}: a cell moved by one row"), _loc(f, below, tl))
-        if eq(below.cell(vl), above.cell(tl)) and not eq(below.cell(vl), below.cell(tl)):
-            yield ((f"{vl.name} in {f.row_label(below)} ({_t(below.cell(vl))}) equals the {tl.name} of "
+        if eq(vcells[i], tcells[i - 1]) and not eq(vcells[i], tcells[i]):
+            yield ((f"{vl.name} in {f.row_label(below)} ({_t(vcells[i])}) equals the {tl.name} of "
                    f"{f.row_label(above)}: a cell moved by one row"), _loc(f, below, vl))
 
 
@@ -657,6 +736,25 @@ def _is_perfect(col: Column, cell: Cell) -> bool:
     return False
 
 
+def _rounding_step(value: Cell, before: Cell | None, after: Cell | None) -> bool:
+    """A run of ``value`` is one step of a slow trend: each neighbouring value in the column (the one
+    before the run, the one after it) is the adjacent printed value, and they lie on opposite sides."""
+    if before is None and after is None or value.decimals is None or value.value is None:
+        return False
+    unit = 2 * value.half_ulp
+    sides = []
+    for other in (before, after):
+        if other is None:
+            continue
+        if other.decimals != value.decimals or other.value is None:
+            return False
+        step = other.value - value.value
+        if abs(abs(step) - unit) > unit * 1e-6:
+            return False
+        sides.append(step > 0)
+    return len(sides) < 2 or sides[0] != sides[1]
+
+
 @rule("frozen-metric", "CS201", "warning",
       "a metric is identical in 3 or more consecutive evaluations while the loss moves")
 def _frozen_metric(ctx: AuditContext) -> Iterator[Hit]:
@@ -664,9 +762,14 @@ def _frozen_metric(ctx: AuditContext) -> Iterator[Hit]:
     What it does:
         Looks for a metric column (and the validation loss) whose printed value is identical in
         at least 3 consecutive evaluations while the loss moves in those rows (the validation loss,
-        or the training loss for a frozen validation loss) by more than rounding. A plateau at the
-        best end of the range (accuracy 1.0, WER 0) is not reported, nor one printed with fewer than
-        3 decimals (``0.91`` three times is what rounding makes of a slowly improving metric).
+        or the training loss for a frozen validation loss) by more than rounding: its highest and
+        lowest printed values in the run are more than one unit of their last digit apart. A plateau
+        at the best end of the range (accuracy 1.0, WER 0) is not reported, nor one printed with
+        fewer than 3 decimals (``0.91`` three times is what rounding makes of a slowly improving
+        metric), nor one that is a step of a slow trend: the values just before and after the run
+        are the adjacent printed values, one below and one above (``0.5000``, then ``0.5001`` 25
+        times, then ``0.5002``: a metric improving by less than its last digit per evaluation).
+        Each run of identical values is one finding, naming its first and last row.
     Why is this bad:
         A model that predicts one class for every input scores the same accuracy or F1 after every
         epoch, whatever its loss does (F1 = 2p/(1+p) for the positive-class share p). The card's
@@ -687,33 +790,41 @@ def _frozen_metric(ctx: AuditContext) -> Iterator[Hit]:
             mover = f.train_loss
         if mover is None or mover is col:
             continue
-        rows = [r for r in f.rows if _numeric(r.cell(col))]
+        cells, mover_cells = f.cells(col), f.cells(mover)
+        numeric = [i for i, v in enumerate(f.values(col)) if v is not None]
         i = 0
-        while i < len(rows):
-            j = i
-            first = rows[i].cell(col)
+        while i < len(numeric):
+            first = cells[numeric[i]]
             assert first is not None
-            while j + 1 < len(rows):
-                nxt = rows[j + 1].cell(col)
+            j = i
+            while j + 1 < len(numeric):
+                nxt = cells[numeric[j + 1]]
                 if nxt is not None and nxt.value == first.value and nxt.decimals == first.decimals:
                     j += 1
                 else:
                     break
-            run = rows[i:j + 1]
+            run = numeric[i:j + 1]
+            before = cells[numeric[i - 1]] if i > 0 else None
+            after = cells[numeric[j + 1]] if j + 1 < len(numeric) else None
             if len(run) >= FROZEN_RUN and not _is_perfect(col, first) and (
-                    first.decimals is None or first.decimals >= 3):
-                moving = [r.cell(mover) for r in run if _numeric(r.cell(mover))]
-                if any(distinct(a, b) for a in moving for b in moving):  # type: ignore[arg-type]
+                    first.decimals is None or first.decimals >= 3) and not _rounding_step(first, before, after):
+                mover_values = f.values(mover)
+                moving = [mover_cells[k] for k in run if mover_values[k] is not None]
+                # the loss certainly moves: its highest and lowest printed values are more than one
+                # unit of their last digit apart (adjacent values are what rounding makes of a slow trend)
+                if moving and (max(c.value - c.half_ulp for c in moving)  # type: ignore[union-attr,operator]
+                               - min(c.value + c.half_ulp for c in moving) > EPS):  # type: ignore[union-attr,operator]
                     lo = min(c.value for c in moving)  # type: ignore[union-attr,type-var]
                     hi = max(c.value for c in moving)  # type: ignore[union-attr,type-var]
+                    start, end = f.rows[run[0]], f.rows[run[-1]]
                     yield (f"{col.name} is {_t(first)} in {len(run)} consecutive evaluations "
-                           f"({f.row_label(run[0])} to {f.row_label(run[-1]).removeprefix('the row of ')}) while "
+                           f"({f.row_label(start)} to {f.row_label(end).removeprefix('the row of ')}) while "
                            f"{mover.name} moves ({lo:g} to {hi:g}): the model may predict a single class"
                            if col is not f.val_loss else
                            f"{col.name} is {_t(first)} in {len(run)} consecutive evaluations "
-                           f"({f.row_label(run[0])} to {f.row_label(run[-1]).removeprefix('the row of ')}) while "
+                           f"({f.row_label(start)} to {f.row_label(end).removeprefix('the row of ')}) while "
                            f"{mover.name} moves ({lo:g} to {hi:g}): a stale or skipped evaluation",
-                           _loc(f, run[0], col))
+                           _loc(f, start, col))
             i = j + 1
 
 
@@ -735,7 +846,7 @@ def _training_loss_rising(ctx: AuditContext) -> Iterator[Hit]:
     col = f.train_loss
     if col is None:
         return
-    cells = [(r, c) for r in f.rows if _numeric(c := r.cell(col))]
+    cells = [(r, c) for r, c, v in zip(f.rows, f.cells(col), f.values(col)) if v is not None]
     if len(cells) < 3:
         return
     (r0, c0), (r1, c1) = cells[0], cells[-1]
@@ -771,7 +882,7 @@ def _best_checkpoint_not_reported(ctx: AuditContext) -> Iterator[Hit]:
     c_last = last.cell(col)
     if not _numeric(c_last):
         return
-    earlier = [(r, c) for r in f.rows[:-1] if _numeric(c := r.cell(col))]
+    earlier = [(r, c) for r, c, v in zip(f.rows[:-1], f.cells(col), f.values(col)) if v is not None]
     if not earlier:
         return
     best_row, best = min(earlier, key=lambda rc: rc[1].value)  # type: ignore[union-attr,return-value]
@@ -896,7 +1007,7 @@ def _table_truncated(ctx: AuditContext) -> Iterator[Hit]:
     col = f.step if f.step is not None else f.epoch
     if col is None:
         return
-    pts = [(r, c.value) for r in f.rows if _numeric(c := r.cell(col))]
+    pts = [(r, v) for r, v in zip(f.rows, f.values(col)) if v is not None]
     if len(pts) < 2:
         return
     xs = [x for _, x in pts]

@@ -19,8 +19,6 @@ generated part a placeholder that remembers its original text. The renderer writ
 text back when the part is unchanged, so a parse followed by a render loses nothing.
 """
 
-from __future__ import annotations
-
 import math
 import re
 from typing import TYPE_CHECKING, Any, Literal
@@ -133,8 +131,8 @@ def _is_plain_class(cls: type[BaseModel]) -> bool:
     return known
 
 
-def _cell(cls: type[Cell], text: str, value: float | None = None, decimals: int | None = None,
-          percent: bool = False, fields_set: frozenset[str] = frozenset({"text"})) -> Cell:
+def _cell(cls: "type[Cell]", text: str, value: float | None = None, decimals: int | None = None,
+          percent: bool = False, fields_set: frozenset[str] = frozenset({"text"})) -> "Cell":
     """A :class:`Cell` from already typed values, without running validation."""
     cell = object.__new__(cls)
     object.__setattr__(cell, "__dict__", {"text": text, "value": value, "decimals": decimals, "percent": percent})
@@ -144,6 +142,7 @@ def _cell(cls: type[Cell], text: str, value: float | None = None, decimals: int 
     return cell
 
 
+_HALF_ULPS = tuple(0.5 * 10.0 ** (-d) for d in range(32))
 _ALL_CELL_FIELDS = frozenset({"text", "value", "decimals", "percent"})
 _TEXT_VALUE_DECIMALS = frozenset({"text", "value", "decimals"})
 
@@ -164,7 +163,7 @@ class Cell(_Model):
     percent: bool = False
 
     @classmethod
-    def parse(cls, text: str) -> Cell:
+    def parse(cls, text: str) -> "Cell":
         """Read a printed cell: ``0.9546``, ``1e-08``, ``17.71%``, ``**0.5**``, ``No log``, ``nan``."""
         raw = text
         core = text.strip().strip("*_`").strip()
@@ -189,7 +188,7 @@ class Cell(_Model):
         return _cell(cls, raw, value, decimals, bool(m.group("pct")), _ALL_CELL_FIELDS)
 
     @classmethod
-    def of(cls, value: float | int | None, text: str | None = None) -> Cell:
+    def of(cls, value: float | int | None, text: str | None = None) -> "Cell":
         """A cell for a value known exactly (from a training log).
 
         ``value`` keeps full precision; ``text`` defaults to how the Trainer prints the value
@@ -212,9 +211,12 @@ class Cell(_Model):
     @property
     def half_ulp(self) -> float:
         """Half a unit in the last printed place: the rounding uncertainty of ``value``."""
-        if self.decimals is None:
+        d = self.decimals
+        if d is None:
             return 0.0
-        return 0.5 * 10.0 ** (-self.decimals)
+        if 0 <= d < 32:
+            return _HALF_ULPS[d]
+        return 0.5 * 10.0 ** (-d)
 
     def agrees(self, other: float, *, extra: float = 0.0) -> bool:
         """True when ``other`` rounds to (or could have produced) this printed value."""
@@ -448,28 +450,28 @@ class ModelCard(_Model):
     # -- constructors ------------------------------------------------------------------------------
 
     @classmethod
-    def from_markdown(cls, text: str) -> ModelCard:
+    def from_markdown(cls, text: str) -> "ModelCard":
         """Parse a model card's Markdown (with optional YAML front matter)."""
         from cardsmith.parse import parse_card
 
         return parse_card(text)
 
     @classmethod
-    def load(cls, path: str | Path) -> ModelCard:
+    def load(cls, path: "str | Path") -> "ModelCard":
         """Read a card file, a model folder (its README.md) or a card JSON file."""
         from cardsmith.parse import load_card
 
         return load_card(path)
 
     @classmethod
-    def from_trainer(cls, trainer: Any, **kwargs: Any) -> ModelCard:
+    def from_trainer(cls, trainer: Any, **kwargs: Any) -> "ModelCard":
         """Build an accurate card from a ``transformers.Trainer`` after ``trainer.train()``."""
         from cardsmith.ingest import card_from_trainer
 
         return card_from_trainer(trainer, **kwargs)
 
     @classmethod
-    def from_output_dir(cls, path: str | Path, **kwargs: Any) -> ModelCard:
+    def from_output_dir(cls, path: "str | Path", **kwargs: Any) -> "ModelCard":
         """Build a card from a training output folder (trainer_state.json, config.json); no pickle."""
         from cardsmith.ingest import card_from_output_dir
 
@@ -483,7 +485,7 @@ class ModelCard(_Model):
 
         return render_card(self)
 
-    def audit(self, *, select: list[str] | None = None, ignore: list[str] | None = None) -> AuditReport:
+    def audit(self, *, select: list[str] | None = None, ignore: list[str] | None = None) -> "AuditReport":
         """Run the auditor's rules on this card."""
         from cardsmith.audit import audit_card
 

@@ -86,13 +86,13 @@ def claimed_metrics(card: ModelCard) -> list[Claim]:
             return claims
     for entry in card.metadata.model_index or []:
         for result in entry.results:
-            for metric in result.metrics:
-                name = metric.name or metric.type
-                if (not name or not _is_metric(name) or isinstance(metric.value, bool)
-                        or not isinstance(metric.value, (int, float))):
+            for item in result.metrics:
+                name = item.name or item.type
+                if (not name or not _is_metric(name) or isinstance(item.value, bool)
+                        or not isinstance(item.value, (int, float))):
                     continue
-                cell = Cell.parse(repr(float(metric.value)) if isinstance(metric.value, float) else str(metric.value))
-                key = canonical_metric(name) or (canonical_metric(metric.type) if metric.type else None)
+                cell = Cell.parse(repr(float(item.value)) if isinstance(item.value, float) else str(item.value))
+                key = canonical_metric(name) or (canonical_metric(item.type) if item.type else None)
                 claims.append(Claim(name, cell, "model-index", key))
             if claims:
                 return claims
@@ -165,8 +165,8 @@ def compare(
         if prf_claims:
             best: tuple[int, float, int] | None = None
             for rank, avg in enumerate(scores["f1"]):
-                matches = sum(_agrees(c, scores[c.key][avg], tolerance) for c in prf_claims)
-                error = sum(abs(c.cell.value / _scale(c) - scores[c.key][avg]) for c in prf_claims
+                matches = sum(_agrees(c, scores[str(c.key)][avg], tolerance) for c in prf_claims)
+                error = sum(abs(c.cell.value / _scale(c) - scores[str(c.key)][avg]) for c in prf_claims
                             if c.cell.value is not None)
                 key = (-matches, error, rank)
                 if best is None or key < best:

@@ -202,6 +202,9 @@ def test_prepare_maps_string_labels_and_checks_token_lengths() -> None:
     uneven = Dataset.from_dict({"tokens": [["a", "b"]], "ner_tags": [[0]]})
     with pytest.raises(DatasetError, match="2 words but 1 tags"):
         prepare(uneven, DatasetSource(name="x"), TOKEN, tok_config)
+    unlabelled = Dataset.from_dict({"text": ["a"], "label": [-1]})
+    with pytest.raises(DatasetError, match="unlabelled"):
+        prepare(unlabelled, DatasetSource(name="x"), SEQUENCE, config)
     out_of_range = Dataset.from_dict({"text": ["a"], "label": [7]})
     with pytest.raises(DatasetError, match="outside"):
         prepare(out_of_range, DatasetSource(name="x"), SEQUENCE, config)
