@@ -9,6 +9,7 @@ goes through :func:`cardsmith.cli.main`, which owns usage checks and error messa
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from typing import Any
@@ -92,9 +93,9 @@ def _fast_audit(parsed: tuple[list[str], str, list[str], list[str]]) -> int | No
     return 1 if any(r.has_errors for r in reports) else 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Console entry point (``cardsmith``); the same behaviour and exit codes as :func:`cardsmith.cli.main`."""
-    args = sys.argv[1:] if argv is None else list(argv)
+def _run(args: list[str], *, gc_paused: bool = False) -> tuple[int, bool]:
+    """The exit code, and whether the fast path produced it. ``gc_paused``: the caller disabled the
+    cyclic garbage collector for the fast path; it is enabled again for anything else."""
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")  # see cardsmith.cli.main
     parsed = parse_audit_args(args)
     if parsed is not None and not os.environ.get("CARDSMITH_NO_FAST_PATH"):
@@ -102,14 +103,43 @@ def main(argv: list[str] | None = None) -> int:
             code = _fast_audit(parsed)
         except KeyboardInterrupt:
             print("cardsmith: interrupted", file=sys.stderr)
-            return 130
+            return 130, False
         except Exception:  # noqa: BLE001 - raised before any output: the click CLI reports it
             code = None
         if code is not None:
-            return code
+            return code, True
+    if gc_paused:
+        gc.enable()
     from cardsmith.cli import main as cli_main
 
-    return cli_main(args)
+    return cli_main(args), False
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The CLI (``python -m cardsmith``): the same behaviour and exit codes as :func:`cardsmith.cli.main`."""
+    return _run(sys.argv[1:] if argv is None else list(argv))[0]
+
+
+def console_main() -> None:
+    """The ``cardsmith`` console script: :func:`main`, then exit.
+
+    After a fast-path audit, whose output is flushed, the process ends with ``os._exit``: tearing
+    down an interpreter that has loaded pydantic takes about as long as auditing a card, and an
+    audit leaves nothing to clean up (no files, threads or atexit handlers of its own). The fast
+    path also runs without the cyclic garbage collector; any other command runs with it.
+    """
+    # The garbage collector would run some 40 times while pydantic and the card models load, and
+    # find a few hundred objects at most: not worth its time in a process that exits right after.
+    gc.disable()
+    code, fast = _run(sys.argv[1:], gc_paused=True)
+    if fast:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 - e.g. a closed pipe: let the normal exit report it
+            sys.exit(code)
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import re
 from pathlib import Path
@@ -122,13 +123,20 @@ def find_pyproject(start: Path) -> Path | None:
 
 
 _Q = rb"""[ \t]*["']?"""
-_TOOL_CARDSMITH_RE = re.compile(
-    rb"^[ \t]*(?:\[\[?" + _Q + rb"tool" + _Q + rb"[ \t]*\." + _Q + rb"cardsmith"  # [tool.cardsmith...]
-    + rb"|" + _Q + rb"tool" + _Q + rb"[ \t]*(?:\." + _Q + rb"cardsmith|=))",  # tool.cardsmith... = / tool = {...}
-    re.MULTILINE,
-)
-_TOOL_HEADER_RE = re.compile(rb"^[ \t]*\[" + _Q + rb"tool" + _Q + rb"[ \t]*\]", re.MULTILINE)
-_CARDSMITH_KEY_RE = re.compile(rb"^" + _Q + rb"cardsmith" + _Q + rb"[ \t]*[.=]", re.MULTILINE)
+
+
+@functools.cache
+def _config_patterns() -> tuple[re.Pattern[bytes], re.Pattern[bytes], re.Pattern[bytes]]:
+    """``[tool.cardsmith...]`` / ``tool.cardsmith... =`` / ``tool = {...}``; a ``[tool]`` header; a
+    ``cardsmith = ...`` / ``cardsmith.x = ...`` key (compiled on first use: most cards have no pyproject)."""
+    tool_cardsmith = re.compile(
+        rb"^[ \t]*(?:\[\[?" + _Q + rb"tool" + _Q + rb"[ \t]*\." + _Q + rb"cardsmith"
+        + rb"|" + _Q + rb"tool" + _Q + rb"[ \t]*(?:\." + _Q + rb"cardsmith|=))",
+        re.MULTILINE,
+    )
+    tool_header = re.compile(rb"^[ \t]*\[" + _Q + rb"tool" + _Q + rb"[ \t]*\]", re.MULTILINE)
+    cardsmith_key = re.compile(rb"^" + _Q + rb"cardsmith" + _Q + rb"[ \t]*[.=]", re.MULTILINE)
+    return tool_cardsmith, tool_header, cardsmith_key
 
 
 def _may_configure_cardsmith(data: bytes) -> bool:
@@ -136,9 +144,10 @@ def _may_configure_cardsmith(data: bytes) -> bool:
     (``[tool.cardsmith]``, dotted keys, an inline ``tool = {...}``, ``cardsmith = ...`` under ``[tool]``)."""
     if b"cardsmith" not in data:
         return False
-    if _TOOL_CARDSMITH_RE.search(data):
+    tool_cardsmith, tool_header, cardsmith_key = _config_patterns()
+    if tool_cardsmith.search(data):
         return True
-    return bool(_TOOL_HEADER_RE.search(data) and _CARDSMITH_KEY_RE.search(data))
+    return bool(tool_header.search(data) and cardsmith_key.search(data))
 
 
 def _load_toml(path: Path) -> dict[str, Any]:
@@ -227,9 +236,12 @@ def audit_paths(paths: list[str], *, select: list[str] | None = None,
     resolve(ignore)
     files = [card_file(p) for p in paths]
     configs: dict[Path, dict[str, list[str]]] = {}
+    found: dict[Path, Path | None] = {}  # folder -> its pyproject.toml (cards often share a folder)
     reports = []
     for given, file in zip(paths, files):
-        pyproject = find_pyproject(file.parent)
+        if file.parent not in found:
+            found[file.parent] = find_pyproject(file.parent)
+        pyproject = found[file.parent]
         config: dict[str, list[str]] = {}
         if pyproject is not None:
             if pyproject not in configs:

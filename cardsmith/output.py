@@ -13,7 +13,6 @@ rich is only imported when writing to a terminal, so piped and JSON output stay 
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from pathlib import Path
@@ -149,10 +148,11 @@ def reports_json(reports: list[AuditReport]) -> dict[str, Any]:
 def print_reports(reports: list[AuditReport], fmt: str, out: TextIO | None = None) -> None:
     """Print reports as ``text``, ``json`` or ``sarif``."""
     stream = _stream(out)
-    if fmt == "json":
-        stream.write(json.dumps(reports_json(reports), indent=2, ensure_ascii=False) + "\n")
-    elif fmt == "sarif":
-        stream.write(json.dumps(sarif_log(reports), indent=2, ensure_ascii=False) + "\n")
+    if fmt in {"json", "sarif"}:
+        import json  # not needed for text: a pre-push hook's audit starts without it
+
+        data = reports_json(reports) if fmt == "json" else sarif_log(reports)
+        stream.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     elif fmt == "text":
         if _is_tty(stream):
             _print_rich(reports, stream)

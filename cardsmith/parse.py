@@ -233,6 +233,25 @@ def _number_cell(text: str, value: float, decimals: int) -> Cell:
     return cell
 
 
+_KIND_TEXT = frozenset({"kind", "text"})
+_KIND_TEXT_SNAPSHOT = frozenset({"kind", "text", "snapshot"})
+_NO_SNAPSHOT: Any = object()
+
+
+def _block(kind: str, text: str, snapshot: Any = _NO_SNAPSHOT) -> Block:
+    """``Block.model_construct(kind=..., text=..., [snapshot=...])``, without its per-call overhead."""
+    block = _new(Block)
+    if snapshot is _NO_SNAPSHOT:
+        _setattr(block, "__dict__", {"kind": kind, "text": text, "snapshot": None})
+        _set_fields_set(block, set(_KIND_TEXT))
+    else:
+        _setattr(block, "__dict__", {"kind": kind, "text": text, "snapshot": snapshot})
+        _set_fields_set(block, set(_KIND_TEXT_SNAPSHOT))
+    _set_extra(block, None)
+    _set_private(block, None)
+    return block
+
+
 def _fast_cell(text: str) -> Cell:
     """``Cell.parse(text)`` for an already stripped cell, with a fast path for plain decimals."""
     m = _SIMPLE_NUMBER_RE.match(text)
@@ -306,13 +325,16 @@ def _coerce_index_node(node: Any, scalar_fields: tuple[str, ...]) -> Any:
     """Turn scalar fields that are not strings (``name: 3``) into strings so the typed view validates."""
     if not isinstance(node, dict):
         return node
-    import json
-
     out = dict(node)
     for field in scalar_fields:
         value = out.get(field)
         if value is not None and not isinstance(value, str):
-            out[field] = json.dumps(_jsonable(value)) if isinstance(value, (dict, list)) else str(value)
+            if isinstance(value, (dict, list)):
+                import json
+
+                out[field] = json.dumps(_jsonable(value))
+            else:
+                out[field] = str(value)
     return out
 
 
@@ -753,8 +775,7 @@ def _parse_card(text: str | bytes) -> ModelCard:
     metadata, body_start = _parse_front_matter(lines, notes)
     blocks: list[Block] = []
     if metadata is not None:
-        blocks.append(Block.model_construct(kind="metadata", text="".join(lines[:body_start]),
-                                            snapshot=metadata_snapshot(metadata)))
+        blocks.append(_block("metadata", "".join(lines[:body_start]), metadata_snapshot(metadata)))
     body = lines[body_start:]
     card_fields: dict[str, Any] = {}
     spans: list[tuple[int, int, str]] = []  # (start, end, kind) in body line numbers
@@ -789,7 +810,7 @@ def _parse_card(text: str | bytes) -> ModelCard:
             snapshot: Any = {"columns": list(card.results.columns), "rows": card_fields["_results_texts"]}
         else:
             snapshot = part_snapshot(card, kind)
-        blocks.append(Block.model_construct(kind=kind, text="".join(body[start:end]), snapshot=snapshot))
+        blocks.append(_block(kind, "".join(body[start:end]), snapshot))
         pos = end
     _add_text_blocks(blocks, body, pos, len(body), heading_starts)
     return card
@@ -801,9 +822,9 @@ def _add_text_blocks(blocks: list[Block], body: list[str], start: int, end: int,
     cut = start
     for i in range(start + 1, end):
         if i in heading_starts:
-            blocks.append(Block.model_construct(kind="text", text="".join(body[cut:i])))
+            blocks.append(_block("text", "".join(body[cut:i])))
             cut = i
-    blocks.append(Block.model_construct(kind="text", text="".join(body[cut:end])))
+    blocks.append(_block("text", "".join(body[cut:end])))
 
 
 def _scan_tokens(

@@ -396,18 +396,23 @@ def _steps_not_proportional(ctx: AuditContext) -> Iterator[Hit]:
     f = ctx.facts
     if f.epoch is None or f.step is None:
         return
-    bounds: list[tuple[float, float, Row, float]] = []
+    # each row allows ratios in [lo, hi]; keep the (first) row with the highest lo and the lowest hi
+    count = 0
+    lo_row: tuple[float, float, Row, float] | None = None
+    hi_row: tuple[float, float, Row, float] | None = None
     for row, e, ev, sv in zip(f.rows, f.cells(f.epoch), f.values(f.epoch), f.values(f.step)):
         if ev is None or sv is None or ev <= 0 or sv <= 0:
             continue
         h = epoch_half_ulp(e)  # type: ignore[arg-type]
-        lo = (sv - 1) / (ev + h)  # type: ignore[operator]
-        hi = (sv + 1) / (ev - h) if ev - h > 0 else math.inf  # type: ignore[operator]
-        bounds.append((lo, hi, row, sv / ev))  # type: ignore[operator]
-    if len(bounds) < 2:
+        lo = (sv - 1) / (ev + h)
+        hi = (sv + 1) / (ev - h) if ev - h > 0 else math.inf
+        count += 1
+        if lo_row is None or lo > lo_row[0]:
+            lo_row = (lo, hi, row, sv / ev)
+        if hi_row is None or hi < hi_row[1]:
+            hi_row = (lo, hi, row, sv / ev)
+    if count < 2 or lo_row is None or hi_row is None:
         return
-    lo_row = max(bounds, key=lambda b: b[0])
-    hi_row = min(bounds, key=lambda b: b[1])
     if lo_row[0] > hi_row[1] * (1 + 1e-9):
         a, b = sorted([lo_row, hi_row], key=lambda x: x[2].number)
         yield ((f"steps per epoch are {a[3]:.4g} in {f.row_label(a[2])} but {b[3]:.4g} in "
@@ -439,7 +444,7 @@ def _progress_not_monotonic(ctx: AuditContext) -> Iterator[Hit]:
             if v is None:
                 continue
             assert c is not None and c.value is not None
-            if prev is not None and c.value + c.half_ulp < floor:
+            if prev is not None and v < floor and v + c.half_ulp < floor:
                 yield (f"{col.name} goes back from {_t(prev)} to {_t(c)} in {f.row_label(row)}", _loc(f, row, col))
             if c is not prev:
                 floor = c.value - c.half_ulp - EPS
