@@ -40,7 +40,7 @@ def suppressions(card: ModelCard) -> list[str]:
     return names
 
 
-def _sort_key(f: Finding) -> tuple[Any, ...]:
+def sort_key(f: Finding) -> tuple[Any, ...]:
     loc = f.location
     return (SEVERITY_ORDER.get(f.severity, 9), _SECTION_ORDER.get(loc.section or "", 5), loc.section or "",
             loc.row if loc.row is not None else -1, loc.column or "", f.rule)
@@ -101,7 +101,7 @@ def audit_card(card: ModelCard, *, select: list[str] | None = None, ignore: list
                 "unused-suppression",
                 f"the inline comment disables {written}, but {name} finds nothing in this card",
                 Location.model_construct(section="Suppressions", column=written)))
-    findings.sort(key=_sort_key)
+    findings.sort(key=sort_key)
     return AuditReport.model_construct(path=str(path) if path is not None else None, findings=findings)
 
 

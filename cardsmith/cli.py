@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("cardsmith: interrupted", err=True)
         return 130
-    except Exception as exc:  # noqa: BLE001 - the CLI boundary: never a traceback
+    except Exception as exc:
         if os.environ.get("CARDSMITH_DEBUG"):
             raise
         click.echo(

@@ -32,6 +32,16 @@ README_START = "<!-- rules:start -->"
 README_END = "<!-- rules:end -->"
 
 
+
+_MATCH_MARKUP = {"yes": "[green]yes[/green]", "NO": "[bold red]NO[/bold red]", "n/a": "[dim]n/a[/dim]"}
+
+
+def _match_word(m: Any) -> str:
+    """``yes``, ``NO``, or ``n/a`` for a claimed metric cardsmith does not recompute."""
+    if m.match:
+        return "yes"
+    return "n/a" if m.reproduced is None else "NO"
+
 def _stream(out: TextIO | None) -> TextIO:
     return out if out is not None else sys.stdout
 
@@ -106,7 +116,7 @@ def _reproduction_lines(report: AuditReport) -> list[str]:
     for m in rep.metrics:
         claimed = "-" if m.claimed is None else f"{m.claimed:g}"
         got = "-" if m.reproduced is None else f"{m.reproduced:.6g}"
-        out.append(f"    {m.name:<{width}}  {claimed:>10}  {got:>12}  {'yes' if m.match else 'NO'}"
+        out.append(f"    {m.name:<{width}}  {claimed:>10}  {got:>12}  {_match_word(m)}"
                    + (f"  ({m.note})" if m.note else ""))
     return out
 
@@ -134,7 +144,7 @@ def _print_rich(reports: list[AuditReport], out: TextIO) -> None:
             for m in rep.metrics:
                 table.add_row(m.name, "-" if m.claimed is None else f"{m.claimed:g}",
                               "-" if m.reproduced is None else f"{m.reproduced:.6g}",
-                              "[green]yes[/green]" if m.match else "[bold red]NO[/bold red]")
+                              _MATCH_MARKUP[_match_word(m)])
             console.print(table)
         console.print()
     console.print(summary_line(reports))

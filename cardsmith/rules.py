@@ -819,16 +819,16 @@ def _frozen_metric(ctx: AuditContext) -> Iterator[Hit]:
                 # unit of their last digit apart (adjacent values are what rounding makes of a slow trend)
                 if moving and (max(c.value - c.half_ulp for c in moving)  # type: ignore[union-attr,operator]
                                - min(c.value + c.half_ulp for c in moving) > EPS):  # type: ignore[union-attr,operator]
-                    lo = min(c.value for c in moving)  # type: ignore[union-attr,type-var]
-                    hi = max(c.value for c in moving)  # type: ignore[union-attr,type-var]
+                    lo = _t(min(moving, key=lambda c: c.value))  # type: ignore[arg-type,return-value]
+                    hi = _t(max(moving, key=lambda c: c.value))  # type: ignore[arg-type,return-value]
                     start, end = f.rows[run[0]], f.rows[run[-1]]
                     yield (f"{col.name} is {_t(first)} in {len(run)} consecutive evaluations "
                            f"({f.row_label(start)} to {f.row_label(end).removeprefix('the row of ')}) while "
-                           f"{mover.name} moves ({lo:g} to {hi:g}): the model may predict a single class"
+                           f"{mover.name} moves ({lo} to {hi}): the model may predict a single class"
                            if col is not f.val_loss else
                            f"{col.name} is {_t(first)} in {len(run)} consecutive evaluations "
                            f"({f.row_label(start)} to {f.row_label(end).removeprefix('the row of ')}) while "
-                           f"{mover.name} moves ({lo:g} to {hi:g}): a stale or skipped evaluation",
+                           f"{mover.name} moves ({lo} to {hi}): a stale or skipped evaluation",
                            _loc(f, start, col))
             i = j + 1
 

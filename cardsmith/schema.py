@@ -188,7 +188,7 @@ class Cell(_Model):
         return _cell(cls, raw, value, decimals, bool(m.group("pct")), _ALL_CELL_FIELDS)
 
     @classmethod
-    def of(cls, value: float | int | None, text: str | None = None) -> "Cell":
+    def of(cls, value: float | None, text: str | None = None) -> "Cell":
         """A cell for a value known exactly (from a training log).
 
         ``value`` keeps full precision; ``text`` defaults to how the Trainer prints the value

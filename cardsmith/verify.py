@@ -251,7 +251,7 @@ def verify_repo(
     ``repo`` is a local folder or a Hub repo id (``revision`` for the latter). ``write`` (local
     folders only, with ``rerun``) records the reproduced results in the card, atomically.
     """
-    from cardsmith.audit import audit_card, suppressions
+    from cardsmith.audit import audit_card, sort_key
     from cardsmith.hub import resolve_model
 
     if write and not rerun:
@@ -274,6 +274,35 @@ def verify_repo(
         max_examples=max_examples, trust_remote_code=trust_remote_code, progress=progress,
     )
     report.reproduction = reproduction
+    report.findings.extend(reproduction_findings(card, reproduction, failures, select=select, ignore=ignore))
+    report.findings.sort(key=sort_key)
+    if write:
+        write_reproduction(model, card, reproduction)
+    return report
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.6g}" if abs(value) >= 1e-4 else f"{value:.3e}"
+
+
+def reproduction_findings(
+    card: ModelCard,
+    reproduction: Reproduction,
+    failures: list[tuple[Claim, ReproducedMetric]],
+    *,
+    select: list[str] | None = None,
+    ignore: list[str] | None = None,
+) -> list[Finding]:
+    """The ``loss-not-reproduced`` / ``metric-not-reproduced`` findings for a comparison's failures.
+
+    ``failures`` is what :func:`compare` returns as its second item; ``reproduction`` names the data
+    in the messages. Findings that ``select``/``ignore`` (names or codes) or the card's inline
+    ``<!-- cardsmith: disable=... -->`` comments exclude are left out. Unsorted.
+    """
+    from cardsmith.audit import suppressions
+
+    suppressed = suppressions(card)
+    out: list[Finding] = []
     for claim, metric in failures:
         name = "loss-not-reproduced" if claim.key == "loss" else "metric-not-reproduced"
         what = "evaluation loss" if claim.key == "loss" else claim.name
@@ -285,15 +314,68 @@ def verify_repo(
         if claim.key == "loss":
             message += f"; the {what} is computed as the Trainer does ({metric.note})"
         found = _rule_finding(name, message, _location(claim))
-        if _wanted(found.name, found.rule, select, ignore, suppressions(card)):
-            report.findings.append(found)
-    if write:
-        write_reproduction(model, card, reproduction)
-    return report
+        if _wanted(found.name, found.rule, select, ignore, suppressed):
+            out.append(found)
+    return out
 
 
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.6g}" if abs(value) >= 1e-4 else f"{value:.3e}"
+def _reproduction(
+    card: ModelCard,
+    data: EvalData,
+    output: EvalOutput,
+    *,
+    eval_batch_size: int,
+    num_labels: int,
+    tolerance: float,
+    dataset: str,
+) -> tuple[Reproduction, list[tuple[Claim, ReproducedMetric]]]:
+    """Compare the card's claims with an evaluation output; the ``Reproduction`` and the failures."""
+    metrics, failures, averaging = compare(
+        claimed_metrics(card), data, output, eval_batch_size=eval_batch_size,
+        num_labels=num_labels, tolerance=tolerance,
+    )
+    reproduction = Reproduction(
+        device=output.device,
+        dataset=dataset,
+        split=data.split,
+        examples=output.examples,
+        metrics=metrics,
+        averaging=averaging,
+        seconds=round(output.seconds, 3),
+    )
+    return reproduction, failures
+
+
+def check_claims(
+    card: ModelCard,
+    data: EvalData,
+    output: EvalOutput,
+    *,
+    num_labels: int | None = None,
+    batch_size: int | None = None,
+    tolerance: float = TOLERANCE,
+    dataset: str | None = None,
+    select: list[str] | None = None,
+    ignore: list[str] | None = None,
+) -> tuple[Reproduction, list[Finding]]:
+    """Compare a card with an evaluation output that is already there (no model is loaded or run).
+
+    The same comparison as ``verify --rerun``: :func:`claimed_metrics`, :func:`compare` at the card's
+    ``eval_batch_size`` (else ``batch_size``, else the Trainer's default 8), then
+    :func:`reproduction_findings`. ``num_labels`` defaults to the labels of ``data.id2name`` (else the
+    largest label id seen, plus one); ``dataset`` (the name in messages) to ``data.name``.
+    """
+    if num_labels is None:
+        if data.id2name:
+            num_labels = max(data.id2name) + 1
+        else:
+            flat = [int(v) for v in (*output.predictions, *output.references)
+                    if not isinstance(v, (list, tuple))]
+            num_labels = max([1, *flat]) + 1
+    eval_bs, _why = _eval_batch_size(card, batch_size)
+    reproduction, failures = _reproduction(card, data, output, eval_batch_size=eval_bs, num_labels=num_labels,
+                                           tolerance=tolerance, dataset=dataset or data.name)
+    return reproduction, reproduction_findings(card, reproduction, failures, select=select, ignore=ignore)
 
 
 def rerun_card(
@@ -331,21 +413,9 @@ def rerun_card(
     from cardsmith.data import model_labels
 
     id2label, _ = model_labels(config)
-    metrics, failures, averaging = compare(
-        claimed_metrics(card), data, output, eval_batch_size=eval_bs,
-        num_labels=max(id2label) + 1, tolerance=tolerance,
-    )
     name = source.name + (f" ({source.config})" if source.config else "")
-    reproduction = Reproduction(
-        device=output.device,
-        dataset=name,
-        split=source.split,
-        examples=output.examples,
-        metrics=metrics,
-        averaging=averaging,
-        seconds=round(output.seconds, 3),
-    )
-    return reproduction, failures
+    return _reproduction(card, data, output, eval_batch_size=eval_bs, num_labels=max(id2label) + 1,
+                         tolerance=tolerance, dataset=name)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cardsmith import CardCallback  # noqa: E402
-from tests.tiny import seq_datasets, train_seq  # noqa: E402
+from cardsmith import CardCallback
+from tests.tiny import seq_datasets, train_seq
 
 
 def main(out: str) -> None:

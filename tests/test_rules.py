@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import runpy
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cardsmith.audit import audit_card, audit_paths
+from cardsmith.data import EvalData
 from cardsmith.errors import UnknownRuleError
+from cardsmith.evaluate import EvalOutput
 from cardsmith.implied import agree, analyze, harmonic_mean_agrees, same_digits
 from cardsmith.parse import load_card, parse_card
-from cardsmith.report import Location
+from cardsmith.report import Finding, Location, Reproduction
 from cardsmith.rules import RULES, Rule, build_registry, finding, get_rule
 from cardsmith.schema import Cell, HeadlineMetric, Hyperparameters, ModelCard, ResultsTable
+from cardsmith.verify import check_claims, claimed_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 RULE_FIXTURES = ROOT / "fixtures" / "rules"
@@ -31,7 +37,12 @@ SPEC_RULES = {
     "placeholder-section": "info", "empty-model-index": "info", "metric-not-reproduced": "error",
     "loss-not-reproduced": "error",
 }
+#: Rules whose fixture cards the offline auditor checks (``audit_paths``).
 FIXTURE_RULES = [r for r in RULES if r.produced_by in {"audit", "engine"}]
+#: Rules only ``cardsmith verify --rerun`` produces: the offline audit never reports them, so their
+#: fixture cards are compared with the stored evaluation output beside them (``rerun.json``, written
+#: by ``fixtures/rules/generate_rerun.py``) through the comparison code ``verify`` uses.
+RERUN_RULES = [r for r in RULES if r.produced_by == "evaluator"]
 
 
 def test_registry_has_every_spec_rule_at_its_severity() -> None:
@@ -77,9 +88,16 @@ def test_finding_fills_code_and_severity_for_the_evaluator() -> None:
         finding("no-such-rule", "x")
 
 
-def test_every_fixture_rule_has_fixture_cards() -> None:
-    have = {p.name for p in RULE_FIXTURES.iterdir() if p.is_dir()}
-    assert have == {r.name for r in FIXTURE_RULES}
+def test_every_rule_has_fixture_cards() -> None:
+    # every rule is tested on its fixtures by exactly one path: the offline audit or the rerun comparison
+    assert {r.name for r in FIXTURE_RULES} | {r.name for r in RERUN_RULES} == {r.name for r in RULES}
+    assert not {r.name for r in FIXTURE_RULES} & {r.name for r in RERUN_RULES}
+    assert {r.name for r in RERUN_RULES} == {"metric-not-reproduced", "loss-not-reproduced"}
+    have = {p.name for p in RULE_FIXTURES.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))}
+    assert have == {r.name for r in RULES}
+    for r in RULES:
+        assert (RULE_FIXTURES / r.name / "pass.md").is_file() and (RULE_FIXTURES / r.name / "fail.md").is_file()
+        assert (RULE_FIXTURES / r.name / "rerun.json").is_file() == (r in RERUN_RULES), r.name
 
 
 @pytest.mark.parametrize("rule", FIXTURE_RULES, ids=lambda r: r.name)
@@ -102,6 +120,90 @@ def test_select_and_ignore_on_fail_card(rule: Rule) -> None:
         assert set(only.names()) == {rule.name}
         (ignored,) = audit_paths([path], ignore=[rule.name])
         assert rule.name not in ignored.names()
+
+
+# -- reproduction rules: fixture cards against a stored evaluation output ------------------------------
+
+
+def _rerun_inputs(rule: Rule) -> tuple[EvalData, EvalOutput, str]:
+    """``rerun.json`` as the objects ``verify --rerun`` compares a card with, and the dataset's name."""
+    raw = json.loads((RULE_FIXTURES / rule.name / "rerun.json").read_text(encoding="utf-8"))
+    data = EvalData(dataset=None, name=raw["dataset"], split=raw["split"], task=raw["task"],
+                    text_columns=[raw["text_column"]], label_column=raw["label_column"],
+                    references=raw["references"], id2name={int(k): v for k, v in raw["id2label"].items()})
+    output = EvalOutput(predictions=raw["predictions"], references=raw["references"], loss_sums=raw["loss_sums"],
+                        loss_counts=raw["loss_counts"], device="cpu", dtype="fp32", seconds=0.0)
+    name = raw["dataset"] + (f" ({raw['config']})" if raw["config"] else "")
+    return data, output, name
+
+
+def _check(rule: Rule, card_name: str, text: str | None = None, **kwargs: Any) -> tuple[Reproduction, list[Finding]]:
+    data, output, name = _rerun_inputs(rule)
+    path = RULE_FIXTURES / rule.name / card_name
+    card = parse_card(text) if text is not None else load_card(path)
+    return check_claims(card, data, output, dataset=name, **kwargs)
+
+
+@pytest.mark.parametrize("rule", RERUN_RULES, ids=lambda r: r.name)
+def test_reproduction_rule_fires_on_fail_card_and_not_on_pass_card(rule: Rule) -> None:
+    reproduction, found = _check(rule, "fail.md")
+    assert [f.name for f in found] == [rule.name], [f.message for f in found]  # one claim changed, one finding
+    (hit,) = found
+    assert (hit.rule, hit.severity, hit.location.section) == (rule.code, rule.severity, "Headline")
+    claimed = {"metric-not-reproduced": ("F1", "0.8564"), "loss-not-reproduced": ("Loss", "0.2691")}[rule.name]
+    assert hit.location.column == claimed[0]
+    assert f"{claimed[0]} {claimed[1]} (headline) is not reproduced" in hit.message
+    assert f"{reproduction.dataset}/{reproduction.split} ({reproduction.examples} examples)" in hit.message
+    assert [m.name for m in reproduction.metrics if not m.match] == [claimed[0]]
+
+    reproduction, found = _check(rule, "pass.md")
+    assert found == [], [f.message for f in found]
+    assert all(m.match for m in reproduction.metrics)
+
+
+@pytest.mark.parametrize("rule", RERUN_RULES, ids=lambda r: r.name)
+def test_reproduction_pass_card_prints_exactly_the_rerun_numbers(rule: Rule) -> None:
+    """The pass card is honest to its last digit, not just within the tolerance."""
+    card = load_card(RULE_FIXTURES / rule.name / "pass.md")
+    claims = claimed_metrics(card)
+    reproduction, _ = _check(rule, "pass.md")
+    assert [c.name for c in claims] == [m.name for m in reproduction.metrics] == ["Loss", "Accuracy", "F1"]
+    for claim, metric in zip(claims, reproduction.metrics):
+        assert metric.reproduced is not None
+        assert f"{metric.reproduced:.{claim.cell.decimals}f}" == claim.cell.text.strip(), claim.name
+    assert reproduction.averaging == "binary"
+    assert reproduction.metrics[0].note == f"Trainer batching, eval_batch_size {card.hyperparameters.eval_batch_size}"
+
+
+@pytest.mark.parametrize("rule", RERUN_RULES, ids=lambda r: r.name)
+def test_reproduction_fixtures_differ_only_in_the_reproduction(rule: Rule) -> None:
+    """The offline auditor sees nothing different in pass and fail, and never reports a rerun rule."""
+    fail, ok = audit_paths([str(RULE_FIXTURES / rule.name / "fail.md"), str(RULE_FIXTURES / rule.name / "pass.md")])
+    assert sorted(fail.names()) == sorted(ok.names())
+    assert not {f.severity for f in fail.findings} & {"error", "warning"}
+    assert not {r.name for r in RERUN_RULES} & set(fail.names())
+
+
+@pytest.mark.parametrize("rule", RERUN_RULES, ids=lambda r: r.name)
+def test_reproduction_findings_obey_select_ignore_and_suppressions(rule: Rule) -> None:
+    assert _check(rule, "fail.md", ignore=[rule.code])[1] == []
+    assert _check(rule, "fail.md", ignore=[rule.name.upper()])[1] == []
+    other = next(r for r in RERUN_RULES if r is not rule)
+    assert _check(rule, "fail.md", select=[other.name])[1] == []
+    assert [f.name for f in _check(rule, "fail.md", select=[rule.code])[1]] == [rule.name]
+    text = (RULE_FIXTURES / rule.name / "fail.md").read_text(encoding="utf-8")
+    suppressed = text + f"\n<!-- cardsmith: disable={rule.name} -->\n"
+    reproduction, found = _check(rule, "fail.md", text=suppressed)
+    assert found == []
+    assert not all(m.match for m in reproduction.metrics)  # still shown in the reproduction
+
+
+def test_rerun_fixtures_are_what_the_generator_writes() -> None:
+    generator = runpy.run_path(str(RULE_FIXTURES / "generate_rerun.py"), run_name="generate_rerun")
+    assert set(generator["SPECS"]) == {r.name for r in RERUN_RULES}
+    for name, spec in generator["SPECS"].items():
+        stored = (RULE_FIXTURES / name / "rerun.json").read_text(encoding="utf-8")
+        assert generator["dumps"](generator["simulate"](spec)) == stored, name
 
 
 # -- seeds through card.audit() --------------------------------------------------------------------
