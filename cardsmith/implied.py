@@ -253,7 +253,9 @@ class CardFacts:
         self.averaging = averaging
         self.averaging_evidence = averaging_evidence
         self.token_classification = token_classification
-        self._cells: dict[int, tuple[int, list[Cell | None]]] = {}  # by index (values: -1 - index)
+        # per column index: (number of rows when cached, the column's cells / finite values)
+        self._cells: dict[int, tuple[int, list[Cell | None]]] = {}
+        self._values: dict[int, tuple[int, list[float | None]]] = {}
 
     def __repr__(self) -> str:
         return (f"CardFacts(columns={self.columns!r}, rows=[{len(self.rows)} rows], scale={self.scale!r}, "
@@ -315,16 +317,15 @@ class CardFacts:
     def values(self, column: Column | None) -> list[float | None]:
         """The column's finite values, one per row of :attr:`rows` (``None`` for text, NaN, infinite
         or absent cells): ``values(col)[i] is not None`` exactly when ``cells(col)[i]`` is numeric."""
-        key = -1 - column.index if column is not None else None
-        if key is not None:
-            cached = self._cells.get(key)
-            if cached is not None and cached[0] == len(self.rows):
-                return cached[1]  # type: ignore[return-value]
+        if column is None:
+            return [None] * len(self.rows)
+        cached = self._values.get(column.index)
+        if cached is not None and cached[0] == len(self.rows):
+            return cached[1]
         isfinite = math.isfinite
         values = [v if c is not None and (v := c.value) is not None and isfinite(v) else None
                   for c in self.cells(column)]
-        if key is not None:
-            self._cells[key] = (len(self.rows), values)  # type: ignore[arg-type]
+        self._values[column.index] = (len(self.rows), values)
         return values
 
     # -- rows --------------------------------------------------------------------------------------
@@ -529,16 +530,16 @@ def analyze(card: ModelCard) -> CardFacts:
     for metric in card.headline:
         if metric.value.value is None:
             continue
-        col = link_name(metric.name, facts)
-        if (col is not None and col.role in {"metric", "val_loss", "train_loss", "train_metric"}
-                and all(link.column is not col for link in facts.headline_links)):
-            facts.headline_links.append(HeadlineLink(metric=metric, column=col))
+        linked = link_name(metric.name, facts)
+        if (linked is not None and linked.role in {"metric", "val_loss", "train_loss", "train_metric"}
+                and all(link.column is not linked for link in facts.headline_links)):
+            facts.headline_links.append(HeadlineLink(metric=metric, column=linked))
     if facts.headline_links:
         matching = [True] * len(facts.rows)
         for link in facts.headline_links:
             want = link.metric.value
-            for i, c in enumerate(facts.cells(link.column)):
-                if matching[i] and (c is None or not agree(want, c)):
+            for i, cell in enumerate(facts.cells(link.column)):
+                if matching[i] and (cell is None or not agree(want, cell)):
                     matching[i] = False
         facts.headline_rows.extend(row for row, ok in zip(facts.rows, matching) if ok)
 

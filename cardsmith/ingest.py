@@ -400,13 +400,15 @@ def task_for_architecture(arch: str | None) -> str | None:
     """The pipeline task of a model class name, as transformers' card infers it."""
     if not arch:
         return None
+    task_mapping: dict[str, object] | None
     try:
-        from transformers.modelcard import TASK_MAPPING, _get_mapping_values
+        from transformers.modelcard import TASK_MAPPING as task_mapping
+        from transformers.modelcard import _get_mapping_values
     except Exception:  # noqa: BLE001 - transformers absent or changed: use the suffix table
-        TASK_MAPPING = None
-    if TASK_MAPPING is not None:
+        task_mapping = None
+    if task_mapping is not None:
         task = None
-        for name, mapping in TASK_MAPPING.items():
+        for name, mapping in task_mapping.items():
             if arch in _get_mapping_values(mapping):
                 task = name
         if task is not None:

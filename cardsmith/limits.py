@@ -38,6 +38,7 @@ class _Bounds:
 
     _aliases: int
     _depth: int
+    check_event: Any  # provided by the yaml Loader this is mixed into
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):

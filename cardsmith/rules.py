@@ -535,7 +535,7 @@ def _metric_out_of_range(ctx: AuditContext) -> Iterator[Hit]:
         if c.value is None:
             continue
         n = norm_name(m.name)
-        col = seen_links.get(id(m))
+        linked = seen_links.get(id(m))
         if n in {"loss", "validation loss", "train loss", "training loss"} or n.endswith(" loss"):
             why = _out_of_range(0.0, None, c)
         else:
@@ -543,7 +543,7 @@ def _metric_out_of_range(ctx: AuditContext) -> Iterator[Hit]:
             if kind == "other":
                 why = "is not a finite number" if not math.isfinite(c.value) else None
             else:
-                scale = col.scale if col is not None and col.scale else (f.scale or value_scale(c))
+                scale = linked.scale if linked is not None and linked.scale else (f.scale or value_scale(c))
                 why = _out_of_range(*_kind_bounds(kind, scale), c)
         if why:
             yield (f"headline {m.name} {_t(c)} {why}", _location(section=HEADLINE, column=m.name))
@@ -814,13 +814,14 @@ def _frozen_metric(ctx: AuditContext) -> Iterator[Hit]:
             if len(run) >= FROZEN_RUN and not _is_perfect(col, first) and (
                     first.decimals is None or first.decimals >= 3) and not _rounding_step(first, before, after):
                 mover_values = f.values(mover)
-                moving = [mover_cells[k] for k in run if mover_values[k] is not None]
+                moving = [(c, v) for k in run
+                          if (c := mover_cells[k]) is not None and (v := mover_values[k]) is not None]
                 # the loss certainly moves: its highest and lowest printed values are more than one
                 # unit of their last digit apart (adjacent values are what rounding makes of a slow trend)
-                if moving and (max(c.value - c.half_ulp for c in moving)  # type: ignore[union-attr,operator]
-                               - min(c.value + c.half_ulp for c in moving) > EPS):  # type: ignore[union-attr,operator]
-                    lo = _t(min(moving, key=lambda c: c.value))  # type: ignore[arg-type,return-value]
-                    hi = _t(max(moving, key=lambda c: c.value))  # type: ignore[arg-type,return-value]
+                if moving and (max(v - c.half_ulp for c, v in moving)
+                               - min(v + c.half_ulp for c, v in moving) > EPS):
+                    lo = _t(min(moving, key=lambda cv: cv[1])[0])
+                    hi = _t(max(moving, key=lambda cv: cv[1])[0])
                     start, end = f.rows[run[0]], f.rows[run[-1]]
                     yield (f"{col.name} is {_t(first)} in {len(run)} consecutive evaluations "
                            f"({f.row_label(start)} to {f.row_label(end).removeprefix('the row of ')}) while "
@@ -887,11 +888,12 @@ def _best_checkpoint_not_reported(ctx: AuditContext) -> Iterator[Hit]:
     c_last = last.cell(col)
     if not _numeric(c_last):
         return
-    earlier = [(r, c) for r, c, v in zip(f.rows[:-1], f.cells(col), f.values(col)) if v is not None]
+    earlier = [(r, c, v) for r, c, v in zip(f.rows[:-1], f.cells(col), f.values(col))
+               if c is not None and v is not None]
     if not earlier:
         return
-    best_row, best = min(earlier, key=lambda rc: rc[1].value)  # type: ignore[union-attr,return-value]
-    assert best is not None and best.value is not None and c_last is not None and c_last.value is not None
+    best_row, best, _ = min(earlier, key=lambda rcv: rcv[2])
+    assert best.value is not None and c_last is not None and c_last.value is not None
     if best.value <= 0:
         return
     if (c_last.value - c_last.half_ulp) >= (best.value + best.half_ulp) * (1 + MATERIAL_RISE):
