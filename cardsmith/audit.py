@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from cardsmith.errors import CardsmithError, ConfigError, ParseError, UnknownRuleError
+from cardsmith.errors import ConfigError, ParseError, UnknownRuleError
 from cardsmith.report import SEVERITY_ORDER, AuditReport, Finding, Location
 from cardsmith.rules import RULES, finding, get_rule, resolve, run_rules
 from cardsmith.schema import ModelCard
@@ -208,21 +208,6 @@ def read_config(pyproject: Path) -> dict[str, list[str]]:
 # --------------------------------------------------------------------------------------------------
 
 
-def card_file(path: str | Path) -> Path:
-    """A card file, or a model folder's README.md; a clear :class:`CardsmithError` otherwise."""
-    p = Path(path)
-    if p.is_dir():
-        readme = p / "README.md"
-        if not readme.is_file():
-            raise CardsmithError(f"{path}: folder has no README.md")
-        return readme
-    if not p.exists():
-        raise CardsmithError(f"{path}: no such file or folder")
-    if not p.is_file():
-        raise CardsmithError(f"{path}: not a regular file")
-    return p
-
-
 def audit_paths(paths: list[str], *, select: list[str] | None = None,
                 ignore: list[str] | None = None) -> list[AuditReport]:
     """Audit many cards in one call (a folder means its README.md), in the order given.
@@ -230,7 +215,7 @@ def audit_paths(paths: list[str], *, select: list[str] | None = None,
     Every path is checked before any card is audited, so a missing path fails fast; a card that
     cannot be parsed is an error naming its path.
     """
-    from cardsmith.parse import load_card
+    from cardsmith.parse import card_file, load_card
 
     resolve(select)
     resolve(ignore)

@@ -926,14 +926,28 @@ def _trim_end(body: list[str], start: int, end: int) -> int:
 # --------------------------------------------------------------------------------------------------
 
 
-def load_card(path: str | Path) -> ModelCard:
-    """Read a card: a Markdown file, a model folder (its ``README.md``), or a ``ModelCard`` JSON dump."""
+def card_file(path: str | Path) -> Path:
+    """The card file a path names: the file itself, or a model folder's ``README.md``.
+
+    A missing path, a folder without a README.md, or something that is not a regular file is a
+    clear :class:`ParseError`.
+    """
     p = Path(path)
     if p.is_dir():
         readme = p / "README.md"
         if not readme.is_file():
-            raise ParseError(f"{p} is a folder without a README.md (no model card to read)")
-        p = readme
+            raise ParseError(f"{path}: folder has no README.md (a folder without a README.md holds no model card)")
+        return readme
+    if not p.exists():
+        raise ParseError(f"{path}: no such file or folder")
+    if not p.is_file():
+        raise ParseError(f"{path}: not a regular file")
+    return p
+
+
+def load_card(path: str | Path) -> ModelCard:
+    """Read a card: a Markdown file, a model folder (its ``README.md``), or a ``ModelCard`` JSON dump."""
+    p = card_file(path)
     if p.suffix.lower() == ".json":
         text = read_text(p)
         try:

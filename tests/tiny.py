@@ -317,6 +317,31 @@ def _training_args(out_dir: str | Path, overrides: dict[str, Any]) -> Any:
     return TrainingArguments(**defaults)
 
 
+
+def _run_trainer(out_dir: str | Path, model_cls: Any, labels: list[str], encoded: Any, tokenizer: Any,
+                 collator: Any, compute_metrics: Any, *, callbacks: list[Any] | None, base_model: str | None,
+                 do_train: bool, overrides: dict[str, Any]) -> Any:
+    """A real ``Trainer`` for a tiny BERT of ``model_cls`` on the encoded train/validation splits."""
+    from transformers import Trainer
+
+    config = tiny_bert_config(len(labels), dict(enumerate(labels)))
+    args = _training_args(out_dir, overrides)
+    model = _seed_model(model_cls, config, args.seed, base_model)
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=encoded["train"],
+        eval_dataset=encoded["validation"],
+        processing_class=tokenizer,
+        data_collator=collator,
+        compute_metrics=compute_metrics,
+        callbacks=callbacks,
+    )
+    if do_train:
+        trainer.train()
+    return trainer
+
+
 def train_seq(
     out_dir: str | Path,
     *,
@@ -331,7 +356,7 @@ def train_seq(
     ``training_args_overrides`` go to ``TrainingArguments`` (defaults: lr 3e-3, batch 8/8, 4
     epochs, eval/save/log per epoch, seed 42). ``do_train=False`` returns the Trainer untrained.
     """
-    from transformers import BertForSequenceClassification, DataCollatorWithPadding, Trainer
+    from transformers import BertForSequenceClassification, DataCollatorWithPadding
 
     ds = datasets if datasets is not None else seq_datasets()
     tokenizer = _build_tokenizer()
@@ -340,23 +365,9 @@ def train_seq(
         return tokenizer(batch["text"], truncation=True, max_length=64)
 
     encoded = ds.map(encode, batched=True, remove_columns=["text"])
-    id2label = dict(enumerate(SEQ_LABELS))
-    config = tiny_bert_config(len(SEQ_LABELS), id2label)
-    args = _training_args(out_dir, training_args_overrides)
-    model = _seed_model(BertForSequenceClassification, config, args.seed, base_model)
-    trainer = Trainer(
-        model=model,
-        args=args,
-        train_dataset=encoded["train"],
-        eval_dataset=encoded["validation"],
-        processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer),
-        compute_metrics=seq_compute_metrics,
-        callbacks=callbacks,
-    )
-    if do_train:
-        trainer.train()
-    return trainer
+    return _run_trainer(out_dir, BertForSequenceClassification, SEQ_LABELS, encoded, tokenizer,
+                        DataCollatorWithPadding(tokenizer), seq_compute_metrics, callbacks=callbacks,
+                        base_model=base_model, do_train=do_train, overrides=training_args_overrides)
 
 
 def train_tok(
@@ -369,7 +380,7 @@ def train_tok(
     **training_args_overrides: Any,
 ) -> Any:
     """Train a tiny BERT token classifier (labels on first sub-tokens, -100 elsewhere); returns the Trainer."""
-    from transformers import BertForTokenClassification, DataCollatorForTokenClassification, Trainer
+    from transformers import BertForTokenClassification, DataCollatorForTokenClassification
 
     ds = datasets if datasets is not None else tok_datasets()
     tokenizer = _build_tokenizer()
@@ -391,20 +402,6 @@ def train_tok(
         return enc
 
     encoded = ds.map(encode, batched=True, remove_columns=["tokens", "ner_tags"])
-    id2label = dict(enumerate(NER_LABELS))
-    config = tiny_bert_config(len(NER_LABELS), id2label)
-    args = _training_args(out_dir, training_args_overrides)
-    model = _seed_model(BertForTokenClassification, config, args.seed, base_model)
-    trainer = Trainer(
-        model=model,
-        args=args,
-        train_dataset=encoded["train"],
-        eval_dataset=encoded["validation"],
-        processing_class=tokenizer,
-        data_collator=DataCollatorForTokenClassification(tokenizer),
-        compute_metrics=tok_compute_metrics,
-        callbacks=callbacks,
-    )
-    if do_train:
-        trainer.train()
-    return trainer
+    return _run_trainer(out_dir, BertForTokenClassification, NER_LABELS, encoded, tokenizer,
+                        DataCollatorForTokenClassification(tokenizer), tok_compute_metrics, callbacks=callbacks,
+                        base_model=base_model, do_train=do_train, overrides=training_args_overrides)
