@@ -26,8 +26,16 @@ def __getattr__(name: str) -> Any:
 
         return ModelCard
     if name == "CardCallback":
-        from cardsmith.callback import CardCallback
+        try:
+            from cardsmith.callback import CardCallback
+        except ModuleNotFoundError as exc:
+            if exc.name not in {"transformers", "torch"}:
+                raise
+            from cardsmith.errors import MissingExtraError
 
+            raise MissingExtraError(
+                f'CardCallback needs {exc.name}: pip install "cardsmith[eval]"'
+            ) from None
         return CardCallback
     raise AttributeError(f"module 'cardsmith' has no attribute {name!r}")
 

@@ -18,6 +18,10 @@ import click
 from cardsmith import __version__
 from cardsmith.errors import CardsmithError
 
+#: Optional modules and the extra that installs them.
+_EXTRA_OF = {name: "eval" for name in ("torch", "transformers", "datasets", "sklearn", "seqeval", "accelerate",
+                                        "safetensors", "tokenizers")} | {"matplotlib": "plot"}
+
 FORMATS = click.Choice(["text", "json", "sarif"])
 
 
@@ -191,6 +195,15 @@ def main(argv: list[str] | None = None) -> int:
     except CardsmithError as exc:
         click.echo(f"cardsmith: error: {_one_line(str(exc))}", err=True)
         return exc.exit_code
+    except ModuleNotFoundError as exc:  # an optional dependency that a command needs is not installed
+        extra = _EXTRA_OF.get((exc.name or "").split(".")[0])
+        if extra is None:
+            if os.environ.get("CARDSMITH_DEBUG"):
+                raise
+            click.echo(f"cardsmith: internal error: {_one_line(str(exc))}", err=True)
+            return 2
+        click.echo(f'cardsmith: error: this needs {exc.name}: pip install "cardsmith[{extra}]"', err=True)
+        return 2
     except KeyboardInterrupt:
         click.echo("cardsmith: interrupted", err=True)
         return 130

@@ -80,6 +80,28 @@ def task_of(config: dict[str, Any]) -> str:
     )
 
 
+#: What ``verify --rerun`` imports (the ``eval`` extra), checked before any work starts.
+EVAL_MODULES = ("torch", "transformers", "datasets", "sklearn", "seqeval")
+
+
+def require_eval_extra() -> None:
+    """Fail early and clearly when the ``eval`` extra is not installed."""
+    import importlib.util
+
+    missing = []
+    for name in EVAL_MODULES:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(name)
+    if missing:
+        raise MissingExtraError(
+            f're-running needs the eval extra ({", ".join(missing)} missing): pip install "cardsmith[eval]"'
+        )
+
+
 def pick_device(requested: str = "auto") -> Any:
     """``auto`` -> cuda, else mps, else cpu; an explicit device that is not there is an error."""
     try:

@@ -395,8 +395,10 @@ def rerun_card(
     progress: bool = True,
 ) -> tuple[Reproduction, list[tuple[Claim, ReproducedMetric]]]:
     """Re-evaluate the checkpoint on the card's (or the given) data and compare the claims."""
+    from cardsmith.evaluate import quiet_libraries, require_eval_extra, run_evaluation, task_of
+
+    require_eval_extra()
     from cardsmith.data import load_split, prepare
-    from cardsmith.evaluate import quiet_libraries, run_evaluation, task_of
     from cardsmith.hub import check_remote_code, read_config
 
     config = read_config(model)
