@@ -137,12 +137,14 @@ def _print_rich(reports: list[AuditReport], out: TextIO) -> None:
                           f"{escape(f.message)}" + (f"  [dim]\\[{escape(at)}][/dim]" if at else ""))
         rep = report.reproduction
         if rep is not None:
-            table = Table(title=f"reproduction on {rep.dataset}" + (f" [{rep.split}]" if rep.split else "")
-                          + f", {rep.examples} examples, {rep.device}", title_justify="left")
+            title = (f"reproduction on {rep.dataset}" + (f" [{rep.split}]" if rep.split else "")
+                     + f", {rep.examples} examples, {rep.device}"
+                     + (f", {rep.averaging} averaging" if rep.averaging else ""))
+            table = Table(title=escape(title), title_justify="left")
             for col in ("metric", "claimed", "reproduced", "match"):
                 table.add_column(col, justify="left" if col == "metric" else "right")
             for m in rep.metrics:
-                table.add_row(m.name, "-" if m.claimed is None else f"{m.claimed:g}",
+                table.add_row(escape(m.name), "-" if m.claimed is None else f"{m.claimed:g}",
                               "-" if m.reproduced is None else f"{m.reproduced:.6g}",
                               _MATCH_MARKUP[_match_word(m)])
             console.print(table)
