@@ -136,6 +136,24 @@ def test_text_output_rich_on_a_terminal() -> None:
     assert "2 errors" in out
 
 
+def test_rich_output_shows_card_text_verbatim() -> None:
+    """Split names, metric names and paths are card text, not rich markup: ``[validation]`` stays."""
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    rep = AuditReport(path="m/[x]/README.md", reproduction=Reproduction(
+        device="cpu", dataset="glue", split="validation", examples=10, averaging="macro",
+        metrics=[ReproducedMetric(name="Overall [F1]", claimed=0.9, reproduced=None, match=False),
+                 ReproducedMetric(name="Accuracy", claimed=0.9, reproduced=0.9, match=True)]))
+    buf = Tty()
+    print_reports([rep], "text", out=buf)
+    out = re.sub(r"\x1b\[[0-9;]*m", "", buf.getvalue())
+    assert "m/[x]/README.md" in out
+    assert "[validation]" in out and "macro averaging" in out
+    assert "Overall [F1]" in out and "n/a" in out and "NO" not in out
+
+
 def test_sarif_and_json_through_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", "--format", "sarif", str(SEED_FILES[4])]) == 0
     log = json.loads(capsys.readouterr().out)
