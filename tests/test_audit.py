@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from test_rules import SEED_EXPECTED
 
 from cardsmith.audit import audit_paths, find_pyproject, read_config, suppressions
 from cardsmith.cli import main
@@ -33,14 +34,7 @@ def test_seed_cards_through_the_cli_json(capsys: pytest.CaptureFixture[str]) -> 
     assert [c["path"] for c in cards] == [str(p) for p in SEED_FILES]
     got = {Path(c["path"]).parent.name[:8]: {(f["name"], f["severity"]) for f in c["findings"]
                                              if f["severity"] != "info"} for c in cards}
-    assert got == {
-        "seed-000": {("frozen-metric", "warning"), ("training-loss-rising", "warning")},
-        "seed-001": {("loss-equals-metric", "error"), ("shifted-cell", "warning"),
-                     ("headline-not-final-or-best", "warning"), ("frozen-metric", "warning")},
-        "seed-002": {("best-checkpoint-not-reported", "warning")},
-        "seed-003": set(),
-        "seed-004": set(),
-    }
+    assert got == SEED_EXPECTED
     info = {Path(c["path"]).parent.name[:8]: {f["name"] for f in c["findings"] if f["severity"] == "info"}
             for c in cards}
     assert "table-truncated" in info["seed-003"]

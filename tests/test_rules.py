@@ -208,6 +208,8 @@ def test_rerun_fixtures_are_what_the_generator_writes() -> None:
 
 # -- seeds through card.audit() --------------------------------------------------------------------
 
+#: The error and warning findings each seed card must get (the issue's outcomes), shared with
+#: the CLI test in test_audit.py.
 SEED_EXPECTED = {
     "seed-000": {("frozen-metric", "warning"), ("training-loss-rising", "warning")},
     "seed-001": {("loss-equals-metric", "error"), ("shifted-cell", "warning"),
