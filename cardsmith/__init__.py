@@ -16,18 +16,18 @@ __version__ = "0.1.0"
 __all__ = ["CardCallback", "CardsmithError", "ModelCard", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from cardsmith.callback import CardCallback
-    from cardsmith.schema import ModelCard
+    from cardsmith.train.callback import CardCallback
+    from cardsmith.card.model import ModelCard
 
 
 def __getattr__(name: str) -> Any:
     if name == "ModelCard":
-        from cardsmith.schema import ModelCard
+        from cardsmith.card.model import ModelCard
 
         return ModelCard
     if name == "CardCallback":
         try:
-            from cardsmith.callback import CardCallback
+            from cardsmith.train.callback import CardCallback
         except ModuleNotFoundError as exc:
             if exc.name not in {"transformers", "torch"}:
                 raise

@@ -1,5 +1,5 @@
 import sys
 
-from cardsmith._entry import main
+from cardsmith.cli.fast import main
 
 sys.exit(main())

@@ -25,8 +25,8 @@ step "4. Raise the claimed accuracy by 0.03 and verify again"
 rm -rf .demo/tampered && cp -r .demo/tiny .demo/tampered
 .venv/bin/python - <<'PY'
 from cardsmith import ModelCard
-from cardsmith.fileio import atomic_write_text
-from cardsmith.schema import Cell, HeadlineMetric
+from cardsmith.card.io import atomic_write_text
+from cardsmith.card.model import Cell, HeadlineMetric
 path = ".demo/tampered/README.md"
 card = ModelCard.load(path)
 for i, metric in enumerate(card.headline):

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from cardsmith.audit import audit_paths
-from cardsmith.cli import main
+from cardsmith.audit.engine import audit_paths
+from cardsmith.cli.app import main
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 CARDS = sorted((CORPUS / "cards").glob("*.md")) if CORPUS.is_dir() else []
@@ -86,9 +86,9 @@ def test_audit_path_imports_nothing_heavy() -> None:
     card = min((Path(__file__).resolve().parents[1] / "fixtures" / "seeds").glob("seed-001*/README.md"))
     code = (
         "import sys, io\n"
-        "import cardsmith.cli, cardsmith.audit, cardsmith.output, cardsmith.rules, cardsmith.implied, cardsmith.parse\n"
-        "from cardsmith.audit import audit_paths\n"
-        "from cardsmith.output import print_reports\n"
+        "import cardsmith.cli.app, cardsmith.audit.engine, cardsmith.cli.formats.text, cardsmith.audit.registry, cardsmith.audit.facts, cardsmith.card.parse\n"
+        "from cardsmith.audit.engine import audit_paths\n"
+        "from cardsmith.cli.formats.text import print_reports\n"
         f"reports = audit_paths([{str(card)!r}])\n"
         "for fmt in ('text', 'json', 'sarif'):\n"
         "    print_reports(reports, fmt, out=io.StringIO())\n"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from cardsmith.errors import DatasetError, EvaluationError, ResolveError, UnsupportedTaskError
-from cardsmith.metrics import canonical_metric, classification_metrics, seqeval_metrics, trainer_loss
-from cardsmith.schema import ModelCard
+from cardsmith.rerun.metrics import canonical_metric, classification_metrics, seqeval_metrics, trainer_loss
+from cardsmith.card.model import ModelCard
 
 # --------------------------------------------------------------------------------------------------
 # metrics
@@ -120,7 +120,7 @@ The following hyperparameters were used during training:
 
 
 def test_claims_from_headline_table_and_model_index() -> None:
-    from cardsmith.verify import _agrees, _scale, claimed_metrics
+    from cardsmith.rerun.verify import _agrees, _scale, claimed_metrics
 
     card = ModelCard.from_markdown(CARD)
     claims = claimed_metrics(card)
@@ -137,8 +137,8 @@ def test_claims_from_headline_table_and_model_index() -> None:
 
 
 def test_card_dataset_and_eval_batch_size() -> None:
-    from cardsmith.data import card_dataset
-    from cardsmith.verify import _eval_batch_size
+    from cardsmith.rerun.data import card_dataset
+    from cardsmith.rerun.verify import _eval_batch_size
 
     card = ModelCard.from_markdown(CARD)
     src = card_dataset(card)
@@ -157,7 +157,7 @@ def test_card_dataset_and_eval_batch_size() -> None:
 
 
 def test_detect_columns() -> None:
-    from cardsmith.data import SEQUENCE, TOKEN, detect_columns
+    from cardsmith.rerun.data import SEQUENCE, TOKEN, detect_columns
 
     assert detect_columns(["sentence1", "sentence2", "label", "idx"], SEQUENCE) == (["sentence1", "sentence2"], "label")
     assert detect_columns(["premise", "hypothesis", "label"], SEQUENCE) == (["premise", "hypothesis"], "label")
@@ -174,7 +174,7 @@ def test_detect_columns() -> None:
 
 
 def test_label_mapping_by_name() -> None:
-    from cardsmith.data import label_mapping, model_labels
+    from cardsmith.rerun.data import label_mapping, model_labels
 
     id2label, real = model_labels({"id2label": {"0": "POSITIVE", "1": "NEGATIVE"}})
     assert real
@@ -189,7 +189,7 @@ def test_label_mapping_by_name() -> None:
 def test_prepare_maps_string_labels_and_checks_token_lengths() -> None:
     from datasets import Dataset
 
-    from cardsmith.data import SEQUENCE, TOKEN, DatasetSource, prepare
+    from cardsmith.rerun.data import SEQUENCE, TOKEN, DatasetSource, prepare
 
     config = {"id2label": {"0": "negative", "1": "positive"}, "num_labels": 2}
     ds = Dataset.from_dict({"text": ["a", "b", "c"], "label": ["positive", "Negative", "positive"]})
@@ -211,7 +211,7 @@ def test_prepare_maps_string_labels_and_checks_token_lengths() -> None:
 
 
 def test_task_of_config() -> None:
-    from cardsmith.evaluate import task_of
+    from cardsmith.rerun.run import task_of
 
     assert task_of({"architectures": ["BertForSequenceClassification"], "num_labels": 3}) == "sequence-classification"
     assert task_of({"architectures": ["RobertaForTokenClassification"]}) == "token-classification"
@@ -228,7 +228,7 @@ def test_task_of_config() -> None:
 def test_pick_device() -> None:
     import torch
 
-    from cardsmith.evaluate import pick_device
+    from cardsmith.rerun.run import pick_device
 
     expected = "cuda" if torch.cuda.is_available() else (
         "mps" if torch.backends.mps.is_available() else "cpu")
@@ -245,7 +245,7 @@ def test_pick_device() -> None:
 
 
 def test_resolve_local_errors(tmp_path: Path) -> None:
-    from cardsmith.hub import resolve_model
+    from cardsmith.rerun.resolve import resolve_model
 
     (tmp_path / "file.txt").write_text("x")
     with pytest.raises(ResolveError, match="is a file"):
@@ -260,8 +260,8 @@ def test_resolve_local_errors(tmp_path: Path) -> None:
 
 
 def test_reproduction_section_replaced_not_duplicated() -> None:
-    from cardsmith.report import ReproducedMetric, Reproduction
-    from cardsmith.verify import _replace_section, reproduction_section
+    from cardsmith.audit.report import ReproducedMetric, Reproduction
+    from cardsmith.rerun.verify import _replace_section, reproduction_section
 
     rep = Reproduction(device="cpu", dataset="glue (cola)", split="validation", examples=1043,
                        metrics=[ReproducedMetric(name="Loss", claimed=0.8086, reproduced=0.80861, match=True)])

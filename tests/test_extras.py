@@ -58,7 +58,7 @@ def test_light_core_audits_and_rerun_refuses_cleanly_without_torch(tmp_path: Pat
     proc = _run(
         f"""
         import sys
-        from cardsmith.cli import main
+        from cardsmith.cli.app import main
         print("audit", main(["audit", {str(SEED)!r}, "--format", "json"]))
         print("verify", main(["verify", {str(model)!r}, "--rerun"]))
         sys.stdout.flush()

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cardsmith.cli import main
+from cardsmith.cli.app import main
 from cardsmith.errors import HookError
-from cardsmith.hook import CHAINED_NAME, MARKER, hooks_dir, install_hook, parse_refs, run_pre_push
+from cardsmith.hook.run import CHAINED_NAME, MARKER, hooks_dir, install_hook, parse_refs, run_pre_push
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "hardening"
 GOOD = (FIXTURES / "good_card.md").read_text(encoding="utf-8")
@@ -326,7 +326,7 @@ def test_the_hook_stays_light() -> None:
     """What ``cardsmith hook run`` imports pulls in none of the heavy ML libraries."""
     heavy = ["torch", "transformers", "datasets", "sklearn", "matplotlib", "huggingface_hub"]
     code = (
-        "import sys, cardsmith.cli, cardsmith.hook, cardsmith.parse, cardsmith.audit, cardsmith.output\n"
+        "import sys, cardsmith.cli.app, cardsmith.hook.run, cardsmith.card.parse, cardsmith.audit.engine, cardsmith.cli.formats.text\n"
         f"print(sorted(set({heavy!r}) & set(sys.modules)))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,6 +1,6 @@
 """Hostile inputs end in findings or a clear one-line exit-2 message within seconds, never a traceback.
 
-Each case goes through the real CLI (``cardsmith.cli.main``); a subset also runs as a subprocess to
+Each case goes through the real CLI (``cardsmith.cli.app.main``); a subset also runs as a subprocess to
 prove that no traceback text reaches stderr.
 """
 
@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from cardsmith import fileio, limits
-from cardsmith.cli import main
+from cardsmith.card import io as limits
+from cardsmith.card import io as fileio
+from cardsmith.cli.app import main
 from cardsmith.errors import CardsmithError, InputTooLargeError, NotACardError, ParseError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "hardening"
@@ -297,8 +298,8 @@ def test_100k_row_table_is_audited_in_seconds(tmp_path: Path, capsys: pytest.Cap
 
 def test_audit_time_grows_roughly_linearly(tmp_path: Path) -> None:
     """Ten times the rows must not cost much more than ten times the time (no quadratic rule)."""
-    from cardsmith.audit import audit_card
-    from cardsmith.parse import parse_card
+    from cardsmith.audit.engine import audit_card
+    from cardsmith.card.parse import parse_card
 
     def cost(n: int) -> float:
         text = huge_table_card(n)

@@ -20,8 +20,8 @@ import tiny
 
 from cardsmith import CardCallback, ModelCard
 from cardsmith.errors import CardsmithError
-from cardsmith.ingest import HEADLINE_NOTE_PREFIX, card_from_output_dir, load_source
-from cardsmith.update import CURVES_LINK, write_card
+from cardsmith.train.record import HEADLINE_NOTE_PREFIX, card_from_output_dir, load_source
+from cardsmith.train.merge import CURVES_LINK, write_card
 
 pytestmark = pytest.mark.slow
 
@@ -338,7 +338,7 @@ def test_second_run_updates_numbers_and_keeps_edits(tmp_path: Path) -> None:
 
 
 def test_render_output_dir_cli(seq_run: tuple[Any, CardCallback, Path], tmp_path: Path) -> None:
-    from cardsmith.cli import main
+    from cardsmith.cli.app import main
 
     _, _, out = seq_run
     target = tmp_path / "card.md"
@@ -395,7 +395,7 @@ def test_corpus_trainer_states() -> None:
 
 def test_plot_without_matplotlib_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from cardsmith.errors import MissingExtraError
-    from cardsmith.plot import plot_training_curves
+    from cardsmith.train.plot import plot_training_curves
 
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(MissingExtraError, match=r"cardsmith\[plot\]"):

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from cardsmith.errors import CardsmithError, InputTooLargeError, NotACardError, ParseError
-from cardsmith.limits import MAX_TABLE_ROWS
-from cardsmith.parse import load_card, parse_card, parse_optimizer, section_text
-from cardsmith.render import render_card
-from cardsmith.schema import ModelCard
+from cardsmith.card.io import MAX_TABLE_ROWS
+from cardsmith.card.parse import load_card, parse_card, parse_optimizer, section_text
+from cardsmith.card.render import render_card
+from cardsmith.card.model import ModelCard
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "cards"

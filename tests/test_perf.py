@@ -27,12 +27,14 @@ try:
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-from cardsmith import _entry, limits, parse
-from cardsmith.audit import _may_configure_cardsmith, audit_card, audit_paths
-from cardsmith.cli import main as cli_main
+from cardsmith.card import io as limits
+from cardsmith.card import parse
+from cardsmith.cli import fast as _entry
+from cardsmith.audit.engine import _may_configure_cardsmith, audit_card, audit_paths
+from cardsmith.cli.app import main as cli_main
 from cardsmith.errors import InputTooLargeError, ParseError
-from cardsmith.parse import load_card, parse_card
-from cardsmith.schema import ModelIndexEntry, plain_dump
+from cardsmith.card.parse import load_card, parse_card
+from cardsmith.card.model import ModelIndexEntry, plain_dump
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -148,7 +150,7 @@ def test_pyproject_prefilter_never_skips_a_cardsmith_table() -> None:
     for text in spellings:
         assert "cardsmith" in tomllib.loads(text)["tool"]
         assert _may_configure_cardsmith(text.encode())
-    unrelated = ["[project]\nname = 'cardsmith'\n[project.scripts]\ncardsmith = 'cardsmith.cli:main'\n", "x = 1\n",
+    unrelated = ["[project]\nname = 'cardsmith'\n[project.scripts]\ncardsmith = 'cardsmith.cli.app:main'\n", "x = 1\n",
                  (ROOT / "pyproject.toml").read_text(encoding="utf-8")]
     for text in unrelated:
         assert "cardsmith" not in tomllib.loads(text).get("tool", {})
@@ -279,10 +281,10 @@ def test_fast_path_answers_as_the_click_cli(argv: list[str], capsys: pytest.Capt
 def test_audit_path_builds_no_validator_and_imports_no_click() -> None:
     code = (
         "import sys, io, contextlib\n"
-        "from cardsmith._entry import main\n"
+        "from cardsmith.cli.fast import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         f"    main(['audit', '--format', 'json', *{[str(p) for p in SEED_FILES]!r}])\n"
-        "import cardsmith.schema as s, cardsmith.report as r\n"
+        "import cardsmith.card.model as s, cardsmith.audit.report as r\n"
         "from pydantic import BaseModel\n"
         "built = sorted(c.__name__ for m in (s, r) for c in vars(m).values()\n"
         "               if isinstance(c, type) and issubclass(c, BaseModel) and c.__pydantic_complete__)\n"
@@ -357,7 +359,7 @@ def test_audit_paths_json_for_the_corpus_matches_per_card_audits() -> None:
 def test_console_script_flushes_everything_before_its_fast_exit(capsys: pytest.CaptureFixture[str]) -> None:
     """The console script ends a fast-path audit with ``os._exit``: its piped output must be whole."""
     def console(argv: list[str]) -> subprocess.CompletedProcess[str]:
-        code = f"import sys; sys.argv = ['cardsmith', *{argv!r}]; from cardsmith._entry import console_main; console_main()"
+        code = f"import sys; sys.argv = ['cardsmith', *{argv!r}]; from cardsmith.cli.fast import console_main; console_main()"
         return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
 
     argv = ["audit", "--format", "json", *[str(p) for p in SEED_FILES], *[str(p) for p in FIXTURE_CARDS[:40]]]
@@ -373,7 +375,7 @@ def test_console_script_flushes_everything_before_its_fast_exit(capsys: pytest.C
 
 
 def test_fast_constructors_build_what_model_construct_builds() -> None:
-    from cardsmith.schema import Block, Cell
+    from cardsmith.card.model import Block, Cell
 
     for args in [("text", "abc\n"), ("results", "| a |\n", {"columns": ["a"], "rows": []}), ("metadata", "", None)]:
         kw = dict(zip(("kind", "text", "snapshot"), args))

@@ -1,6 +1,6 @@
 """Property-based hardening: random and mutated Markdown, YAML and tables never crash cardsmith.
 
-Whatever the text, :func:`cardsmith.parse.parse_card` either returns a card or raises cardsmith's own
+Whatever the text, :func:`cardsmith.card.parse.parse_card` either returns a card or raises cardsmith's own
 :class:`~cardsmith.errors.CardsmithError`; a card that parses can always be audited and rendered, and
 rendering an unchanged card gives back the exact text that was parsed.
 
@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cardsmith.errors import CardsmithError
-from cardsmith.parse import parse_card
-from cardsmith.schema import ModelCard
+from cardsmith.card.parse import parse_card
+from cardsmith.card.model import ModelCard
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "hardening"
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "cards"

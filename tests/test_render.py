@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from cardsmith.parse import load_card, parse_card
-from cardsmith.render import format_table, format_value, render_card
-from cardsmith.schema import (
+from cardsmith.card.parse import load_card, parse_card
+from cardsmith.card.render import format_table, format_value, render_card
+from cardsmith.card.model import (
     Cell,
     FrameworkVersion,
     HeadlineMetric,

@@ -11,16 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cardsmith.audit import audit_card, audit_paths
-from cardsmith.data import EvalData
+from cardsmith.audit.engine import audit_card, audit_paths
+from cardsmith.rerun.data import EvalData
 from cardsmith.errors import UnknownRuleError
-from cardsmith.evaluate import EvalOutput
-from cardsmith.implied import agree, analyze, harmonic_mean_agrees, same_digits
-from cardsmith.parse import load_card, parse_card
-from cardsmith.report import Finding, Location, Reproduction
-from cardsmith.rules import RULES, Rule, build_registry, finding, get_rule
-from cardsmith.schema import Cell, HeadlineMetric, Hyperparameters, ModelCard, ResultsTable
-from cardsmith.verify import check_claims, claimed_metrics
+from cardsmith.rerun.run import EvalOutput
+from cardsmith.audit.facts import agree, analyze, harmonic_mean_agrees, same_digits
+from cardsmith.card.parse import load_card, parse_card
+from cardsmith.audit.report import Finding, Location, Reproduction
+from cardsmith.audit.registry import RULES, Rule, build_registry, finding, get_rule
+from cardsmith.card.model import Cell, HeadlineMetric, Hyperparameters, ModelCard, ResultsTable
+from cardsmith.rerun.verify import check_claims, claimed_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 RULE_FIXTURES = ROOT / "fixtures" / "rules"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cardsmith.cli import main
-from cardsmith.schemas import dumps, json_schemas
+from cardsmith.cli.app import main
+from cardsmith.cli.schemas import dumps, json_schemas
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 FIX = "the models changed: run `cardsmith schema --out schemas` and commit the result"

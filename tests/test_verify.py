@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import tiny
 
-from cardsmith.cli import main
+from cardsmith.cli.app import main
 
 pytestmark = pytest.mark.slow
 
@@ -136,10 +136,10 @@ def test_token_classification_reproduces_trainer_loss_exactly(
 
 def test_token_loss_depends_on_trainer_batching(tok: dict[str, Any]) -> None:
     """The regrouping is what makes the token loss exact: other groupings give other numbers."""
-    from cardsmith.data import load_split, prepare
-    from cardsmith.evaluate import run_evaluation
-    from cardsmith.hub import ResolvedModel, read_config
-    from cardsmith.metrics import trainer_loss
+    from cardsmith.rerun.data import load_split, prepare
+    from cardsmith.rerun.run import run_evaluation
+    from cardsmith.rerun.resolve import ResolvedModel, read_config
+    from cardsmith.rerun.metrics import trainer_loss
 
     config = read_config(ResolvedModel(path=tok["model"]))
     ds, source = load_split(str(tok["data"]))
@@ -162,7 +162,7 @@ def test_paired_inputs_match_trainer_evaluate(seq: dict[str, Any], root: Path) -
         Trainer,
     )
 
-    from cardsmith.verify import verify_repo
+    from cardsmith.rerun.verify import verify_repo
 
     val = seq["datasets"]["validation"]
     halves = [t.split(" ") for t in val["text"]]

@@ -32,7 +32,7 @@ def _names(values: tuple[str, ...]) -> list[str] | None:
 
 
 def _emit_reports(reports: list[Any], fmt: str) -> int:
-    from cardsmith.output import print_reports
+    from cardsmith.cli.formats.text import print_reports
 
     print_reports(reports, fmt)
     return 1 if any(r.has_errors for r in reports) else 0
@@ -51,7 +51,7 @@ def app() -> None:
 @click.option("--ignore", multiple=True, help="Skip these rules (names or codes, comma-separated).")
 def audit(paths: tuple[str, ...], fmt: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> None:
     """Audit card files or model folders (their README.md), offline."""
-    from cardsmith.audit import audit_paths
+    from cardsmith.audit.engine import audit_paths
 
     reports = audit_paths(list(paths), select=_names(select), ignore=_names(ignore))
     sys.exit(_emit_reports(reports, fmt))
@@ -79,7 +79,7 @@ def audit(paths: tuple[str, ...], fmt: str, select: tuple[str, ...], ignore: tup
 @click.option("--ignore", multiple=True, help="Skip these rules.")
 def verify(repo: str, fmt: str, select: tuple[str, ...], ignore: tuple[str, ...], **options: Any) -> None:
     """Audit a Hub repository or local model folder; with --rerun, reproduce its numbers."""
-    from cardsmith.verify import verify_repo
+    from cardsmith.rerun.verify import verify_repo
 
     report = verify_repo(repo, select=_names(select), ignore=_names(ignore), **options)
     sys.exit(_emit_reports([report], fmt))
@@ -92,8 +92,8 @@ def verify(repo: str, fmt: str, select: tuple[str, ...], ignore: tuple[str, ...]
 @click.option("--plot", is_flag=True, help="Also draw training curves (PNG beside the card; needs matplotlib).")
 def render(source: str, output: Path | None, plot: bool) -> None:
     """Write the Markdown card for a card, a training output folder, or a card JSON."""
-    from cardsmith.ingest import load_source
-    from cardsmith.update import write_card
+    from cardsmith.train.record import load_source
+    from cardsmith.train.merge import write_card
 
     card = load_source(source)
     if output is None:
@@ -110,13 +110,13 @@ def render(source: str, output: Path | None, plot: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="json", show_default=True)
 def parse(card: str, fmt: str) -> None:
     """Show a card as the schema sees it."""
-    from cardsmith.schema import ModelCard
+    from cardsmith.card.model import ModelCard
 
     parsed = ModelCard.load(card)
     if fmt == "json":
         click.echo(parsed.model_dump_json(indent=2, exclude={"blocks"}))
         return
-    from cardsmith.output import print_card_summary
+    from cardsmith.cli.formats.text import print_card_summary
 
     print_card_summary(parsed)
 
@@ -126,7 +126,7 @@ def parse(card: str, fmt: str) -> None:
               show_default=True, help="Folder to write the JSON Schemas into.")
 def schema(out: Path) -> None:
     """Write the JSON Schemas of the card and of the report."""
-    from cardsmith.schemas import write_schemas
+    from cardsmith.cli.schemas import write_schemas
 
     for path in write_schemas(out):
         click.echo(f"wrote {path}")
@@ -136,7 +136,7 @@ def schema(out: Path) -> None:
 @click.argument("name", required=False)
 def rules(name: str | None) -> None:
     """List the rules, or explain one (by name or code)."""
-    from cardsmith.output import print_rule, print_rules
+    from cardsmith.cli.formats.text import print_rule, print_rules
 
     if name:
         print_rule(name)
@@ -157,7 +157,7 @@ def hook() -> None:
                    "with model-card front matter). Stored in the git config cardsmith.cards.")
 def hook_install(repo: Path, cards: tuple[str, ...]) -> None:
     """Install the pre-push hook (an existing hook is kept and still runs)."""
-    from cardsmith.hook import CHAINED_NAME, install_hook
+    from cardsmith.hook.run import CHAINED_NAME, install_hook
 
     path = install_hook(repo, cards=list(cards) or None)
     click.echo(f"installed cardsmith pre-push hook in {path}")
@@ -171,7 +171,7 @@ def hook_install(repo: Path, cards: tuple[str, ...]) -> None:
 @click.argument("url", required=False)
 def hook_run(remote: str | None, url: str | None) -> None:
     """Run by git's pre-push hook: audits the cards in the pushed commits (refs on stdin)."""
-    from cardsmith.hook import run_pre_push
+    from cardsmith.hook.run import run_pre_push
 
     sys.exit(run_pre_push(sys.stdin, remote=remote, url=url))
 

@@ -4,7 +4,7 @@ A pre-push hook runs ``cardsmith audit`` on every push, so its start-up time mat
 and building the command tree costs about as much as auditing a card, so the common invocations
 of ``audit`` (paths, ``--format``, ``--select``, ``--ignore``) are recognised here and run directly.
 Anything else - another command, ``--help``, an unknown or malformed option, an error while auditing -
-goes through :func:`cardsmith.cli.main`, which owns usage checks and error messages.
+goes through :func:`cardsmith.cli.app.main`, which owns usage checks and error messages.
 """
 
 from __future__ import annotations
@@ -71,21 +71,21 @@ def parse_audit_args(argv: list[str]) -> tuple[list[str], str, list[str], list[s
 def _fast_audit(parsed: tuple[list[str], str, list[str], list[str]]) -> int | None:
     """Run a parsed ``audit``; ``None`` when it must go through the click CLI instead."""
     paths, fmt, select, ignore = parsed
-    from cardsmith.audit import audit_paths
+    from cardsmith.audit.engine import audit_paths
     from cardsmith.errors import CardsmithError
 
     try:
         reports: list[Any] = audit_paths(paths, select=_names(select), ignore=_names(ignore))
     except CardsmithError:
         return None  # the click CLI reports it (the audit only reads, so running it again is harmless)
-    from cardsmith.output import print_reports
+    from cardsmith.cli.formats.text import print_reports
 
     try:
         print_reports(reports, fmt)
-    except Exception as exc:  # as cardsmith.cli.main: never a traceback
+    except Exception as exc:  # as cardsmith.cli.app.main: never a traceback
         if os.environ.get("CARDSMITH_DEBUG"):
             raise
-        from cardsmith.cli import _one_line
+        from cardsmith.cli.app import _one_line
 
         print(f"cardsmith: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
               "(set CARDSMITH_DEBUG=1 for a traceback)", file=sys.stderr)
@@ -96,7 +96,7 @@ def _fast_audit(parsed: tuple[list[str], str, list[str], list[str]]) -> int | No
 def _run(args: list[str], *, gc_paused: bool = False) -> tuple[int, bool]:
     """The exit code, and whether the fast path produced it. ``gc_paused``: the caller disabled the
     cyclic garbage collector for the fast path; it is enabled again for anything else."""
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")  # see cardsmith.cli.main
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")  # see cardsmith.cli.app.main
     parsed = parse_audit_args(args)
     if parsed is not None and not os.environ.get("CARDSMITH_NO_FAST_PATH"):
         try:
@@ -110,13 +110,13 @@ def _run(args: list[str], *, gc_paused: bool = False) -> tuple[int, bool]:
             return code, True
     if gc_paused:
         gc.enable()
-    from cardsmith.cli import main as cli_main
+    from cardsmith.cli.app import main as cli_main
 
     return cli_main(args), False
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The CLI (``python -m cardsmith``): the same behaviour and exit codes as :func:`cardsmith.cli.main`."""
+    """The CLI (``python -m cardsmith``): the same behaviour and exit codes as :func:`cardsmith.cli.app.main`."""
     return _run(sys.argv[1:] if argv is None else list(argv))[0]
 
 

@@ -4,7 +4,7 @@ Speed comes from what ``Trainer.evaluate`` does not do: examples are sorted by l
 with dynamic padding (little compute is spent on padding), the forward pass runs under
 ``torch.inference_mode``, and nothing is gathered but argmax predictions and per-example loss terms.
 Exactness comes from fp32 by default (``bf16``/``fp16`` on request) and from keeping, for every
-example, its summed loss and its number of loss terms, so that :func:`cardsmith.metrics.trainer_loss`
+example, its summed loss and its number of loss terms, so that :func:`cardsmith.rerun.metrics.trainer_loss`
 can regroup them into the Trainer's batches (dataset order, ``eval_batch_size`` each) afterwards.
 
 The device is picked automatically: cuda, then mps, then cpu.
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cardsmith.data import SEQUENCE, TOKEN, EvalData
+from cardsmith.rerun.data import SEQUENCE, TOKEN, EvalData
 from cardsmith.errors import EvaluationError, MissingExtraError, UnsupportedTaskError
 
 #: Examples per forward pass when ``--batch-size`` is not given.

@@ -6,8 +6,8 @@ information, ``CS4xx`` reproduction, ``CS9xx`` suppression comments), a ``severi
 the form "What it does / Why is this bad / Example". ``cardsmith rules [NAME]`` and the README's rule
 table are generated from this list.
 
-Rules read a card through :class:`cardsmith.implied.CardFacts` and compare printed numbers only
-within what their printed digits allow (:func:`cardsmith.implied.agree`): no rule fires on what
+Rules read a card through :class:`cardsmith.audit.facts.CardFacts` and compare printed numbers only
+within what their printed digits allow (:func:`cardsmith.audit.facts.agree`): no rule fires on what
 rounding alone explains. A rule never raises on an odd card: absent columns, text cells and ragged
 rows are skipped.
 
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from cardsmith.errors import UnknownRuleError
-from cardsmith.implied import (
+from cardsmith.audit.facts import (
     EPS,
     CardFacts,
     Column,
@@ -44,8 +44,8 @@ from cardsmith.implied import (
     same_digits,
     value_scale,
 )
-from cardsmith.report import Finding, Location, Severity
-from cardsmith.schema import Cell, ModelCard
+from cardsmith.audit.report import Finding, Location, Severity
+from cardsmith.card.model import Cell, ModelCard
 
 #: Relative rise that counts as material (losses), see the module docstring.
 MATERIAL_RISE = 0.10
@@ -471,7 +471,7 @@ def _out_of_range(kind_lo: float | None, kind_hi: float | None, cell: Cell) -> s
 
 
 def _kind_bounds(kind: str, scale: str | None) -> tuple[float | None, float | None]:
-    from cardsmith.implied import _KINDS
+    from cardsmith.audit.facts import _KINDS
 
     lo, hi, _ = _KINDS.get(kind, (None, None, None))
     if scale == "percent" and hi is not None:

@@ -33,7 +33,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from cardsmith.errors import CardsmithError, ParseError
-from cardsmith.schema import (
+from cardsmith.card.model import (
     Cell,
     FrameworkVersion,
     HeadlineMetric,
@@ -553,7 +553,7 @@ def _extra_hyperparameters(args: Any, state: Any, optimizer: Any) -> list[tuple[
 def _optimizer_of(text: str) -> Optimizer:
     """The typed optimizer line, read by the parser so that the renderer writes ``text`` back."""
     try:
-        from cardsmith.parse import parse_optimizer
+        from cardsmith.card.parse import parse_optimizer
     except ImportError:  # pragma: no cover - parser always present in a full install
         return Optimizer(text=text)
     return parse_optimizer(text)
@@ -737,8 +737,8 @@ def attach_headline_note(card: ModelCard, note: str | None) -> ModelCard:
     sentence becomes an ordinary text block that renders verbatim: stable on re-render.
     """
     try:
-        from cardsmith.parse import parse_card
-        from cardsmith.render import render_card
+        from cardsmith.card.parse import parse_card
+        from cardsmith.card.render import render_card
     except ImportError:  # the parser/renderer not available: the sentence stays in notes
         return card
     if not card.blocks:
@@ -748,7 +748,7 @@ def attach_headline_note(card: ModelCard, note: str | None) -> ModelCard:
     blocks = [b for b in card.blocks if not (b.kind == "text" and _is_note_block(b.text))]
     card.blocks = blocks
     if note:
-        from cardsmith.schema import Block
+        from cardsmith.card.model import Block
 
         idx = next((i for i, b in enumerate(blocks) if b.kind == "headline"), None)
         if idx is None:
@@ -853,7 +853,7 @@ def _first_dataset(dataset: Any) -> Any:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    from cardsmith.limits import read_text
+    from cardsmith.card.io import read_text
 
     try:
         text = read_text(path)
@@ -1018,7 +1018,7 @@ def _existing_card(folder: Path) -> ModelCard | None:
     if not readme.is_file():
         return None
     try:
-        from cardsmith.parse import load_card
+        from cardsmith.card.parse import load_card
 
         return load_card(readme)
     except ImportError:  # pragma: no cover - parser not available

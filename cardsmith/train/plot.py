@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from cardsmith.errors import MissingExtraError
-from cardsmith.fileio import atomic_write_bytes
-from cardsmith.schema import ModelCard
+from cardsmith.card.io import atomic_write_bytes
+from cardsmith.card.model import ModelCard
 
 #: Table columns that are not curves of their own.
 _NOT_METRICS = {"training loss", "epoch", "step", "validation loss", "gen len",

@@ -21,8 +21,8 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from cardsmith.fileio import atomic_write_text
-from cardsmith.schema import Block, Metadata, ModelCard
+from cardsmith.card.io import atomic_write_text
+from cardsmith.card.model import Block, Metadata, ModelCard
 
 #: File name of the training-curves image written beside the card.
 CURVES_FILENAME = "training_curves.png"
@@ -71,7 +71,7 @@ def _merge_metadata(old: Metadata, new: Metadata) -> Metadata:
 
 def merge_cards(existing: ModelCard, new: ModelCard) -> ModelCard:
     """``existing`` with the parts cardsmith owns regenerated from ``new`` (see the module doc)."""
-    from cardsmith.ingest import attach_headline_note, headline_note
+    from cardsmith.train.record import attach_headline_note, headline_note
 
     merged = existing.model_copy(deep=True)
     merged.metadata = _merge_metadata(existing.metadata, new.metadata)
@@ -97,8 +97,8 @@ def ensure_blocks(card: ModelCard) -> ModelCard:
     """A card laid out in blocks: a card built in memory is rendered once and parsed back."""
     if card.blocks:
         return card
-    from cardsmith.parse import parse_card
-    from cardsmith.render import render_card
+    from cardsmith.card.parse import parse_card
+    from cardsmith.card.render import render_card
 
     notes = list(card.notes)
     laid_out = parse_card(render_card(card))
@@ -141,12 +141,12 @@ def write_card(card: ModelCard, path: str | Path, *, plot: bool = False,
     if target.is_dir():
         target = target / "README.md"
     if target.exists():
-        from cardsmith.parse import load_card
+        from cardsmith.card.parse import load_card
 
         existing = load_card(target)
         card = merge_cards(existing, card)
     if plot:
-        from cardsmith.plot import plot_training_curves
+        from cardsmith.train.plot import plot_training_curves
 
         plot_training_curves(card, target.parent / CURVES_FILENAME, log_history=log_history)
         card = add_curves_link(card)

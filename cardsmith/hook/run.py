@@ -38,11 +38,11 @@ from typing import IO, TYPE_CHECKING
 import click
 
 from cardsmith.errors import CardsmithError, HookError, NotACardError
-from cardsmith.fileio import atomic_write_text
-from cardsmith.limits import MAX_CARD_BYTES
+from cardsmith.card.io import atomic_write_text
+from cardsmith.card.io import MAX_CARD_BYTES
 
 if TYPE_CHECKING:  # pragma: no cover
-    from cardsmith.report import AuditReport
+    from cardsmith.audit.report import AuditReport
 
 #: Name of the hook git runs before a push.
 HOOK_NAME = "pre-push"
@@ -377,9 +377,9 @@ class CardOutcome:
 
 def audit_blob(path: str, data: bytes, *, commit: str, config: HookConfig) -> CardOutcome:
     """Parse and audit one card's bytes; a card that cannot be read is a failure with its reason."""
-    from cardsmith.audit import audit_card
-    from cardsmith.limits import decode_text
-    from cardsmith.parse import parse_card
+    from cardsmith.audit.engine import audit_card
+    from cardsmith.card.io import decode_text
+    from cardsmith.card.parse import parse_card
 
     source = f"{path} (in {commit[:12]})"
     try:
@@ -463,7 +463,7 @@ def run_pre_push(
         return 0
     reports = [o.report for o in outcomes if o.report is not None]
     if reports:
-        from cardsmith.output import print_reports
+        from cardsmith.cli.formats.text import print_reports
 
         print_reports(reports, "text")
     failures = [o for o in outcomes if o.failure is not None]

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from cardsmith.errors import ConfigError, ParseError, UnknownRuleError
-from cardsmith.report import SEVERITY_ORDER, AuditReport, Finding, Location
-from cardsmith.rules import RULES, finding, get_rule, resolve, run_rules
-from cardsmith.schema import ModelCard
+from cardsmith.audit.report import SEVERITY_ORDER, AuditReport, Finding, Location
+from cardsmith.audit.registry import RULES, finding, get_rule, resolve, run_rules
+from cardsmith.card.model import ModelCard
 
 _DISABLE_RE = re.compile(r"<!--\s*cardsmith\s*:\s*disable\s*=\s*(?P<names>[^>]*?)\s*-->", re.IGNORECASE)
 _SECTION_ORDER = {"Metadata": 0, "model-index": 1, "Headline": 2, "Training hyperparameters": 3,
@@ -215,7 +215,7 @@ def audit_paths(paths: list[str], *, select: list[str] | None = None,
     Every path is checked before any card is audited, so a missing path fails fast; a card that
     cannot be parsed is an error naming its path.
     """
-    from cardsmith.parse import card_file, load_card
+    from cardsmith.card.parse import card_file, load_card
 
     resolve(select)
     resolve(ignore)

@@ -1,12 +1,12 @@
-"""Read a model card (Markdown with optional YAML front matter) into a :class:`~cardsmith.schema.ModelCard`.
+"""Read a model card (Markdown with optional YAML front matter) into a :class:`~cardsmith.card.model.ModelCard`.
 
 The parser is built on markdown-it-py's block tokens: ``token.map`` line ranges slice the source into
 blocks, and only the lines of a block that is a Trainer-generated part (title, intro sentence,
 headline, hyperparameters, results table, framework versions) are read further. The front matter is
-read with :func:`cardsmith.limits.load_yaml` (bounded ``SafeLoader``).
+read with :func:`cardsmith.card.io.load_yaml` (bounded ``SafeLoader``).
 
-Every line of the source ends up in exactly one :class:`~cardsmith.schema.Block`, in order, so that
-:func:`cardsmith.render.render_card` can write an unchanged card back byte for byte:
+Every line of the source ends up in exactly one :class:`~cardsmith.card.model.Block`, in order, so that
+:func:`cardsmith.card.render.render_card` can write an unchanged card back byte for byte:
 
 * ``metadata``: the front matter including its ``---`` fences; ``snapshot`` = ``{"data": ..., "model_index": ...}``
 * ``title``, ``intro``, ``headline``, ``hyperparameters``, ``results``, ``framework_versions``: the
@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from cardsmith.errors import InputTooLargeError, NotACardError, ParseError
-from cardsmith.limits import MAX_CARD_BYTES, MAX_TABLE_ROWS, decode_text, load_yaml, read_text
-from cardsmith.schema import (
+from cardsmith.card.io import MAX_CARD_BYTES, MAX_TABLE_ROWS, decode_text, load_yaml, read_text
+from cardsmith.card.model import (
     Block,
     Cell,
     FrameworkVersion,
@@ -265,7 +265,7 @@ def printed(cell: Cell) -> str:
     """What a cell prints as: its ``text``, or for a value-only cell (``text == ""``) the Trainer's rounding."""
     if cell.text or cell.value is None:
         return cell.text
-    from cardsmith.render import format_value
+    from cardsmith.card.render import format_value
 
     return format_value(cell.value)
 
@@ -278,7 +278,7 @@ def printed(cell: Cell) -> str:
 def part_snapshot(card: ModelCard, kind: str) -> Any:
     """A JSON-able dump of one generated part of ``card`` (the renderer compares it to the block's).
 
-    ``kind`` is a :data:`~cardsmith.schema.BlockKind` other than ``text``. Cells are dumped as what
+    ``kind`` is a :data:`~cardsmith.card.model.BlockKind` other than ``text``. Cells are dumped as what
     they print (:func:`printed`): the rendered text of a part depends on nothing else, and long
     tables stay fast.
     """
@@ -968,7 +968,7 @@ def load_card(path: str | Path) -> ModelCard:
 def _body_lines(card: ModelCard) -> list[str]:
     if card.blocks:
         return split_lines("".join(b.text for b in card.blocks if b.kind != "metadata"))
-    from cardsmith.render import render_card
+    from cardsmith.card.render import render_card
 
     text = render_card(card)
     lines = split_lines(text)

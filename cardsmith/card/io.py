@@ -1,4 +1,6 @@
-"""Resource bounds for untrusted input, and the safe readers that enforce them.
+"""File input and output for untrusted cards: bounded reads, bounded YAML, atomic writes.
+
+Resource bounds for untrusted input, and the safe readers that enforce them.
 
 Cards come from strangers. Every file cardsmith reads goes through :func:`read_text`, and every YAML
 document through :func:`load_yaml`, so that a hostile input ends in a clear
@@ -7,6 +9,8 @@ document through :func:`load_yaml`, so that a hostile input ends in a clear
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +19,7 @@ from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
 
-from cardsmith.errors import InputTooLargeError, NotACardError, ParseError
+from cardsmith.errors import CardsmithError, InputTooLargeError, NotACardError, ParseError
 
 #: Largest card file read, in bytes (the biggest real cards are a few hundred KiB).
 MAX_CARD_BYTES = 8 * 1024 * 1024
@@ -219,3 +223,42 @@ def read_text(path: str | Path) -> str:
     except OSError as exc:
         raise ParseError(f"{p}: cannot read ({exc.strerror})") from None
     return decode_text(data, source=str(p))
+
+
+# Atomic file writes: a reader sees the old file or the new one, never half of either.
+
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
+
+    An existing file's permission bits are kept. On any failure the original file is untouched.
+    """
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        mode = target.stat().st_mode & 0o7777 if target.exists() else None
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise CardsmithError(f"cannot write {target}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise CardsmithError(f"cannot write {target}: {exc.strerror or exc}") from None
+    return target
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write text as UTF-8 atomically (line endings exactly as given)."""
+    return atomic_write_bytes(path, text.encode("utf-8"))

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from pathlib import Path
 
-    from cardsmith.report import AuditReport
+    from cardsmith.audit.report import AuditReport
 
 # --------------------------------------------------------------------------------------------------
 # Printed numbers
@@ -452,28 +452,28 @@ class ModelCard(_Model):
     @classmethod
     def from_markdown(cls, text: str) -> "ModelCard":
         """Parse a model card's Markdown (with optional YAML front matter)."""
-        from cardsmith.parse import parse_card
+        from cardsmith.card.parse import parse_card
 
         return parse_card(text)
 
     @classmethod
     def load(cls, path: "str | Path") -> "ModelCard":
         """Read a card file, a model folder (its README.md) or a card JSON file."""
-        from cardsmith.parse import load_card
+        from cardsmith.card.parse import load_card
 
         return load_card(path)
 
     @classmethod
     def from_trainer(cls, trainer: Any, **kwargs: Any) -> "ModelCard":
         """Build an accurate card from a ``transformers.Trainer`` after ``trainer.train()``."""
-        from cardsmith.ingest import card_from_trainer
+        from cardsmith.train.record import card_from_trainer
 
         return card_from_trainer(trainer, **kwargs)
 
     @classmethod
     def from_output_dir(cls, path: "str | Path", **kwargs: Any) -> "ModelCard":
         """Build a card from a training output folder (trainer_state.json, config.json); no pickle."""
-        from cardsmith.ingest import card_from_output_dir
+        from cardsmith.train.record import card_from_output_dir
 
         return card_from_output_dir(path, **kwargs)
 
@@ -481,18 +481,18 @@ class ModelCard(_Model):
 
     def to_markdown(self) -> str:
         """Render the card: generated parts in the Trainer's layout, everything else as written."""
-        from cardsmith.render import render_card
+        from cardsmith.card.render import render_card
 
         return render_card(self)
 
     def audit(self, *, select: list[str] | None = None, ignore: list[str] | None = None) -> "AuditReport":
         """Run the auditor's rules on this card."""
-        from cardsmith.audit import audit_card
+        from cardsmith.audit.engine import audit_card
 
         return audit_card(self, select=select, ignore=ignore)
 
     def section_text(self, title: str) -> str | None:
         """The free text under a heading (case-insensitive title match), up to the next heading."""
-        from cardsmith.parse import section_text
+        from cardsmith.card.parse import section_text
 
         return section_text(self, title)

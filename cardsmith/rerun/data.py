@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from cardsmith.errors import DatasetError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from cardsmith.schema import ModelCard
+    from cardsmith.card.model import ModelCard
 
 SEQUENCE = "sequence-classification"
 TOKEN = "token-classification"

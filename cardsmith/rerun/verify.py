@@ -23,14 +23,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cardsmith.errors import ConfigError, ResolveError
-from cardsmith.report import AuditReport, Finding, Location, ReproducedMetric, Reproduction
-from cardsmith.schema import Cell
+from cardsmith.audit.report import AuditReport, Finding, Location, ReproducedMetric, Reproduction
+from cardsmith.card.model import Cell
 
 if TYPE_CHECKING:  # pragma: no cover
-    from cardsmith.data import EvalData
-    from cardsmith.evaluate import EvalOutput
-    from cardsmith.hub import ResolvedModel
-    from cardsmith.schema import ModelCard
+    from cardsmith.rerun.data import EvalData
+    from cardsmith.rerun.run import EvalOutput
+    from cardsmith.rerun.resolve import ResolvedModel
+    from cardsmith.card.model import ModelCard
 
 #: Extra absolute tolerance beyond the printed rounding, for fp32 reruns (0-1 scale).
 TOLERANCE = 1e-4
@@ -60,13 +60,13 @@ class Claim:
     name: str
     cell: Cell
     source: str  # "headline", "table" or "model-index"
-    key: str | None  # the canonical metric (cardsmith.metrics), None when not recomputable
+    key: str | None  # the canonical metric (cardsmith.rerun.metrics), None when not recomputable
     row: int | None = None
 
 
 def claimed_metrics(card: ModelCard) -> list[Claim]:
     """What the card claims for its final evaluation: headline, else last table row, else model-index."""
-    from cardsmith.metrics import canonical_metric
+    from cardsmith.rerun.metrics import canonical_metric
 
     claims: list[Claim] = []
     if card.headline:
@@ -143,8 +143,8 @@ def compare(
     tolerance: float,
 ) -> tuple[list[ReproducedMetric], list[tuple[Claim, ReproducedMetric]], str | None]:
     """Recompute every claimed metric; returns (metrics, failures, averaging)."""
-    from cardsmith.data import TOKEN
-    from cardsmith.metrics import PRF, classification_metrics, seqeval_metrics, trainer_loss
+    from cardsmith.rerun.data import TOKEN
+    from cardsmith.rerun.metrics import PRF, classification_metrics, seqeval_metrics, trainer_loss
 
     computed: dict[str, float] = {}
     averaging: str | None = None
@@ -201,7 +201,7 @@ def compare(
 
 
 def _rule_finding(name: str, message: str, location: Location) -> Finding:
-    from cardsmith.rules import finding
+    from cardsmith.audit.registry import finding
 
     return finding(name, message, location)
 
@@ -218,7 +218,7 @@ def _wanted(name: str, code: str, select: list[str] | None, ignore: list[str] | 
 
 
 def _load_card(model: ResolvedModel) -> ModelCard:
-    from cardsmith.parse import load_card
+    from cardsmith.card.parse import load_card
 
     path = model.card_path
     if not path.is_file():
@@ -251,8 +251,8 @@ def verify_repo(
     ``repo`` is a local folder or a Hub repo id (``revision`` for the latter). ``write`` (local
     folders only, with ``rerun``) records the reproduced results in the card, atomically.
     """
-    from cardsmith.audit import audit_card, sort_key
-    from cardsmith.hub import resolve_model
+    from cardsmith.audit.engine import audit_card, sort_key
+    from cardsmith.rerun.resolve import resolve_model
 
     if write and not rerun:
         raise ConfigError("--write records a rerun's results; add --rerun")
@@ -299,7 +299,7 @@ def reproduction_findings(
     in the messages. Findings that ``select``/``ignore`` (names or codes) or the card's inline
     ``<!-- cardsmith: disable=... -->`` comments exclude are left out. Unsorted.
     """
-    from cardsmith.audit import suppressions
+    from cardsmith.audit.engine import suppressions
 
     suppressed = suppressions(card)
     out: list[Finding] = []
@@ -395,11 +395,11 @@ def rerun_card(
     progress: bool = True,
 ) -> tuple[Reproduction, list[tuple[Claim, ReproducedMetric]]]:
     """Re-evaluate the checkpoint on the card's (or the given) data and compare the claims."""
-    from cardsmith.evaluate import quiet_libraries, require_eval_extra, run_evaluation, task_of
+    from cardsmith.rerun.run import quiet_libraries, require_eval_extra, run_evaluation, task_of
 
     require_eval_extra()
-    from cardsmith.data import load_split, prepare
-    from cardsmith.hub import check_remote_code, read_config
+    from cardsmith.rerun.data import load_split, prepare
+    from cardsmith.rerun.resolve import check_remote_code, read_config
 
     config = read_config(model)
     check_remote_code(model, config, trust_remote_code=trust_remote_code)
@@ -412,7 +412,7 @@ def rerun_card(
                                 trust_remote_code=trust_remote_code, progress=progress)
     eval_bs, _why = _eval_batch_size(card, batch_size)
     tolerance = TOLERANCE if dtype == "fp32" else HALF_TOLERANCE
-    from cardsmith.data import model_labels
+    from cardsmith.rerun.data import model_labels
 
     id2label, _ = model_labels(config)
     name = source.name + (f" ({source.config})" if source.config else "")
@@ -454,7 +454,7 @@ def reproduction_section(reproduction: Reproduction, newline: str = "\n") -> str
 
 def _replace_section(blocks: list[Any], section: str, newline: str) -> list[Any]:
     """Replace an existing ``## Reproduction`` section in the card's text blocks, or append one."""
-    from cardsmith.schema import Block
+    from cardsmith.card.model import Block
 
     out: list[Any] = []
     replaced = False
@@ -492,8 +492,8 @@ def _replace_section(blocks: list[Any], section: str, newline: str) -> list[Any]
 
 def _update_model_index(card: ModelCard, reproduction: Reproduction) -> None:
     """Write the reproduced values into ``model-index`` (creating the result when there is none)."""
-    from cardsmith.metrics import canonical_metric
-    from cardsmith.schema import IndexDataset, IndexMetric, IndexResult, ModelIndexEntry
+    from cardsmith.rerun.metrics import canonical_metric
+    from cardsmith.card.model import IndexDataset, IndexMetric, IndexResult, ModelIndexEntry
 
     reproduced = [m for m in reproduction.metrics if m.reproduced is not None]
     if not reproduced:
@@ -529,7 +529,7 @@ def _update_model_index(card: ModelCard, reproduction: Reproduction) -> None:
 
 def write_reproduction(model: ResolvedModel, card: ModelCard, reproduction: Reproduction) -> None:
     """Record the rerun in the card file (model-index values and a ``## Reproduction`` section), atomically."""
-    from cardsmith.fileio import atomic_write_text
+    from cardsmith.card.io import atomic_write_text
 
     _update_model_index(card, reproduction)
     card.blocks = _replace_section(card.blocks, reproduction_section(reproduction, card.newline), card.newline)

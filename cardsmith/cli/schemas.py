@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cardsmith.report import AuditReport
-from cardsmith.schema import ModelCard
+from cardsmith.audit.report import AuditReport
+from cardsmith.card.model import ModelCard
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
@@ -24,7 +24,7 @@ def dumps(schema: dict[str, Any]) -> str:
 
 def write_schemas(out: Path) -> list[Path]:
     """Write every schema into ``out`` (atomically, one file each); returns the paths written."""
-    from cardsmith.fileio import atomic_write_text
+    from cardsmith.card.io import atomic_write_text
 
     out.mkdir(parents=True, exist_ok=True)
     written = []

@@ -24,7 +24,7 @@ Stored record
 -------------
 The callback is an ``ExportableState``: every ``trainer_state.json`` the Trainer saves holds the
 callback's record (hyperparameters, base model, dataset, task) under ``stateful_callbacks``, so
-:func:`cardsmith.ingest.card_from_output_dir` rebuilds the same card from a checkpoint without
+:func:`cardsmith.train.record.card_from_output_dir` rebuilds the same card from a checkpoint without
 unpickling ``training_args.bin``.
 """
 
@@ -39,7 +39,7 @@ from transformers import Trainer, TrainerCallback
 from transformers.trainer_callback import ExportableState
 
 from cardsmith.errors import CardsmithError
-from cardsmith.ingest import (
+from cardsmith.train.record import (
     RECORD_CALLBACK_NAME,
     TrainingRecord,
     build_card,
@@ -47,7 +47,7 @@ from cardsmith.ingest import (
     eval_key_order,
     record_from_training,
 )
-from cardsmith.schema import ModelCard
+from cardsmith.card.model import ModelCard
 
 _CARD_OPTIONS = ("language", "license", "tags", "model_name", "finetuned_from", "tasks", "dataset")
 
@@ -121,7 +121,7 @@ class CardCallback(TrainerCallback, ExportableState):
             callback = self
 
             def create_model_card(*args: Any, **kwargs: Any) -> None:
-                """cardsmith's card instead of the Trainer's template (see cardsmith.callback)."""
+                """cardsmith's card instead of the Trainer's template (see cardsmith.train.callback)."""
                 if args:
                     kwargs = {**dict(zip(("language", "license", "tags", "model_name", "finetuned_from",
                                           "tasks", "dataset_tags", "dataset", "dataset_args"), args)),
@@ -232,7 +232,7 @@ class CardCallback(TrainerCallback, ExportableState):
 
     def _write(self, args: Any, state: Any, kwargs: dict[str, Any],
                options: dict[str, Any] | None = None) -> Path:
-        from cardsmith.update import write_card
+        from cardsmith.train.merge import write_card
 
         record = self._build_record(args, state, kwargs, options)
         self._remember(args, state, kwargs, record)

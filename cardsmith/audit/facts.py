@@ -30,7 +30,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Literal
 
-from cardsmith.schema import Cell, HeadlineMetric, ModelCard
+from cardsmith.card.model import Cell, HeadlineMetric, ModelCard
 
 Role = Literal["train_loss", "val_loss", "epoch", "step", "metric", "pseudo", "train_metric"]
 Scale = Literal["fraction", "percent"]

@@ -1,4 +1,4 @@
-"""Write a :class:`~cardsmith.schema.ModelCard` back to Markdown.
+"""Write a :class:`~cardsmith.card.model.ModelCard` back to Markdown.
 
 Two modes:
 
@@ -35,7 +35,7 @@ import yaml
 from pydantic import BaseModel
 
 from cardsmith.errors import RenderError
-from cardsmith.parse import (
+from cardsmith.card.parse import (
     HEADLINE_LEAD,
     HYPERPARAMETERS_LEAD,
     _jsonable,
@@ -46,7 +46,7 @@ from cardsmith.parse import (
     split_lines,
     typed_model_index,
 )
-from cardsmith.schema import (
+from cardsmith.card.model import (
     Block,
     Cell,
     Hyperparameters,

@@ -1,11 +1,11 @@
 """Writing audit reports and rule documentation: text (rich on a terminal), JSON, SARIF 2.1.0.
 
-- :func:`print_reports` prints a list of :class:`~cardsmith.report.AuditReport` as ``text``
+- :func:`print_reports` prints a list of :class:`~cardsmith.audit.report.AuditReport` as ``text``
   (grouped per card, with row/column, severity colours on a terminal and a summary line), ``json``
   (``{"cards": [...]}`` exactly as SPEC) or ``sarif`` (SARIF 2.1.0 for code-scanning tools, with
   ``startLine`` pointing at the offending table row, headline line or hyperparameter).
 - :func:`print_rules` / :func:`print_rule` document the rules; :func:`rules_markdown_table` is the
-  README's rule table, and ``python -m cardsmith.output --readme [README.md]`` rewrites it between the
+  README's rule table, and ``python -m cardsmith.cli.formats.text --readme [README.md]`` rewrites it between the
   ``<!-- rules:start -->`` and ``<!-- rules:end -->`` markers.
 
 rich is only imported when writing to a terminal, so piped and JSON output stay fast.
@@ -18,11 +18,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from cardsmith.report import AuditReport, Location
+from cardsmith.audit.report import AuditReport, Location
 
 if TYPE_CHECKING:  # pragma: no cover
-    from cardsmith.rules import Rule
-    from cardsmith.schema import ModelCard
+    from cardsmith.audit.registry import Rule
+    from cardsmith.card.model import ModelCard
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -260,7 +260,7 @@ def _source_lines(path: str | None) -> list[str]:
     if p.is_dir():
         p = p / "README.md"
     try:
-        from cardsmith.limits import read_text
+        from cardsmith.card.io import read_text
 
         return read_text(p).splitlines()
     except Exception:  # noqa: BLE001 - locations are a best effort; the findings stand without them
@@ -284,8 +284,8 @@ def sarif_rule(rule: Rule) -> dict[str, Any]:
 def sarif_log(reports: list[AuditReport]) -> dict[str, Any]:
     """A SARIF 2.1.0 log: one run, the registry as ``tool.driver.rules``, one result per finding."""
     from cardsmith import __version__
-    from cardsmith.rules import RULES
-    from cardsmith.schema import plain_dump
+    from cardsmith.audit.registry import RULES
+    from cardsmith.card.model import plain_dump
 
     index = {r.code: i for i, r in enumerate(RULES)}
     results = []
@@ -337,7 +337,7 @@ def rule_markdown(rule: Rule) -> str:
 
 def print_rules(out: TextIO | None = None) -> None:
     """List every rule: code, name, severity, summary."""
-    from cardsmith.rules import RULES
+    from cardsmith.audit.registry import RULES
 
     stream = _stream(out)
     width = max(len(r.name) for r in RULES)
@@ -349,7 +349,7 @@ def print_rules(out: TextIO | None = None) -> None:
 
 def print_rule(name: str, out: TextIO | None = None) -> None:
     """Explain one rule (by name or code); unknown -> :class:`UnknownRuleError`."""
-    from cardsmith.rules import get_rule
+    from cardsmith.audit.registry import get_rule
 
     r = get_rule(name)
     stream = _stream(out)
@@ -367,7 +367,7 @@ def print_rule(name: str, out: TextIO | None = None) -> None:
 
 def rules_markdown_table() -> str:
     """The README's rule table, generated from the registry."""
-    from cardsmith.rules import RULES
+    from cardsmith.audit.registry import RULES
 
     rows = ["| code | name | severity | fires when |", "| --- | --- | --- | --- |"]
     for r in RULES:
@@ -430,10 +430,10 @@ def print_card_summary(card: ModelCard, out: TextIO | None = None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m cardsmith.output --readme [README.md] [--check]``: rewrite (or check) the table."""
+    """``python -m cardsmith.cli.formats.text --readme [README.md] [--check]``: rewrite (or check) the table."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] != "--readme":
-        sys.stderr.write("usage: python -m cardsmith.output --readme [README.md] [--check]\n")
+        sys.stderr.write("usage: python -m cardsmith.cli.formats.text --readme [README.md] [--check]\n")
         return 2
     check = "--check" in args
     rest = [a for a in args[1:] if a != "--check"]
@@ -442,11 +442,11 @@ def main(argv: list[str] | None = None) -> int:
     new = update_readme(text)
     if check:
         if new != text:
-            sys.stderr.write(f"{path}: rule table is out of date (python -m cardsmith.output --readme)\n")
+            sys.stderr.write(f"{path}: rule table is out of date (python -m cardsmith.cli.formats.text --readme)\n")
             return 1
         return 0
     if new != text:
-        from cardsmith.fileio import atomic_write_text
+        from cardsmith.card.io import atomic_write_text
 
         atomic_write_text(path, new)
         sys.stderr.write(f"updated the rule table in {path}\n")
