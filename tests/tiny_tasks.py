@@ -1,0 +1,244 @@
+"""Tiny real models for the generation, span and language-modelling reruns (issue #13).
+
+Every model is trained here, on CPU in a few seconds, with the real ``Seq2SeqTrainer``/``Trainer``
+the way the HF example scripts and notebooks do it (``run_summarization.py``, ``run_translation.py``,
+``run_qa.py`` / the question-answering notebook, ``run_clm.py``, ``run_mlm.py``), and the card is
+the one transformers writes (``trainer.create_model_card``). Tokenizers are word-level and built
+locally; nothing comes from the Hub.
+
+Each ``train_*`` function returns ``(trainer, eval_file)``: the Trainer after training (its
+``state.log_history`` holds the logged numbers) and the evaluation split saved as JSON lines.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+NOUNS = ("apple banana cherry grape lemon mango melon peach pear plum berry olive onion pepper potato "
+         "tomato carrot celery garlic ginger").split()
+ADJECTIVES = "red blue green yellow black white brown pink small large tiny huge old new fresh ripe".split()
+ANIMALS = "cat dog bird fish horse cow sheep goat lion tiger".split()
+VERBS = "runs eats sees likes finds takes makes wants has gets".split()
+FUNCTION = "the a and of in on with to".split()
+WORDS = NOUNS + ADJECTIVES + ANIMALS + VERBS + FUNCTION
+#: The fake "target language" of the translation task: every word gets a suffix.
+FOREIGN = {w: w + "o" for w in WORDS}
+
+
+def word_tokenizer(words: list[str], specials: list[str], *, eos: str | None = None,
+                   model_max_length: int = 128) -> Any:
+    """A lower-casing word-level fast tokenizer over ``specials + words`` (``eos`` appended if given)."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {w: i for i, w in enumerate(dict.fromkeys(specials + words))}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    backend.normalizer = normalizers.Lowercase()
+    backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    backend.decoder = decoders.WordPiece(prefix="##")
+    kwargs: dict[str, Any] = {"unk_token": "<unk>", "pad_token": "<pad>"}
+    if eos:
+        backend.post_processor = processors.TemplateProcessing(
+            single=f"$A {eos}", pair=f"$A {eos} $B:1 {eos}:1", special_tokens=[(eos, vocab[eos])]
+        )
+        kwargs["eos_token"] = eos
+    return PreTrainedTokenizerFast(tokenizer_object=backend, model_max_length=model_max_length, **kwargs)
+
+
+def _one_thread() -> None:
+    import torch
+
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+
+
+def _dataset(columns: dict[str, list[Any]], name: str, split: str) -> Any:
+    from datasets import Dataset, DatasetInfo
+
+    return Dataset.from_dict(columns, info=DatasetInfo(dataset_name=name), split=split)
+
+
+# --------------------------------------------------------------------------------------------------
+# Sequence to sequence: summarization (T5), translation (BART)
+# --------------------------------------------------------------------------------------------------
+
+
+def _summary_pair(rng: random.Random) -> tuple[str, str]:
+    doc = [rng.choice(WORDS) for _ in range(rng.randint(6, 18))]
+    nouns = [w for w in doc if w in NOUNS][:3] or [doc[0]]
+    if len(nouns) > 1 and rng.random() < 0.5:  # two sentences: rougeLsum differs from rougeL
+        return " ".join(doc), nouns[0] + " . " + " ".join(nouns[1:]) + " ."
+    return " ".join(doc), " ".join(nouns)
+
+
+def _translation_pair(rng: random.Random) -> tuple[str, str]:
+    src = [rng.choice(WORDS) for _ in range(rng.randint(3, 9))]
+    return " ".join(src), " ".join(FOREIGN[w] for w in src)
+
+
+def summarization_data(n_train: int = 400, n_eval: int = 44, seed: int = 0) -> Any:
+    """``document``/``summary``: the summary is the document's first (up to 3) fruit and vegetables."""
+    from datasets import DatasetDict
+
+    rng = random.Random(seed)
+    out = {}
+    for split, n in (("train", n_train), ("validation", n_eval)):
+        rows = [_summary_pair(rng) for _ in range(n)]
+        out[split] = _dataset({"document": [r[0] for r in rows], "summary": [r[1] for r in rows]},
+                              "tiny_summaries", split)
+    return DatasetDict(out)
+
+
+def translation_data(n_train: int = 400, n_eval: int = 44, seed: int = 1) -> Any:
+    """``translation: {"en": ..., "xx": ...}`` as the WMT/OPUS datasets hold it."""
+    from datasets import DatasetDict
+
+    rng = random.Random(seed)
+    out = {}
+    for split, n in (("train", n_train), ("validation", n_eval)):
+        rows = [_translation_pair(rng) for _ in range(n)]
+        out[split] = _dataset({"translation": [{"en": s, "xx": t} for s, t in rows]}, "tiny_translation", split)
+    return DatasetDict(out)
+
+
+def rouge_compute_metrics(tokenizer: Any, *, stem: bool = True) -> Any:
+    """``run_summarization.py``'s ``compute_metrics``: evaluate's rouge (bootstrap aggregator) and gen_len.
+
+    ``evaluate.load("rouge")`` needs the Hub; its computation is ``rouge_score`` with
+    ``BootstrapAggregator``, done here the same way. Sentences go on their own lines (the
+    recipe's ``nltk.sent_tokenize``; Punkt's untrained splitter when its model is not installed).
+    """
+    from rouge_score import rouge_scorer, scoring
+
+    from cardsmith.rerun.tasks.text_scores import sentence_splitter
+
+    split, _ = sentence_splitter()
+
+    def compute(eval_pred: Any) -> dict[str, float]:
+        preds, labels = eval_pred
+        if isinstance(preds, tuple):
+            preds = preds[0]
+        preds = np.where(preds != -100, preds, tokenizer.pad_token_id)
+        decoded_preds = tokenizer.batch_decode(preds, skip_special_tokens=True)
+        labels = np.where(labels != -100, labels, tokenizer.pad_token_id)
+        decoded_labels = tokenizer.batch_decode(labels, skip_special_tokens=True)
+        decoded_preds = ["\n".join(split(p.strip())) for p in decoded_preds]
+        decoded_labels = ["\n".join(split(label.strip())) for label in decoded_labels]
+        scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL", "rougeLsum"], use_stemmer=stem)
+        aggregator = scoring.BootstrapAggregator()
+        for ref, pred in zip(decoded_labels, decoded_preds):
+            aggregator.add_scores(scorer.score(ref, pred))
+        result = {k: v.mid.fmeasure for k, v in aggregator.aggregate().items()}
+        result["gen_len"] = np.mean([np.count_nonzero(p != tokenizer.pad_token_id) for p in preds])
+        return {k: round(float(v), 4) for k, v in result.items()}
+
+    return compute
+
+
+def bleu_compute_metrics(tokenizer: Any) -> Any:
+    """``run_translation.py``'s ``compute_metrics``: evaluate's sacrebleu ``score`` and gen_len."""
+    import sacrebleu
+
+    def compute(eval_pred: Any) -> dict[str, float]:
+        preds, labels = eval_pred
+        if isinstance(preds, tuple):
+            preds = preds[0]
+        preds = np.where(preds != -100, preds, tokenizer.pad_token_id)
+        decoded_preds = [p.strip() for p in tokenizer.batch_decode(preds, skip_special_tokens=True)]
+        labels = np.where(labels != -100, labels, tokenizer.pad_token_id)
+        decoded_labels = [label.strip() for label in tokenizer.batch_decode(labels, skip_special_tokens=True)]
+        bleu = sacrebleu.corpus_bleu(decoded_preds, [decoded_labels], smooth_method="exp").score
+        gen_len = np.mean([np.count_nonzero(p != tokenizer.pad_token_id) for p in preds])
+        return {"bleu": round(float(bleu), 4), "gen_len": round(float(gen_len), 4)}
+
+    return compute
+
+
+def _seq2seq_args(out_dir: Path, overrides: dict[str, Any]) -> Any:
+    from transformers import Seq2SeqTrainingArguments
+
+    defaults: dict[str, Any] = {
+        "output_dir": str(out_dir), "learning_rate": 1e-2, "per_device_train_batch_size": 16,
+        "per_device_eval_batch_size": 8, "num_train_epochs": 6, "eval_strategy": "epoch",
+        "save_strategy": "no", "logging_strategy": "epoch", "seed": 42, "report_to": [], "use_cpu": True,
+        "disable_tqdm": True, "predict_with_generate": True,
+    }
+    defaults.update(overrides)
+    return Seq2SeqTrainingArguments(**defaults)
+
+
+def _finish(trainer: Any, out_dir: Path, data: Any, model_name: str, dataset_name: str,
+            task: str) -> tuple[Any, Path]:
+    trainer.save_model(str(out_dir))
+    trainer.create_model_card(model_name=model_name, dataset=dataset_name, tasks=task)
+    eval_file = out_dir.parent / f"{out_dir.name}-eval.jsonl"
+    data.to_json(str(eval_file))
+    return trainer, eval_file
+
+
+def train_summarization(out_dir: str | Path, **overrides: Any) -> tuple[Any, Path]:
+    """A tiny T5 (``summarize: `` prefix, as the summarization notebook does for T5) with ROUGE."""
+    import torch
+    from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, T5Config, T5ForConditionalGeneration
+
+    _one_thread()
+    out = Path(out_dir)
+    raw = summarization_data()
+    tokenizer = word_tokenizer(WORDS + [".", "summarize:"], ["<pad>", "</s>", "<unk>"], eos="</s>")
+    config = T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=16, d_ff=64, num_layers=2,
+                      num_decoder_layers=2, num_heads=2, decoder_start_token_id=0, pad_token_id=0,
+                      eos_token_id=1)
+    torch.manual_seed(42)
+    model = T5ForConditionalGeneration(config)
+
+    def preprocess(batch: dict[str, list[Any]]) -> Any:
+        inputs = tokenizer(["summarize: " + d for d in batch["document"]], max_length=1024, truncation=True)
+        inputs["labels"] = tokenizer(text_target=batch["summary"], max_length=128, truncation=True)["input_ids"]
+        return inputs
+
+    encoded = raw.map(preprocess, batched=True, remove_columns=["document", "summary"])
+    trainer = Seq2SeqTrainer(
+        model=model, args=_seq2seq_args(out, overrides), train_dataset=encoded["train"],
+        eval_dataset=encoded["validation"], processing_class=tokenizer,
+        data_collator=DataCollatorForSeq2Seq(tokenizer, model=model),
+        compute_metrics=rouge_compute_metrics(tokenizer),
+    )
+    trainer.train()
+    return _finish(trainer, out, raw["validation"], "tiny-t5-summarization", "tiny_summaries", "summarization")
+
+
+def train_translation(out_dir: str | Path, **overrides: Any) -> tuple[Any, Path]:
+    """A tiny T5 translating ``en`` -> ``xx`` (no source prefix: ``run_translation.py``'s default) with sacreBLEU."""
+    import torch
+    from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, T5Config, T5ForConditionalGeneration
+
+    _one_thread()
+    out = Path(out_dir)
+    raw = translation_data()
+    tokenizer = word_tokenizer(WORDS + list(FOREIGN.values()), ["<pad>", "</s>", "<unk>"], eos="</s>")
+    config = T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=16, d_ff=64, num_layers=2,
+                      num_decoder_layers=2, num_heads=2, decoder_start_token_id=0, pad_token_id=0,
+                      eos_token_id=1)
+    torch.manual_seed(42)
+    model = T5ForConditionalGeneration(config)
+
+    def preprocess(batch: dict[str, list[Any]]) -> Any:
+        inputs = tokenizer([t["en"] for t in batch["translation"]], max_length=1024, truncation=True)
+        targets = [t["xx"] for t in batch["translation"]]
+        inputs["labels"] = tokenizer(text_target=targets, max_length=128, truncation=True)["input_ids"]
+        return inputs
+
+    encoded = raw.map(preprocess, batched=True, remove_columns=["translation"])
+    trainer = Seq2SeqTrainer(
+        model=model, args=_seq2seq_args(out, overrides), train_dataset=encoded["train"],
+        eval_dataset=encoded["validation"], processing_class=tokenizer,
+        data_collator=DataCollatorForSeq2Seq(tokenizer, model=model),
+        compute_metrics=bleu_compute_metrics(tokenizer),
+    )
+    trainer.train()
+    return _finish(trainer, out, raw["validation"], "tiny-t5-translation", "tiny_translation", "translation")
