@@ -242,3 +242,142 @@ def train_translation(out_dir: str | Path, **overrides: Any) -> tuple[Any, Path]
     )
     trainer.train()
     return _finish(trainer, out, raw["validation"], "tiny-t5-translation", "tiny_translation", "translation")
+
+
+# --------------------------------------------------------------------------------------------------
+# Language models: causal (GPT-2, run_clm) and masked (BERT, run_mlm)
+# --------------------------------------------------------------------------------------------------
+
+
+def _sentence(rng: random.Random) -> str:
+    return (f"the {rng.choice(ADJECTIVES)} {rng.choice(ANIMALS)} {rng.choice(VERBS)} "
+            f"a {rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} .")
+
+
+def lm_data(n_train: int = 600, n_eval: int = 120, seed: int = 2) -> Any:
+    """``text``: one to four short sentences per row."""
+    from datasets import DatasetDict
+
+    rng = random.Random(seed)
+    out = {}
+    for split, n in (("train", n_train), ("validation", n_eval)):
+        texts = [" ".join(_sentence(rng) for _ in range(rng.randint(1, 4))) for _ in range(n)]
+        out[split] = _dataset({"text": texts}, "tiny_texts", split)
+    return DatasetDict(out)
+
+
+def _group(block_size: int) -> Any:
+    def group_texts(examples: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        concatenated = {k: list(itertools.chain(*examples[k])) for k in examples}
+        total = (len(concatenated[next(iter(examples))]) // block_size) * block_size
+        result = {k: [t[i : i + block_size] for i in range(0, total, block_size)] for k, t in concatenated.items()}
+        result["labels"] = result["input_ids"].copy()
+        return result
+
+    return group_texts
+
+
+def _lm_args(out_dir: Path, overrides: dict[str, Any]) -> Any:
+    from transformers import TrainingArguments
+
+    defaults: dict[str, Any] = {
+        "output_dir": str(out_dir), "learning_rate": 5e-3, "per_device_train_batch_size": 8,
+        "per_device_eval_batch_size": 3, "num_train_epochs": 3, "eval_strategy": "epoch", "save_strategy": "no",
+        "logging_strategy": "epoch", "seed": 42, "report_to": [], "use_cpu": True, "disable_tqdm": True,
+    }
+    defaults.update(overrides)
+    return TrainingArguments(**defaults)
+
+
+def train_causal_lm(out_dir: str | Path, *, block_size: int = 128, **overrides: Any) -> tuple[Any, Path]:
+    """A tiny GPT-2 (n_positions 256) with ``run_clm``'s ``group_texts`` at ``block_size`` and its accuracy."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel, Trainer, default_data_collator
+
+    _one_thread()
+    out = Path(out_dir)
+    raw = lm_data()
+    tokenizer = word_tokenizer(WORDS + ["."], ["<pad>", "<|endoftext|>", "<unk>"], model_max_length=256)
+    tokenizer.eos_token = tokenizer.bos_token = "<|endoftext|>"
+    config = GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=2, n_positions=256,
+                        bos_token_id=1, eos_token_id=1)
+    torch.manual_seed(42)
+    model = GPT2LMHeadModel(config)
+    tokenized = raw.map(lambda b: tokenizer(b["text"]), batched=True, remove_columns=["text"])
+    lm = tokenized.map(_group(block_size), batched=True)
+
+    def preprocess_logits_for_metrics(logits: Any, labels: Any) -> Any:
+        if isinstance(logits, tuple):
+            logits = logits[0]
+        return logits.argmax(dim=-1)
+
+    def compute_metrics(eval_preds: Any) -> dict[str, float]:
+        preds, labels = eval_preds
+        labels = labels[:, 1:].reshape(-1)
+        preds = preds[:, :-1].reshape(-1)
+        return {"accuracy": float((preds == labels).mean())}
+
+    trainer = Trainer(model=model, args=_lm_args(out, overrides), train_dataset=lm["train"],
+                      eval_dataset=lm["validation"], processing_class=tokenizer,
+                      data_collator=default_data_collator, compute_metrics=compute_metrics,
+                      preprocess_logits_for_metrics=preprocess_logits_for_metrics)
+    trainer.train()
+    return _finish(trainer, out, raw["validation"], "tiny-gpt2-clm", "tiny_texts", "text-generation")
+
+
+def train_masked_lm(out_dir: str | Path, *, block_size: int = 128, n_eval: int = 3000,
+                    **overrides: Any) -> tuple[Any, Path]:
+    """A tiny BERT masked LM with ``run_mlm``'s ``group_texts`` and random 15% masking at evaluation."""
+    import torch
+    from transformers import BertConfig, BertForMaskedLM, DataCollatorForLanguageModeling, Trainer
+
+    _one_thread()
+    out = Path(out_dir)
+    raw = lm_data(n_eval=n_eval)
+    tokenizer = word_tokenizer(WORDS + ["."], ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], model_max_length=256)
+    from tokenizers import processors
+    from transformers import PreTrainedTokenizerFast
+
+    backend = tokenizer.backend_tokenizer
+    vocab = backend.get_vocab()
+    backend.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]",
+                                        cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
+                                        model_max_length=256)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=256, pad_token_id=0)
+    torch.manual_seed(42)
+    model = BertForMaskedLM(config)
+    tokenized = raw.map(lambda b: tokenizer(b["text"], return_special_tokens_mask=True), batched=True,
+                        remove_columns=["text"])
+    group = _group(block_size)
+
+    def group_no_labels(examples: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        result = group(examples)
+        result.pop("labels")
+        return result
+
+    lm = tokenized.map(group_no_labels, batched=True)
+
+    def preprocess_logits_for_metrics(logits: Any, labels: Any) -> Any:
+        if isinstance(logits, tuple):
+            logits = logits[0]
+        return logits.argmax(dim=-1)
+
+    def compute_metrics(eval_preds: Any) -> dict[str, float]:
+        preds, labels = eval_preds
+        labels = labels.reshape(-1)
+        preds = preds.reshape(-1)
+        mask = labels != -100
+        return {"accuracy": float((preds[mask] == labels[mask]).mean())}
+
+    overrides.setdefault("per_device_eval_batch_size", 16)
+    overrides.setdefault("num_train_epochs", 2)
+    trainer = Trainer(model=model, args=_lm_args(out, overrides), train_dataset=lm["train"],
+                      eval_dataset=lm["validation"], processing_class=tokenizer,
+                      data_collator=DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15),
+                      compute_metrics=compute_metrics, preprocess_logits_for_metrics=preprocess_logits_for_metrics)
+    trainer.train()
+    return _finish(trainer, out, raw["validation"], "tiny-bert-mlm", "tiny_texts", "fill-mask")
