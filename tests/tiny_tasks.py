@@ -19,19 +19,57 @@ from typing import Any
 
 import numpy as np
 
-NOUNS = ("apple banana cherry grape lemon mango melon peach pear plum berry olive onion pepper potato "
-         "tomato carrot celery garlic ginger").split()
-ADJECTIVES = "red blue green yellow black white brown pink small large tiny huge old new fresh ripe".split()
-ANIMALS = "cat dog bird fish horse cow sheep goat lion tiger".split()
-VERBS = "runs eats sees likes finds takes makes wants has gets".split()
-FUNCTION = "the a and of in on with to".split()
+NOUNS = [
+    "apple",
+    "banana",
+    "cherry",
+    "grape",
+    "lemon",
+    "mango",
+    "melon",
+    "peach",
+    "pear",
+    "plum",
+    "berry",
+    "olive",
+    "onion",
+    "pepper",
+    "potato",
+    "tomato",
+    "carrot",
+    "celery",
+    "garlic",
+    "ginger",
+]
+ADJECTIVES = [
+    "red",
+    "blue",
+    "green",
+    "yellow",
+    "black",
+    "white",
+    "brown",
+    "pink",
+    "small",
+    "large",
+    "tiny",
+    "huge",
+    "old",
+    "new",
+    "fresh",
+    "ripe",
+]
+ANIMALS = ["cat", "dog", "bird", "fish", "horse", "cow", "sheep", "goat", "lion", "tiger"]
+VERBS = ["runs", "eats", "sees", "likes", "finds", "takes", "makes", "wants", "has", "gets"]
+FUNCTION = ["the", "a", "and", "of", "in", "on", "with", "to"]
 WORDS = NOUNS + ADJECTIVES + ANIMALS + VERBS + FUNCTION
 #: The fake "target language" of the translation task: every word gets a suffix.
 FOREIGN = {w: w + "o" for w in WORDS}
 
 
-def word_tokenizer(words: list[str], specials: list[str], *, eos: str | None = None,
-                   model_max_length: int = 128) -> Any:
+def word_tokenizer(
+    words: list[str], specials: list[str], *, eos: str | None = None, model_max_length: int = 128
+) -> Any:
     """A lower-casing word-level fast tokenizer over ``specials + words`` (``eos`` appended if given)."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
@@ -89,8 +127,9 @@ def summarization_data(n_train: int = 400, n_eval: int = 44, seed: int = 0) -> A
     out = {}
     for split, n in (("train", n_train), ("validation", n_eval)):
         rows = [_summary_pair(rng) for _ in range(n)]
-        out[split] = _dataset({"document": [r[0] for r in rows], "summary": [r[1] for r in rows]},
-                              "tiny_summaries", split)
+        out[split] = _dataset(
+            {"document": [r[0] for r in rows], "summary": [r[1] for r in rows]}, "tiny_summaries", split
+        )
     return DatasetDict(out)
 
 
@@ -102,7 +141,9 @@ def translation_data(n_train: int = 400, n_eval: int = 44, seed: int = 1) -> Any
     out = {}
     for split, n in (("train", n_train), ("validation", n_eval)):
         rows = [_translation_pair(rng) for _ in range(n)]
-        out[split] = _dataset({"translation": [{"en": s, "xx": t} for s, t in rows]}, "tiny_translation", split)
+        out[split] = _dataset(
+            {"translation": [{"en": s, "xx": t} for s, t in rows]}, "tiny_translation", split
+        )
     return DatasetDict(out)
 
 
@@ -163,17 +204,27 @@ def _seq2seq_args(out_dir: Path, overrides: dict[str, Any]) -> Any:
     from transformers import Seq2SeqTrainingArguments
 
     defaults: dict[str, Any] = {
-        "output_dir": str(out_dir), "learning_rate": 1e-2, "per_device_train_batch_size": 16,
-        "per_device_eval_batch_size": 8, "num_train_epochs": 6, "eval_strategy": "epoch",
-        "save_strategy": "no", "logging_strategy": "epoch", "seed": 42, "report_to": [], "use_cpu": True,
-        "disable_tqdm": True, "predict_with_generate": True,
+        "output_dir": str(out_dir),
+        "learning_rate": 1e-2,
+        "per_device_train_batch_size": 16,
+        "per_device_eval_batch_size": 8,
+        "num_train_epochs": 6,
+        "eval_strategy": "epoch",
+        "save_strategy": "no",
+        "logging_strategy": "epoch",
+        "seed": 42,
+        "report_to": [],
+        "use_cpu": True,
+        "disable_tqdm": True,
+        "predict_with_generate": True,
     }
     defaults.update(overrides)
     return Seq2SeqTrainingArguments(**defaults)
 
 
-def _finish(trainer: Any, out_dir: Path, data: Any, model_name: str, dataset_name: str,
-            task: str) -> tuple[Any, Path]:
+def _finish(
+    trainer: Any, out_dir: Path, data: Any, model_name: str, dataset_name: str, task: str
+) -> tuple[Any, Path]:
     trainer.save_model(str(out_dir))
     trainer.create_model_card(model_name=model_name, dataset=dataset_name, tasks=task)
     eval_file = out_dir.parent / f"{out_dir.name}-eval.jsonl"
@@ -190,26 +241,42 @@ def train_summarization(out_dir: str | Path, **overrides: Any) -> tuple[Any, Pat
     out = Path(out_dir)
     raw = summarization_data()
     tokenizer = word_tokenizer(WORDS + [".", "summarize:"], ["<pad>", "</s>", "<unk>"], eos="</s>")
-    config = T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=16, d_ff=64, num_layers=2,
-                      num_decoder_layers=2, num_heads=2, decoder_start_token_id=0, pad_token_id=0,
-                      eos_token_id=1)
+    config = T5Config(
+        vocab_size=len(tokenizer),
+        d_model=32,
+        d_kv=16,
+        d_ff=64,
+        num_layers=2,
+        num_decoder_layers=2,
+        num_heads=2,
+        decoder_start_token_id=0,
+        pad_token_id=0,
+        eos_token_id=1,
+    )
     torch.manual_seed(42)
     model = T5ForConditionalGeneration(config)
 
     def preprocess(batch: dict[str, list[Any]]) -> Any:
         inputs = tokenizer(["summarize: " + d for d in batch["document"]], max_length=1024, truncation=True)
-        inputs["labels"] = tokenizer(text_target=batch["summary"], max_length=128, truncation=True)["input_ids"]
+        inputs["labels"] = tokenizer(text_target=batch["summary"], max_length=128, truncation=True)[
+            "input_ids"
+        ]
         return inputs
 
     encoded = raw.map(preprocess, batched=True, remove_columns=["document", "summary"])
     trainer = Seq2SeqTrainer(
-        model=model, args=_seq2seq_args(out, overrides), train_dataset=encoded["train"],
-        eval_dataset=encoded["validation"], processing_class=tokenizer,
+        model=model,
+        args=_seq2seq_args(out, overrides),
+        train_dataset=encoded["train"],
+        eval_dataset=encoded["validation"],
+        processing_class=tokenizer,
         data_collator=DataCollatorForSeq2Seq(tokenizer, model=model),
         compute_metrics=rouge_compute_metrics(tokenizer),
     )
     trainer.train()
-    return _finish(trainer, out, raw["validation"], "tiny-t5-summarization", "tiny_summaries", "summarization")
+    return _finish(
+        trainer, out, raw["validation"], "tiny-t5-summarization", "tiny_summaries", "summarization"
+    )
 
 
 def train_translation(out_dir: str | Path, **overrides: Any) -> tuple[Any, Path]:
@@ -221,9 +288,18 @@ def train_translation(out_dir: str | Path, **overrides: Any) -> tuple[Any, Path]
     out = Path(out_dir)
     raw = translation_data()
     tokenizer = word_tokenizer(WORDS + list(FOREIGN.values()), ["<pad>", "</s>", "<unk>"], eos="</s>")
-    config = T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=16, d_ff=64, num_layers=2,
-                      num_decoder_layers=2, num_heads=2, decoder_start_token_id=0, pad_token_id=0,
-                      eos_token_id=1)
+    config = T5Config(
+        vocab_size=len(tokenizer),
+        d_model=32,
+        d_kv=16,
+        d_ff=64,
+        num_layers=2,
+        num_decoder_layers=2,
+        num_heads=2,
+        decoder_start_token_id=0,
+        pad_token_id=0,
+        eos_token_id=1,
+    )
     torch.manual_seed(42)
     model = T5ForConditionalGeneration(config)
 
@@ -235,8 +311,11 @@ def train_translation(out_dir: str | Path, **overrides: Any) -> tuple[Any, Path]
 
     encoded = raw.map(preprocess, batched=True, remove_columns=["translation"])
     trainer = Seq2SeqTrainer(
-        model=model, args=_seq2seq_args(out, overrides), train_dataset=encoded["train"],
-        eval_dataset=encoded["validation"], processing_class=tokenizer,
+        model=model,
+        args=_seq2seq_args(out, overrides),
+        train_dataset=encoded["train"],
+        eval_dataset=encoded["validation"],
+        processing_class=tokenizer,
         data_collator=DataCollatorForSeq2Seq(tokenizer, model=model),
         compute_metrics=bleu_compute_metrics(tokenizer),
     )
@@ -250,8 +329,10 @@ def train_translation(out_dir: str | Path, **overrides: Any) -> tuple[Any, Path]
 
 
 def _sentence(rng: random.Random) -> str:
-    return (f"the {rng.choice(ADJECTIVES)} {rng.choice(ANIMALS)} {rng.choice(VERBS)} "
-            f"a {rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} .")
+    return (
+        f"the {rng.choice(ADJECTIVES)} {rng.choice(ANIMALS)} {rng.choice(VERBS)} "
+        f"a {rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} ."
+    )
 
 
 def lm_data(n_train: int = 600, n_eval: int = 120, seed: int = 2) -> Any:
@@ -270,7 +351,9 @@ def _group(block_size: int) -> Any:
     def group_texts(examples: dict[str, list[Any]]) -> dict[str, list[Any]]:
         concatenated = {k: list(itertools.chain(*examples[k])) for k in examples}
         total = (len(concatenated[next(iter(examples))]) // block_size) * block_size
-        result = {k: [t[i : i + block_size] for i in range(0, total, block_size)] for k, t in concatenated.items()}
+        result = {
+            k: [t[i : i + block_size] for i in range(0, total, block_size)] for k, t in concatenated.items()
+        }
         result["labels"] = result["input_ids"].copy()
         return result
 
@@ -281,9 +364,18 @@ def _lm_args(out_dir: Path, overrides: dict[str, Any]) -> Any:
     from transformers import TrainingArguments
 
     defaults: dict[str, Any] = {
-        "output_dir": str(out_dir), "learning_rate": 5e-3, "per_device_train_batch_size": 8,
-        "per_device_eval_batch_size": 3, "num_train_epochs": 3, "eval_strategy": "epoch", "save_strategy": "no",
-        "logging_strategy": "epoch", "seed": 42, "report_to": [], "use_cpu": True, "disable_tqdm": True,
+        "output_dir": str(out_dir),
+        "learning_rate": 5e-3,
+        "per_device_train_batch_size": 8,
+        "per_device_eval_batch_size": 3,
+        "num_train_epochs": 3,
+        "eval_strategy": "epoch",
+        "save_strategy": "no",
+        "logging_strategy": "epoch",
+        "seed": 42,
+        "report_to": [],
+        "use_cpu": True,
+        "disable_tqdm": True,
     }
     defaults.update(overrides)
     return TrainingArguments(**defaults)
@@ -299,8 +391,15 @@ def train_causal_lm(out_dir: str | Path, *, block_size: int = 128, **overrides: 
     raw = lm_data()
     tokenizer = word_tokenizer(WORDS + ["."], ["<pad>", "<|endoftext|>", "<unk>"], model_max_length=256)
     tokenizer.eos_token = tokenizer.bos_token = "<|endoftext|>"
-    config = GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=2, n_positions=256,
-                        bos_token_id=1, eos_token_id=1)
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        n_positions=256,
+        bos_token_id=1,
+        eos_token_id=1,
+    )
     torch.manual_seed(42)
     model = GPT2LMHeadModel(config)
     tokenized = raw.map(lambda b: tokenizer(b["text"]), batched=True, remove_columns=["text"])
@@ -317,16 +416,23 @@ def train_causal_lm(out_dir: str | Path, *, block_size: int = 128, **overrides: 
         preds = preds[:, :-1].reshape(-1)
         return {"accuracy": float((preds == labels).mean())}
 
-    trainer = Trainer(model=model, args=_lm_args(out, overrides), train_dataset=lm["train"],
-                      eval_dataset=lm["validation"], processing_class=tokenizer,
-                      data_collator=default_data_collator, compute_metrics=compute_metrics,
-                      preprocess_logits_for_metrics=preprocess_logits_for_metrics)
+    trainer = Trainer(
+        model=model,
+        args=_lm_args(out, overrides),
+        train_dataset=lm["train"],
+        eval_dataset=lm["validation"],
+        processing_class=tokenizer,
+        data_collator=default_data_collator,
+        compute_metrics=compute_metrics,
+        preprocess_logits_for_metrics=preprocess_logits_for_metrics,
+    )
     trainer.train()
     return _finish(trainer, out, raw["validation"], "tiny-gpt2-clm", "tiny_texts", "text-generation")
 
 
-def train_masked_lm(out_dir: str | Path, *, block_size: int = 128, n_eval: int = 3000,
-                    **overrides: Any) -> tuple[Any, Path]:
+def train_masked_lm(
+    out_dir: str | Path, *, block_size: int = 128, n_eval: int = 3000, **overrides: Any
+) -> tuple[Any, Path]:
     """A tiny BERT masked LM with ``run_mlm``'s ``group_texts`` and random 15% masking at evaluation."""
     import torch
     from transformers import BertConfig, BertForMaskedLM, DataCollatorForLanguageModeling, Trainer
@@ -334,24 +440,42 @@ def train_masked_lm(out_dir: str | Path, *, block_size: int = 128, n_eval: int =
     _one_thread()
     out = Path(out_dir)
     raw = lm_data(n_eval=n_eval)
-    tokenizer = word_tokenizer(WORDS + ["."], ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], model_max_length=256)
+    tokenizer = word_tokenizer(
+        WORDS + ["."], ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], model_max_length=256
+    )
     from tokenizers import processors
     from transformers import PreTrainedTokenizerFast
 
     backend = tokenizer.backend_tokenizer
     vocab = backend.get_vocab()
     backend.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])])
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]",
-                                        cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
-                                        model_max_length=256)
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=256, pad_token_id=0)
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=256,
+    )
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=256,
+        pad_token_id=0,
+    )
     torch.manual_seed(42)
     model = BertForMaskedLM(config)
-    tokenized = raw.map(lambda b: tokenizer(b["text"], return_special_tokens_mask=True), batched=True,
-                        remove_columns=["text"])
+    tokenized = raw.map(
+        lambda b: tokenizer(b["text"], return_special_tokens_mask=True), batched=True, remove_columns=["text"]
+    )
     group = _group(block_size)
 
     def group_no_labels(examples: dict[str, list[Any]]) -> dict[str, list[Any]]:
@@ -375,9 +499,15 @@ def train_masked_lm(out_dir: str | Path, *, block_size: int = 128, n_eval: int =
 
     overrides.setdefault("per_device_eval_batch_size", 16)
     overrides.setdefault("num_train_epochs", 2)
-    trainer = Trainer(model=model, args=_lm_args(out, overrides), train_dataset=lm["train"],
-                      eval_dataset=lm["validation"], processing_class=tokenizer,
-                      data_collator=DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15),
-                      compute_metrics=compute_metrics, preprocess_logits_for_metrics=preprocess_logits_for_metrics)
+    trainer = Trainer(
+        model=model,
+        args=_lm_args(out, overrides),
+        train_dataset=lm["train"],
+        eval_dataset=lm["validation"],
+        processing_class=tokenizer,
+        data_collator=DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15),
+        compute_metrics=compute_metrics,
+        preprocess_logits_for_metrics=preprocess_logits_for_metrics,
+    )
     trainer.train()
     return _finish(trainer, out, raw["validation"], "tiny-bert-mlm", "tiny_texts", "fill-mask")

@@ -142,8 +142,9 @@ def run_seq2seq(
                     generated[i] = [int(t) for t in sequences[row].tolist()]
             if on_batch is not None:
                 on_batch(len(batch))
-    return Seq2SeqOutput(generated=generated, loss_sums=sums, loss_counts=counts,
-                         seconds=time.perf_counter() - start)
+    return Seq2SeqOutput(
+        generated=generated, loss_sums=sums, loss_counts=counts, seconds=time.perf_counter() - start
+    )
 
 
 def seq2seq_trainer_loss(sums: Sequence[float], counts: Sequence[float], eval_batch_size: int) -> float:
@@ -168,7 +169,9 @@ def generated_lengths(generated: Sequence[Sequence[int]], pad_id: int | None) ->
     return [sum(1 for t in row if t != pad_id) for row in generated]
 
 
-def generation_candidates(generation_config: Any, *, task: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+def generation_candidates(
+    generation_config: Any, *, task: str
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """The generation settings to try, most likely first: (kwargs for ``generate``, settings to report).
 
     First the checkpoint's ``generation_config.json`` (``Seq2SeqTrainer``'s default), then the
@@ -181,11 +184,19 @@ def generation_candidates(generation_config: Any, *, task: str) -> list[tuple[di
     out: list[tuple[dict[str, Any], dict[str, Any]]] = [({}, base)]
     if task != "automatic-speech-recognition":
         if max_length != MAX_TARGET_LENGTH:
-            out.append(({"max_length": MAX_TARGET_LENGTH},
-                        {"max_length": MAX_TARGET_LENGTH, "num_beams": beams, "source": "recipe"}))
+            out.append(
+                (
+                    {"max_length": MAX_TARGET_LENGTH},
+                    {"max_length": MAX_TARGET_LENGTH, "num_beams": beams, "source": "recipe"},
+                )
+            )
         if beams != 4:
-            out.append(({"max_length": MAX_TARGET_LENGTH, "num_beams": 4},
-                        {"max_length": MAX_TARGET_LENGTH, "num_beams": 4, "source": "recipe"}))
+            out.append(
+                (
+                    {"max_length": MAX_TARGET_LENGTH, "num_beams": 4},
+                    {"max_length": MAX_TARGET_LENGTH, "num_beams": 4, "source": "recipe"},
+                )
+            )
     return out
 
 
@@ -197,7 +208,10 @@ def source_prefixes(config: dict[str, Any], task: str) -> list[str]:
         key = "summarization" if task == "summarization" else None
         if key and isinstance(params.get(key), dict) and isinstance(params[key].get("prefix"), str):
             out.append(params[key]["prefix"])
-    if str(config.get("model_type", "")).lower() in ("t5", "mt5", "umt5", "longt5") and task == "summarization":
+    if (
+        str(config.get("model_type", "")).lower() in ("t5", "mt5", "umt5", "longt5")
+        and task == "summarization"
+    ):
         out.append("summarize: ")
     out.append("")
     return list(dict.fromkeys(out))
@@ -209,10 +223,21 @@ def source_prefixes(config: dict[str, Any], task: str) -> list[str]:
 
 #: Card metric names (lower case, ``_`` as space) -> the computed metric.
 SEQ2SEQ_METRICS = {
-    "loss": "loss", "validation loss": "loss", "eval loss": "loss",
-    "rouge1": "rouge1", "rouge2": "rouge2", "rougel": "rougeL", "rougelsum": "rougeLsum",
-    "rouge-1": "rouge1", "rouge-2": "rouge2", "rouge-l": "rougeL", "rouge-lsum": "rougeLsum",
-    "bleu": "bleu", "sacrebleu": "bleu", "gen len": "gen_len", "gen_len": "gen_len",
+    "loss": "loss",
+    "validation loss": "loss",
+    "eval loss": "loss",
+    "rouge1": "rouge1",
+    "rouge2": "rouge2",
+    "rougel": "rougeL",
+    "rougelsum": "rougeLsum",
+    "rouge-1": "rouge1",
+    "rouge-2": "rouge2",
+    "rouge-l": "rougeL",
+    "rouge-lsum": "rougeLsum",
+    "bleu": "bleu",
+    "sacrebleu": "bleu",
+    "gen len": "gen_len",
+    "gen_len": "gen_len",
 }
 
 
@@ -281,12 +306,17 @@ def score_rouge(
                 variants.append((f"bootstrap median, numpy seed {seed}, evaluation {k + 1}", mids))
             for scale in sorted({s for key in wanted for s in _scales(claims[key])}) or [1.0]:
                 for aggregation, values in variants:
-                    out = {k: Reproduced(values[k] * scale, _close(claims[k], values[k] * scale, tolerance))
-                           for k in wanted}
+                    out = {
+                        k: Reproduced(values[k] * scale, _close(claims[k], values[k] * scale, tolerance))
+                        for k in wanted
+                    }
                     hits = sum(r.match for r in out.values())
-                    settings = {"rouge_stemming": stem, "rouge_aggregation": aggregation,
-                                "rougeLsum_sentences": splitter if split else "none",
-                                "rouge_scale": "percent" if scale == 100.0 else "fraction"}
+                    settings = {
+                        "rouge_stemming": stem,
+                        "rouge_aggregation": aggregation,
+                        "rougeLsum_sentences": splitter if split else "none",
+                        "rouge_scale": "percent" if scale == 100.0 else "fraction",
+                    }
                     if best is None or hits > best[0]:
                         best = (hits, out, settings)
                     if hits == len(wanted):
@@ -295,8 +325,12 @@ def score_rouge(
         return {}, {}
     # No exact variant: compare with the spread of evaluate's bootstrap median (a sampling error).
     hits, out, settings = best
-    rows = ts.rouge_rows(predictions, references, stem=settings["rouge_stemming"],
-                         split_sentences=settings["rougeLsum_sentences"] != "none")
+    rows = ts.rouge_rows(
+        predictions,
+        references,
+        stem=settings["rouge_stemming"],
+        split_sentences=settings["rougeLsum_sentences"] != "none",
+    )
     band = ts.rouge_bootstrap_band(rows)
     scale = 100.0 if settings["rouge_scale"] == "percent" else 1.0
     band_out: dict[str, Reproduced] = {}
@@ -307,7 +341,10 @@ def score_rouge(
         mean = ts.rouge_mean(rows)[key] * scale
         band_out[key] = Reproduced(mean, inside, f"bootstrap median between {low:.4f} and {high:.4f}")
     if sum(r.match for r in band_out.values()) > hits:
-        settings = {**settings, "rouge_aggregation": "bootstrap median (sampling error: its spread over 64 draws)"}
+        settings = {
+            **settings,
+            "rouge_aggregation": "bootstrap median (sampling error: its spread over 64 draws)",
+        }
         return band_out, settings
     return out, settings
 
@@ -346,14 +383,24 @@ def reproduce_seq2seq(
         loss_value: float | None = None
         for gen_kwargs, gen_settings in generation_candidates(model.generation_config, task=task):
             need_generation = bool(wanted)
-            out = run_seq2seq(model, ids, labels if loss_value is None else None, pad_id=pad_id,
-                              batch_size=batch_size, device=device, generation_kwargs=gen_kwargs,
-                              generate=need_generation)
+            out = run_seq2seq(
+                model,
+                ids,
+                labels if loss_value is None else None,
+                pad_id=pad_id,
+                batch_size=batch_size,
+                device=device,
+                generation_kwargs=gen_kwargs,
+                generate=need_generation,
+            )
             if loss_value is None:
                 loss_value = seq2seq_trainer_loss(out.loss_sums, out.loss_counts, eval_batch_size)
             results: dict[str, Reproduced] = {}
-            settings: dict[str, Any] = {"source_prefix": prefix, "eval_batch_size": eval_batch_size,
-                                        "loss_batches": "plain mean of batch means (Seq2SeqTrainer)"}
+            settings: dict[str, Any] = {
+                "source_prefix": prefix,
+                "eval_batch_size": eval_batch_size,
+                "loss_batches": "plain mean of batch means (Seq2SeqTrainer)",
+            }
             if "loss" in claims:
                 results["loss"] = Reproduced(loss_value, _close(claims["loss"], loss_value, tolerance))
             if need_generation:
@@ -370,10 +417,12 @@ def reproduce_seq2seq(
                     value = bleu * (scale_ok[0] if scale_ok else (0.01 if claims["bleu"].value <= 1 else 1.0))
                     results["bleu"] = Reproduced(value, bool(scale_ok))
                     settings["bleu"] = "sacrebleu corpus_bleu (13a, exp smoothing)" + (
-                        ", fraction scale" if scale_ok and scale_ok[0] == 0.01 else "")
+                        ", fraction scale" if scale_ok and scale_ok[0] == 0.01 else ""
+                    )
                 if any(k in claims for k in ts.ROUGE_TYPES):
-                    rouge, rouge_settings = score_rouge(preds, refs, claims, seed=seed, evaluations=evaluations,
-                                                        tolerance=tolerance)
+                    rouge, rouge_settings = score_rouge(
+                        preds, refs, claims, seed=seed, evaluations=evaluations, tolerance=tolerance
+                    )
                     results.update(rouge)
                     settings.update(rouge_settings)
             hits = sum(r.match for r in results.values())
@@ -384,5 +433,30 @@ def reproduce_seq2seq(
         if best is not None and best[0] == len(claims):
             break
     assert best is not None
-    return SearchResult(metrics=best[1], settings=best[2], notes=notes, examples=len(sources),
-                        seconds=time.perf_counter() - start)
+    return SearchResult(
+        metrics=best[1],
+        settings=best[2],
+        notes=notes,
+        examples=len(sources),
+        seconds=time.perf_counter() - start,
+    )
+
+
+def card_claims(headline: Sequence[tuple[str, Any]], names: dict[str, str]) -> dict[str, Claim]:
+    """The claims a task can recompute, from the card's printed ``(name, Cell)`` pairs.
+
+    ``names`` maps lower-case printed names (``_`` read as space, ``eval``/``validation`` prefixes
+    dropped) to computed metric names; a cell without a number is skipped.
+    """
+    out: dict[str, Claim] = {}
+    for name, cell in headline:
+        value = getattr(cell, "value", None)
+        if value is None:
+            continue
+        low = " ".join(str(name).replace("_", " ").lower().split())
+        for prefix in ("eval ", "validation ", "test "):
+            if low.startswith(prefix) and low[len(prefix) :] in names:
+                low = low[len(prefix) :]
+        if low in names:
+            out[names[low]] = Claim(float(value), float(getattr(cell, "half_ulp", 0.0)))
+    return out

@@ -46,8 +46,12 @@ def group_texts(token_lists: Sequence[Sequence[int]], block_size: int) -> list[l
 
 
 def model_max_length(tokenizer: Any, config: dict[str, Any]) -> int | None:
-    values = [tokenizer.model_max_length if isinstance(getattr(tokenizer, "model_max_length", None), int) else None,
-              config.get("n_positions"), config.get("max_position_embeddings"), config.get("n_ctx")]
+    values = [
+        tokenizer.model_max_length if isinstance(getattr(tokenizer, "model_max_length", None), int) else None,
+        config.get("n_positions"),
+        config.get("max_position_embeddings"),
+        config.get("n_ctx"),
+    ]
     found = [int(v) for v in values if isinstance(v, int) and 0 < v < 1_000_000]
     return min(found) if found else None
 
@@ -56,12 +60,13 @@ def block_size_candidates(tokenizer: Any, config: dict[str, Any]) -> list[int]:
     """``run_clm``'s default first, then the recipe values and the model's maximum that fit the model."""
     top = model_max_length(tokenizer, config)
     default = min(1024, top) if top else 1024
-    out = [default, *RECIPE_BLOCK_SIZES, *( [top] if top else [] )]
+    out = [default, *RECIPE_BLOCK_SIZES, *([top] if top else [])]
     return [b for b in dict.fromkeys(out) if top is None or b <= top]
 
 
-def causal_terms(model: Any, blocks: Sequence[Sequence[int]], *, batch_size: int, device: Any
-                 ) -> tuple[list[float], list[int], int]:
+def causal_terms(
+    model: Any, blocks: Sequence[Sequence[int]], *, batch_size: int, device: Any
+) -> tuple[list[float], list[int], int]:
     """Per block: summed shifted cross-entropy and correct next-token predictions; total predictions."""
     import torch
 
@@ -69,7 +74,9 @@ def causal_terms(model: Any, blocks: Sequence[Sequence[int]], *, batch_size: int
     correct: list[int] = []
     with torch.inference_mode():
         for begin in range(0, len(blocks), batch_size):
-            ids = torch.tensor([list(b) for b in blocks[begin : begin + batch_size]], dtype=torch.long, device=device)
+            ids = torch.tensor(
+                [list(b) for b in blocks[begin : begin + batch_size]], dtype=torch.long, device=device
+            )
             logits = model(input_ids=ids).logits.float()[:, :-1]
             target = ids[:, 1:]
             losses = torch.nn.functional.cross_entropy(
@@ -96,8 +103,9 @@ def trainer_batches_loss(sums: Sequence[float], counts: Sequence[float], eval_ba
     return total / weight if weight else math.nan
 
 
-def _lm_results(claims: dict[str, Claim], loss: float, accuracy: float | None, tolerance: float
-                ) -> dict[str, Reproduced]:
+def _lm_results(
+    claims: dict[str, Claim], loss: float, accuracy: float | None, tolerance: float
+) -> dict[str, Reproduced]:
     out: dict[str, Reproduced] = {}
     if "loss" in claims:
         out["loss"] = Reproduced(loss, _close(claims["loss"], loss, tolerance))
@@ -107,7 +115,9 @@ def _lm_results(claims: dict[str, Claim], loss: float, accuracy: float | None, t
         out["perplexity"] = Reproduced(ppl, _close(claims["perplexity"], ppl, tolerance * max(ppl, 1.0)))
     if "accuracy" in claims and accuracy is not None:
         scale = 100.0 if claims["accuracy"].value > 1.0 + claims["accuracy"].half_ulp else 1.0
-        out["accuracy"] = Reproduced(accuracy * scale, _close(claims["accuracy"], accuracy * scale, tolerance))
+        out["accuracy"] = Reproduced(
+            accuracy * scale, _close(claims["accuracy"], accuracy * scale, tolerance)
+        )
     return out
 
 
@@ -134,29 +144,40 @@ def reproduce_causal_lm(
             continue
         sums, correct, predictions = causal_terms(model, blocks, batch_size=batch_size, device=device)
         accuracy = sum(correct) / predictions if predictions else None
-        for norm, per_block in (("all label tokens (Trainer num_items_in_batch)", block),
-                                ("shifted label tokens", block - 1)):
+        for norm, per_block in (
+            ("all label tokens (Trainer num_items_in_batch)", block),
+            ("shifted label tokens", block - 1),
+        ):
             loss = trainer_batches_loss(sums, [per_block] * len(blocks), eval_batch_size)
             results = _lm_results(claims, loss, accuracy, tolerance)
-            settings = {"block_size": block, "loss_normalisation": norm, "eval_batch_size": eval_batch_size,
-                        "blocks": len(blocks)}
+            settings = {
+                "block_size": block,
+                "loss_normalisation": norm,
+                "eval_batch_size": eval_batch_size,
+                "blocks": len(blocks),
+            }
             hits = sum(r.match for r in results.values())
             if best is None or hits > best[0]:
                 best = (hits, results, settings, len(blocks))
             if hits == len(claims):
                 return SearchResult(results, settings, [], len(blocks), time.perf_counter() - start)
     if best is None:
-        return SearchResult({}, {}, ["the evaluation texts are shorter than every block size"], 0,
-                            time.perf_counter() - start)
+        return SearchResult(
+            {}, {}, ["the evaluation texts are shorter than every block size"], 0, time.perf_counter() - start
+        )
     return SearchResult(best[1], best[2], [], best[3], time.perf_counter() - start)
 
 
-def mlm_features(tokenizer: Any, texts: Sequence[str], *, block_size: int | None, line_by_line: bool
-                 ) -> list[dict[str, list[int]]]:
+def mlm_features(
+    tokenizer: Any, texts: Sequence[str], *, block_size: int | None, line_by_line: bool
+) -> list[dict[str, list[int]]]:
     """``run_mlm``'s features: one per line (truncated) or ``group_texts`` blocks, with special-token masks."""
-    enc = tokenizer([str(t) for t in texts if (not line_by_line) or str(t).strip()],
-                    truncation=line_by_line, max_length=block_size if line_by_line else None,
-                    return_special_tokens_mask=True)
+    enc = tokenizer(
+        [str(t) for t in texts if (not line_by_line) or str(t).strip()],
+        truncation=line_by_line,
+        max_length=block_size if line_by_line else None,
+        return_special_tokens_mask=True,
+    )
     keys = [k for k in ("input_ids", "token_type_ids", "attention_mask", "special_tokens_mask") if k in enc]
     if line_by_line:
         return [{k: list(enc[k][i]) for k in keys} for i in range(len(enc["input_ids"]))]
@@ -165,8 +186,16 @@ def mlm_features(tokenizer: Any, texts: Sequence[str], *, block_size: int | None
     return [{k: grouped[k][i] for k in keys} for i in range(len(grouped["input_ids"]))]
 
 
-def masked_terms(model: Any, tokenizer: Any, features: Sequence[dict[str, list[int]]], *, seed: int,
-                 eval_batch_size: int, device: Any, mlm_probability: float = 0.15) -> tuple[float, float | None]:
+def masked_terms(
+    model: Any,
+    tokenizer: Any,
+    features: Sequence[dict[str, list[int]]],
+    *,
+    seed: int,
+    eval_batch_size: int,
+    device: Any,
+    mlm_probability: float = 0.15,
+) -> tuple[float, float | None]:
     """One masking draw, batched as the Trainer does: (the Trainer's loss, masked-token accuracy)."""
     import torch
     from transformers import DataCollatorForLanguageModeling
@@ -220,8 +249,10 @@ def reproduce_masked_lm(
         features = mlm_features(tokenizer, texts, block_size=block, line_by_line=line_by_line)
         if not features:
             continue
-        draws = [masked_terms(model, tokenizer, features, seed=s, eval_batch_size=eval_batch_size, device=device)
-                 for s in range(seeds)]
+        draws = [
+            masked_terms(model, tokenizer, features, seed=s, eval_batch_size=eval_batch_size, device=device)
+            for s in range(seeds)
+        ]
         results: dict[str, Reproduced] = {}
         for key, values in (("loss", [d[0] for d in draws]), ("accuracy", [d[1] for d in draws])):
             if key not in claims or any(v is None for v in values):
@@ -231,19 +262,31 @@ def reproduce_masked_lm(
             mean = statistics.fmean(vals) * scale
             sd = statistics.stdev(vals) * scale if len(vals) > 1 else 0.0
             margin = MLM_SIGMAS * sd + claims[key].half_ulp
-            results[key] = Reproduced(mean, abs(claims[key].value - mean) <= margin,
-                                      f"random masking: mean of {seeds} seeds, sd {sd:.4f}; within sampling "
-                                      f"error when within {MLM_SIGMAS:g} sd")
+            results[key] = Reproduced(
+                mean,
+                abs(claims[key].value - mean) <= margin,
+                f"random masking: mean of {seeds} seeds, sd {sd:.4f}; within sampling "
+                f"error when within {MLM_SIGMAS:g} sd",
+            )
         if "perplexity" in claims and "loss" in results:
             losses = [d[0] for d in draws]
             lo = math.exp(statistics.fmean(losses) - MLM_SIGMAS * statistics.stdev(losses))
             hi = math.exp(statistics.fmean(losses) + MLM_SIGMAS * statistics.stdev(losses))
             value = math.exp(statistics.fmean(losses))
-            ok = lo - claims["perplexity"].half_ulp <= claims["perplexity"].value <= hi + claims["perplexity"].half_ulp
+            ok = (
+                lo - claims["perplexity"].half_ulp
+                <= claims["perplexity"].value
+                <= hi + claims["perplexity"].half_ulp
+            )
             results["perplexity"] = Reproduced(value, ok, "exp(loss), within the loss's sampling error")
-        settings = {"block_size": block, "line_by_line": line_by_line, "mlm_probability": 0.15,
-                    "masking_seeds": seeds, "eval_batch_size": eval_batch_size,
-                    "comparison": f"within sampling error ({MLM_SIGMAS:g} sd over the masking seeds)"}
+        settings = {
+            "block_size": block,
+            "line_by_line": line_by_line,
+            "mlm_probability": 0.15,
+            "masking_seeds": seeds,
+            "eval_batch_size": eval_batch_size,
+            "comparison": f"within sampling error ({MLM_SIGMAS:g} sd over the masking seeds)",
+        }
         hits = sum(r.match for r in results.values())
         if best is None or hits > best[0]:
             best = (hits, results, settings, len(features))
