@@ -10,19 +10,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cardsmith.errors import CardsmithError
-
-__version__ = "0.1.0"
+from cardsmith.version import __version__
 
 __all__ = ["CardCallback", "CardsmithError", "ModelCard", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from cardsmith.api import ModelCard
     from cardsmith.train.callback import CardCallback
-    from cardsmith.card.model import ModelCard
 
 
 def __getattr__(name: str) -> Any:
     if name == "ModelCard":
-        from cardsmith.card.model import ModelCard
+        from cardsmith.api import ModelCard
 
         return ModelCard
     if name == "CardCallback":

@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from test_rules import SEED_EXPECTED
 
-from cardsmith.audit.engine import audit_paths, find_pyproject, read_config, suppressions
+from cardsmith.audit.config import find_pyproject, read_config
+from cardsmith.audit.engine import suppressions
+from cardsmith.audit.paths import audit_paths
+from cardsmith.audit.report import SEVERITY_ORDER
+from cardsmith.card.parse import load_card
 from cardsmith.cli.app import main
 from cardsmith.errors import CardsmithError, ParseError, UnknownRuleError
-from cardsmith.card.parse import load_card
-from cardsmith.audit.report import SEVERITY_ORDER
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "fixtures" / "seeds"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cardsmith.audit.engine import audit_paths
+from cardsmith.audit.paths import audit_paths
 from cardsmith.cli.app import main
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -87,8 +87,8 @@ def test_audit_path_imports_nothing_heavy() -> None:
     code = (
         "import sys, io\n"
         "import cardsmith.cli.app, cardsmith.audit.engine, cardsmith.cli.formats.text, cardsmith.audit.registry, cardsmith.audit.facts, cardsmith.card.parse\n"
-        "from cardsmith.audit.engine import audit_paths\n"
-        "from cardsmith.cli.formats.text import print_reports\n"
+        "from cardsmith.audit.paths import audit_paths\n"
+        "from cardsmith.cli.formats import print_reports\n"
         f"reports = audit_paths([{str(card)!r}])\n"
         "for fmt in ('text', 'json', 'sarif'):\n"
         "    print_reports(reports, fmt, out=io.StringIO())\n"

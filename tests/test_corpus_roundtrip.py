@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from cardsmith.api import ModelCard
 from cardsmith.card.io import read_text
 from cardsmith.card.parse import parse_card, split_lines
 from cardsmith.card.render import render_card
-from cardsmith.card.model import ModelCard
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"

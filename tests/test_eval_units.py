@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from cardsmith.api import ModelCard
 from cardsmith.errors import DatasetError, EvaluationError, ResolveError, UnsupportedTaskError
 from cardsmith.rerun.metrics import canonical_metric, classification_metrics, seqeval_metrics, trainer_loss
-from cardsmith.card.model import ModelCard
 
 # --------------------------------------------------------------------------------------------------
 # metrics

@@ -12,8 +12,11 @@ import pytest
 import yaml
 
 from cardsmith.cli.app import main
+from cardsmith.cli.formats import print_reports
 from cardsmith.errors import HookError
-from cardsmith.hook.run import CHAINED_NAME, MARKER, hooks_dir, install_hook, parse_refs, run_pre_push
+from cardsmith.hook.git import parse_refs
+from cardsmith.hook.install import CHAINED_NAME, MARKER, hooks_dir, install_hook
+from cardsmith.hook.run import run_pre_push
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "hardening"
 GOOD = (FIXTURES / "good_card.md").read_text(encoding="utf-8")
@@ -307,7 +310,7 @@ def test_parse_refs_and_deletions(repos: tuple[Path, Path]) -> None:
     with pytest.raises(HookError, match="unexpected pre-push input"):
         parse_refs(["garbage\n"])
     # A deletion only: nothing to audit, the push may go.
-    assert run_pre_push([f"(delete) {ZERO} refs/heads/x {'1' * 40}\n"], remote="origin", cwd=repo) == 0
+    assert run_pre_push([f"(delete) {ZERO} refs/heads/x {'1' * 40}\n"], remote="origin", cwd=repo, show=lambda r: print_reports(r, "text")) == 0
 
 
 def test_run_pre_push_in_process_reports_findings(
@@ -316,7 +319,7 @@ def test_run_pre_push_in_process_reports_findings(
     repo, _ = repos
     sha = commit_file(repo, "README.md", BAD, "bad")
     line = f"refs/heads/main {sha} refs/heads/main {ZERO}\n"
-    assert run_pre_push([line], remote="origin", url="unused", cwd=repo) == 1
+    assert run_pre_push([line], remote="origin", url="unused", cwd=repo, show=lambda r: print_reports(r, "text")) == 1
     captured = capsys.readouterr()
     assert "loss-equals-metric" in captured.out + captured.err
     assert "push to origin refused" in captured.err

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from cardsmith.card import io as limits
 from cardsmith.card import io as fileio
+from cardsmith.card import io as limits
 from cardsmith.cli.app import main
 from cardsmith.errors import CardsmithError, InputTooLargeError, NotACardError, ParseError
 

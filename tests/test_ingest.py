@@ -20,8 +20,8 @@ import tiny
 
 from cardsmith import CardCallback, ModelCard
 from cardsmith.errors import CardsmithError
-from cardsmith.train.record import HEADLINE_NOTE_PREFIX, card_from_output_dir, load_source
 from cardsmith.train.merge import CURVES_LINK, write_card
+from cardsmith.train.record import HEADLINE_NOTE_PREFIX, load_source
 
 pytestmark = pytest.mark.slow
 
@@ -194,7 +194,7 @@ def test_from_output_dir_gives_the_same_card(seq_run: tuple[Any, CardCallback, P
     trainer, _, out = seq_run
     written = ModelCard.load(out / "README.md")
     for source in (out, max(out.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))):
-        rebuilt = card_from_output_dir(source)
+        rebuilt = ModelCard.from_output_dir(source)
         assert headline_dict(rebuilt) == headline_dict(written)
         assert rebuilt.hyperparameters == written.hyperparameters  # the callback's stored record
         assert rebuilt.results.columns == written.results.columns
@@ -207,7 +207,7 @@ def test_from_output_dir_gives_the_same_card(seq_run: tuple[Any, CardCallback, P
     state = json.loads((bare / "trainer_state.json").read_text())
     state["stateful_callbacks"].pop("CardCallback")
     (bare / "trainer_state.json").write_text(json.dumps(state))
-    rebuilt = card_from_output_dir(bare)
+    rebuilt = ModelCard.from_output_dir(bare)
     assert_table_matches_log(rebuilt, trainer.state.log_history)
     assert headline_dict(rebuilt) == headline_dict(written)
     assert rebuilt.hyperparameters.train_batch_size == trainer.args.train_batch_size
@@ -254,7 +254,7 @@ def test_best_checkpoint_headline_and_explanation(best_run: tuple[Any, CardCallb
     assert len(sentence) == 1 and "`checkpoint-20`" in sentence[0] and "load_best_model_at_end" in sentence[0]
     # Stable: re-rendering and re-building keep exactly one sentence.
     assert ModelCard.load(out / "README.md").to_markdown() == text
-    rebuilt = card_from_output_dir(out)
+    rebuilt = ModelCard.from_output_dir(out)
     assert headline_dict(rebuilt) == headline_dict(card)
     assert rebuilt.to_markdown().count(HEADLINE_NOTE_PREFIX) == 1
     no_errors(card)
@@ -266,7 +266,7 @@ def test_plot_written_and_linked_once(best_run: tuple[Any, CardCallback, Path]) 
     assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = (out / "README.md").read_text()
     assert text.count(CURVES_LINK) == 1
-    write_card(card_from_output_dir(out), out / "README.md", plot=True)
+    write_card(ModelCard.from_output_dir(out), out / "README.md", plot=True)
     assert (out / "README.md").read_text().count(CURVES_LINK) == 1
 
 
@@ -283,7 +283,7 @@ def test_steps_eval_with_no_log_cells(steps_run: tuple[Any, CardCallback, Path])
     assert hp.gradient_accumulation_steps == 2 and hp.total_train_batch_size == 16
     assert hp.lr_scheduler_warmup_steps == 0.1
     assert hp.extra["warmup_steps_effective"] == "4"
-    rebuilt = card_from_output_dir(out)
+    rebuilt = ModelCard.from_output_dir(out)
     assert rebuilt.hyperparameters == hp
     assert [[c.text for c in r] for r in rebuilt.results.rows] == [[c.text for c in r] for r in card.results.rows]
     no_errors(card)
@@ -381,7 +381,7 @@ def test_corpus_trainer_states() -> None:
     assert len(states) == 20
     for path in states:
         log = json.loads(path.read_text())["log_history"]
-        card = card_from_output_dir(path)
+        card = ModelCard.from_output_dir(path)
         evals = [e for e in log if "eval_loss" in e and
                  not any("train_runtime" in x for x in log[: log.index(e)])]
         rows = card.results.rows if card.results else []

@@ -11,20 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from cardsmith.audit.engine import audit_paths
-from cardsmith.cli.app import main
-from cardsmith.cli.formats.text import (
-    format_text,
-    print_card_summary,
-    print_reports,
-    rules_markdown_table,
-    sarif_log,
-    summary_line,
-    update_readme,
-)
-from cardsmith.card.parse import load_card
+from cardsmith.audit.paths import audit_paths
 from cardsmith.audit.report import AuditReport, ReproducedMetric, Reproduction
-from cardsmith.audit.registry import RULES
+from cardsmith.audit.rules import RULES
+from cardsmith.card.parse import load_card
+from cardsmith.cli.app import main
+from cardsmith.cli.formats import print_reports
+from cardsmith.cli.formats.sarif import sarif_log
+from cardsmith.cli.formats.text import format_text, print_card_summary, summary_line
+from cardsmith.cli.rules_doc import rules_markdown_table, update_readme
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_FILES = sorted((ROOT / "fixtures" / "seeds").glob("*/README.md"))
@@ -178,7 +173,7 @@ def test_rules_command(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_readme_rule_table_is_in_sync() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert update_readme(readme) == readme, "run: python -m cardsmith.cli.formats.text --readme README.md"
+    assert update_readme(readme) == readme, "run: cardsmith rules --update-readme README.md"
     table = rules_markdown_table()
     assert all(f"`{r.name}`" in table for r in RULES)
 
@@ -186,7 +181,7 @@ def test_readme_rule_table_is_in_sync() -> None:
 def test_readme_script(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
     readme.write_text("# x\n\n<!-- rules:start -->\nSTALE TABLE\n<!-- rules:end -->\n\nmore\n", encoding="utf-8")
-    cmd = [sys.executable, "-m", "cardsmith.cli.formats.text", "--readme", str(readme)]
+    cmd = [sys.executable, "-m", "cardsmith", "rules", "--update-readme", str(readme)]
     assert subprocess.run(cmd + ["--check"], capture_output=True, check=False).returncode == 1
     assert subprocess.run(cmd, capture_output=True, check=False).returncode == 0
     text = readme.read_text(encoding="utf-8")

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from cardsmith.errors import CardsmithError, InputTooLargeError, NotACardError, ParseError
+from cardsmith.api import ModelCard
 from cardsmith.card.io import MAX_TABLE_ROWS
-from cardsmith.card.parse import load_card, parse_card, parse_optimizer, section_text
+from cardsmith.card.parse import parse_optimizer
 from cardsmith.card.render import render_card
-from cardsmith.card.model import ModelCard
+from cardsmith.errors import CardsmithError, InputTooLargeError, NotACardError, ParseError
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "cards"
@@ -29,7 +29,7 @@ def _corpus(name: str) -> str:
 
 
 def test_seed_card_fields() -> None:
-    card = load_card(SEED)
+    card = ModelCard.load(SEED)
     assert card.title == "distilbert-base-uncased-finetuned-conll2003"
     assert card.base_model == "distilbert-base-uncased"
     assert card.dataset_name == "conll2003"
@@ -55,44 +55,44 @@ def test_seed_card_fields() -> None:
     assert card.metadata.raw is not None and card.metadata.raw.startswith("library_name: transformers\n")
     assert [b.kind for b in card.blocks if b.kind != "text"] == [
         "metadata", "title", "intro", "headline", "hyperparameters", "results"]
-    assert section_text(card, "model description") == "More information needed"
-    assert section_text(card, "Nonexistent section") is None
+    assert ModelCard.of(card).section_text("model description") == "More information needed"
+    assert ModelCard.of(card).section_text("Nonexistent section") is None
 
 
 def test_trainer_card_quirks_from_the_corpus() -> None:
     # No log cells, short "0.03" cells, framework versions
-    card = parse_card(_corpus("saranscript__huggingface-models__models__rossanez__t5-small-finetuned-de-en-batch8__README.md"))
+    card = ModelCard.from_markdown(_corpus("saranscript__huggingface-models__models__rossanez__t5-small-finetuned-de-en-batch8__README.md"))
     assert card.results is not None
     first = card.results.rows[0][0]
     assert first.text == "No log" and first.value is None
     # old model_index key with a singular metric mapping and "datasets: - null"
-    card = parse_card(_corpus("saranscript__huggingface-models__models__hoanhkhoa__bert-base-uncased-finetuned-ner__README.md"))
+    card = ModelCard.from_markdown(_corpus("saranscript__huggingface-models__models__hoanhkhoa__bert-base-uncased-finetuned-ner__README.md"))
     assert card.metadata.model_index_key == "model_index"
     assert card.dataset_name is None  # "on the None dataset"
     mi = card.metadata.model_index
     assert mi is not None and mi[0].results[0].metrics[0].value == pytest.approx(0.9853695435592783)
     assert card.metadata.data["datasets"] == [None]
     # raw eval_* headline keys are kept as written
-    card = parse_card(_corpus("s-nlp__compression__data__bert-default-fp16__mrpc__README.md"))
+    card = ModelCard.from_markdown(_corpus("s-nlp__compression__data__bert-default-fp16__mrpc__README.md"))
     names = [h.name for h in card.headline]
     assert "eval_loss" in names and "step" in names
     # transformers-5 optimizer wording, CRLF line endings, a Model Preparation Time headline
-    card = parse_card(_corpus("Karthik-MP__hugging_face_translations__README.md"))
+    card = ModelCard.from_markdown(_corpus("Karthik-MP__hugging_face_translations__README.md"))
     assert card.newline == "\r\n"
     assert card.hyperparameters is not None and card.hyperparameters.optimizer is not None
     assert card.hyperparameters.optimizer.name == "adamw_torch"
     assert card.hyperparameters.optimizer.args == "No additional optimizer arguments"
     assert card.results is None  # the "Training results" section is empty
     # tags as a scalar string, Keras-template table (not a Trainer results table), no trailing newline
-    card = parse_card(_corpus("Wenxin-Jiang__CS577-NLP__project__model_cards___noArch__merve_mnist_README.md"))
+    card = ModelCard.from_markdown(_corpus("Wenxin-Jiang__CS577-NLP__project__model_cards___noArch__merve_mnist_README.md"))
     assert card.metadata.data["tags"] == "image-classification"
     assert card.trailing_newline is False
     assert card.hyperparameters is not None and card.hyperparameters.extra == {"training_precision": "float32"}
     # headline values printed unrounded, fractional epochs
-    card = parse_card(_corpus("anthonyrathe__fixed-whisperv2-flemish__README.md"))
+    card = ModelCard.from_markdown(_corpus("anthonyrathe__fixed-whisperv2-flemish__README.md"))
     assert card.headline[0].value.text == "0.23932012915611267"
     # an unclosed code fence at the end of a hand-written card
-    card = parse_card(_corpus("10844110__t5-summarization-demo__README.md"))
+    card = ModelCard.from_markdown(_corpus("10844110__t5-summarization-demo__README.md"))
     assert card.results is None and card.headline == []
 
 
@@ -130,7 +130,7 @@ def test_multiline_optimizer_item_and_unknown_keys() -> None:
         "- num_epochs: 2.5\n"
         "- lr_scheduler_warmup_ratio: 0.1\n"
     )
-    card = parse_card(text)
+    card = ModelCard.from_markdown(text)
     hp = card.hyperparameters
     assert hp is not None
     assert hp.optimizer is not None and hp.optimizer.name == "adafactor"
@@ -147,7 +147,7 @@ def test_multiline_optimizer_item_and_unknown_keys() -> None:
 
 def test_short_rows_and_text_cells() -> None:
     text = "## Training results\n\n| Training Loss | Epoch | F1 |\n|---|---|---|\n| No log | 1.0 |\n| 0.5 | 2.0 | 0.9 |\n"
-    card = parse_card(text)
+    card = ModelCard.from_markdown(text)
     table = card.results
     assert table is not None
     assert [c.text for c in table.rows[0]] == ["No log", "1.0", ""]
@@ -156,7 +156,7 @@ def test_short_rows_and_text_cells() -> None:
 
 
 def test_hand_written_prose_is_a_card() -> None:
-    card = parse_card("Just some notes about my model.\n\nIt is good.\n")
+    card = ModelCard.from_markdown("Just some notes about my model.\n\nIt is good.\n")
     assert card.title is None and card.results is None and card.headline == []
     assert render_card(card) == "Just some notes about my model.\n\nIt is good.\n"
 
@@ -182,7 +182,7 @@ def test_not_a_card_raises_cardsmith_errors_only(tmp_path: Path, data: bytes, er
     path = tmp_path / "README.md"
     path.write_bytes(data)
     with pytest.raises(error) as excinfo:
-        load_card(path)
+        ModelCard.load(path)
     assert isinstance(excinfo.value, CardsmithError)
     assert str(excinfo.value)
     try:
@@ -190,24 +190,24 @@ def test_not_a_card_raises_cardsmith_errors_only(tmp_path: Path, data: bytes, er
     except UnicodeDecodeError:
         return
     with pytest.raises(error):
-        parse_card(text)
+        ModelCard.from_markdown(text)
 
 
 def test_load_card_folder_and_json(tmp_path: Path) -> None:
     with pytest.raises(ParseError, match="without a README.md"):
-        load_card(tmp_path)
+        ModelCard.load(tmp_path)
     (tmp_path / "README.md").write_text(SEED.read_bytes().decode("utf-8"), encoding="utf-8")
-    card = load_card(tmp_path)
+    card = ModelCard.load(tmp_path)
     dump = tmp_path / "card.json"
     dump.write_text(card.model_dump_json(), encoding="utf-8")
-    again = load_card(dump)
+    again = ModelCard.load(dump)
     assert again.to_markdown() == SEED.read_bytes().decode("utf-8")
     bad = tmp_path / "bad.json"
     bad.write_text('{"headline": 3}', encoding="utf-8")
     with pytest.raises(ParseError, match="not a cardsmith ModelCard JSON"):
-        load_card(bad)
+        ModelCard.load(bad)
     with pytest.raises(ParseError, match="no such file"):
-        load_card(tmp_path / "missing.md")
+        ModelCard.load(tmp_path / "missing.md")
 
 
 # -- speed -----------------------------------------------------------------------------------------
@@ -220,7 +220,7 @@ def test_long_table_parses_fast() -> None:
              for i in range(100_000)]
     text = "# big\n\n### Training results\n\n" + "\n".join(rows) + "\n"
     start = time.perf_counter()
-    card = parse_card(text)
+    card = ModelCard.from_markdown(text)
     elapsed = time.perf_counter() - start
     assert card.results is not None and len(card.results.rows) == 100_000
     assert card.results.rows[-1][2].text == "99999"
@@ -231,7 +231,7 @@ def test_long_table_parses_fast() -> None:
 def test_too_many_rows_is_an_input_error() -> None:
     rows = "| 1 |\n" * (MAX_TABLE_ROWS + 1)
     with pytest.raises(InputTooLargeError):
-        parse_card("### Training results\n\n| a |\n|---|\n" + rows)
+        ModelCard.from_markdown("### Training results\n\n| a |\n|---|\n" + rows)
 
 
 def test_card_api_round_trip() -> None:

@@ -27,14 +27,16 @@ try:
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
+from cardsmith.api import ModelCard
+from cardsmith.audit.config import _may_configure_cardsmith
+from cardsmith.audit.engine import audit_card
+from cardsmith.audit.paths import audit_paths
 from cardsmith.card import io as limits
 from cardsmith.card import parse
+from cardsmith.card.model import ModelIndexEntry, plain_dump
 from cardsmith.cli import fast as _entry
-from cardsmith.audit.engine import _may_configure_cardsmith, audit_card, audit_paths
 from cardsmith.cli.app import main as cli_main
 from cardsmith.errors import InputTooLargeError, ParseError
-from cardsmith.card.parse import load_card, parse_card
-from cardsmith.card.model import ModelIndexEntry, plain_dump
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -224,7 +226,7 @@ def test_model_index_built_directly_is_what_validation_builds() -> None:
 def test_parsed_cards_round_trip_through_validation() -> None:
     """What the parser builds without validation validates to itself (types, defaults, nesting)."""
     for path in SEED_FILES + corpus_cards()[:60]:
-        card = load_card(path)
+        card = ModelCard.load(path)
         again = type(card).model_validate(card.model_dump())
         for field in ("metadata", "headline", "hyperparameters", "results", "framework_versions", "blocks"):
             assert getattr(again, field) == getattr(card, field), (path.name, field)
@@ -232,7 +234,7 @@ def test_parsed_cards_round_trip_through_validation() -> None:
 
 def test_plain_dump_is_model_dump() -> None:
     for path in SEED_FILES + corpus_cards()[:80]:
-        card = load_card(path)
+        card = ModelCard.load(path)
         if card.hyperparameters is not None:
             assert plain_dump(card.hyperparameters) == card.hyperparameters.model_dump(mode="json")
         for entry in card.metadata.model_index or []:
@@ -305,7 +307,7 @@ def card_with(rows: list[str]) -> str:
 
 
 def frozen(text: str) -> list[Any]:
-    return [f for f in audit_card(parse_card(text)).findings if f.name == "frozen-metric"]
+    return [f for f in audit_card(ModelCard.from_markdown(text)).findings if f.name == "frozen-metric"]
 
 
 def test_frozen_metric_is_one_finding_per_run_and_not_a_rounding_step() -> None:
@@ -339,7 +341,7 @@ def test_long_smooth_table_has_no_findings_and_is_linear() -> None:
 
     def cost(text: str) -> float:
         start = time.perf_counter()
-        report = audit_card(parse_card(text))
+        report = audit_card(ModelCard.from_markdown(text))
         elapsed = time.perf_counter() - start
         assert [f.name for f in report.findings if f.severity != "info"] == []
         return elapsed

@@ -20,9 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cardsmith.api import ModelCard
 from cardsmith.errors import CardsmithError
-from cardsmith.card.parse import parse_card
-from cardsmith.card.model import ModelCard
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "hardening"
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "cards"
@@ -57,7 +56,7 @@ def corpus_cards() -> list[str]:
 def exercise(text: str) -> ModelCard | None:
     """Parse, audit and render; only cardsmith's own errors may escape (and only from parsing)."""
     try:
-        card = parse_card(text)
+        card = ModelCard.from_markdown(text)
     except CardsmithError:
         return None
     report = card.audit()
@@ -76,7 +75,7 @@ def lossless(text: str) -> None:
         return
     rendered = card.to_markdown()
     assert rendered == text.removeprefix("\ufeff")
-    again = parse_card(rendered)
+    again = ModelCard.from_markdown(rendered)
     assert again.to_markdown() == rendered
 
 
@@ -225,7 +224,7 @@ def test_nan_or_inf_in_a_table_is_always_out_of_range(column: str, value: str, r
     cells = lines[table_rows[row]].strip().strip("|").split("|")
     cells[index] = f" {value} "
     lines[table_rows[row]] = "|" + "|".join(cells) + "|\n"
-    card = parse_card(head + "### Training results" + "".join(lines))
+    card = ModelCard.from_markdown(head + "### Training results" + "".join(lines))
     findings = [f for f in card.audit().findings if f.name == "metric-out-of-range"]
     assert any(f.location.row == row + 1 and f.location.column == column for f in findings), findings
     assert all(f.severity == "error" for f in findings)

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cardsmith.card.parse import load_card, parse_card
-from cardsmith.card.render import format_table, format_value, render_card
+from cardsmith.api import ModelCard
 from cardsmith.card.model import (
     Cell,
     FrameworkVersion,
@@ -20,11 +19,13 @@ from cardsmith.card.model import (
     IndexResult,
     IndexTask,
     Metadata,
-    ModelCard,
     ModelIndexEntry,
     Optimizer,
     ResultsTable,
 )
+from cardsmith.card.numbers import trainer_round as format_value
+from cardsmith.card.parse import load_card, parse_card
+from cardsmith.card.render import format_table, render_card
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "fixtures" / "seeds"

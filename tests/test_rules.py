@@ -11,15 +11,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cardsmith.audit.engine import audit_card, audit_paths
-from cardsmith.rerun.data import EvalData
-from cardsmith.errors import UnknownRuleError
-from cardsmith.rerun.run import EvalOutput
-from cardsmith.audit.facts import agree, analyze, harmonic_mean_agrees, same_digits
-from cardsmith.card.parse import load_card, parse_card
+from cardsmith.api import ModelCard
+from cardsmith.audit.engine import audit_card
+from cardsmith.audit.facts import analyze, harmonic_mean_agrees
+from cardsmith.audit.paths import audit_paths
+from cardsmith.audit.registry import Rule, build_registry
 from cardsmith.audit.report import Finding, Location, Reproduction
-from cardsmith.audit.registry import RULES, Rule, build_registry, finding, get_rule
-from cardsmith.card.model import Cell, HeadlineMetric, Hyperparameters, ModelCard, ResultsTable
+from cardsmith.audit.rules import RULES, finding, get_rule
+from cardsmith.card.model import Cell, HeadlineMetric, Hyperparameters, ResultsTable
+from cardsmith.card.numbers import agree, same_digits
+from cardsmith.errors import UnknownRuleError
+from cardsmith.rerun.data import EvalData
+from cardsmith.rerun.run import EvalOutput
 from cardsmith.rerun.verify import check_claims, claimed_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,7 +143,7 @@ def _rerun_inputs(rule: Rule) -> tuple[EvalData, EvalOutput, str]:
 def _check(rule: Rule, card_name: str, text: str | None = None, **kwargs: Any) -> tuple[Reproduction, list[Finding]]:
     data, output, name = _rerun_inputs(rule)
     path = RULE_FIXTURES / rule.name / card_name
-    card = parse_card(text) if text is not None else load_card(path)
+    card = ModelCard.from_markdown(text) if text is not None else ModelCard.load(path)
     return check_claims(card, data, output, dataset=name, **kwargs)
 
 
@@ -164,7 +167,7 @@ def test_reproduction_rule_fires_on_fail_card_and_not_on_pass_card(rule: Rule) -
 @pytest.mark.parametrize("rule", RERUN_RULES, ids=lambda r: r.name)
 def test_reproduction_pass_card_prints_exactly_the_rerun_numbers(rule: Rule) -> None:
     """The pass card is honest to its last digit, not just within the tolerance."""
-    card = load_card(RULE_FIXTURES / rule.name / "pass.md")
+    card = ModelCard.load(RULE_FIXTURES / rule.name / "pass.md")
     claims = claimed_metrics(card)
     reproduction, _ = _check(rule, "pass.md")
     assert [c.name for c in claims] == [m.name for m in reproduction.metrics] == ["Loss", "Accuracy", "F1"]
@@ -287,7 +290,7 @@ def test_rounding_alone_never_makes_an_error_or_warning(decimals: list[int]) -> 
     (The card has no two cells one digit apart: printing those alike is a real coincidence of the
     printed digits, which loss-equals-metric is defined to report.)
     """
-    card = load_card(_seed("seed-004"))
+    card = ModelCard.load(_seed("seed-004"))
     before = {f.name for f in audit_card(card).findings if f.severity != "info"}
     assert card.results is not None
     k = 0
@@ -336,7 +339,7 @@ def test_rules_never_raise_on_odd_cards(table: ResultsTable) -> None:
 
 
 def test_nan_loss_is_out_of_range() -> None:
-    card = parse_card(_base_card_text().replace("- Loss: 0.3165", "- Loss: nan"))
+    card = ModelCard.from_markdown(_base_card_text().replace("- Loss: 0.3165", "- Loss: nan"))
     assert any(f.name == "metric-out-of-range" and "Loss" in f.message for f in card.audit().findings)
 
 

@@ -137,9 +137,9 @@ def test_token_classification_reproduces_trainer_loss_exactly(
 def test_token_loss_depends_on_trainer_batching(tok: dict[str, Any]) -> None:
     """The regrouping is what makes the token loss exact: other groupings give other numbers."""
     from cardsmith.rerun.data import load_split, prepare
-    from cardsmith.rerun.run import run_evaluation
-    from cardsmith.rerun.resolve import ResolvedModel, read_config
     from cardsmith.rerun.metrics import trainer_loss
+    from cardsmith.rerun.resolve import ResolvedModel, read_config
+    from cardsmith.rerun.run import run_evaluation
 
     config = read_config(ResolvedModel(path=tok["model"]))
     ds, source = load_split(str(tok["data"]))

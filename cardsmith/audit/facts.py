@@ -30,15 +30,12 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Literal
 
-from cardsmith.card.model import Cell, HeadlineMetric, ModelCard
+from cardsmith.card.model import Card, HeadlineMetric
+from cardsmith.card.numbers import EPS, Cell, agree, interval
 
 Role = Literal["train_loss", "val_loss", "epoch", "step", "metric", "pseudo", "train_metric"]
 Scale = Literal["fraction", "percent"]
 
-#: Tolerance added to every interval comparison (binary floating point noise).
-EPS = 1e-9
-#: Below this, two rounding intervals only touch (floating point noise of decimal texts).
-TOUCH = 1e-12
 _INF = math.inf
 _NINF = -math.inf
 _isnan = math.isnan
@@ -234,7 +231,7 @@ class CardFacts:
 
     def __init__(
         self,
-        card: ModelCard,
+        card: Card,
         columns: list[Column] | None = None,
         rows: list[Row] | None = None,
         headline_links: list[HeadlineLink] | None = None,
@@ -379,40 +376,6 @@ class CardFacts:
 # --------------------------------------------------------------------------------------------------
 
 
-def agree(a: Cell, b: Cell) -> bool:
-    """Two printed numbers could denote the same value: their rounding intervals overlap.
-
-    ``0.0005`` and ``0.0006`` do not agree (their intervals meet only at 0.00055); ``0.03`` and
-    ``0.0350`` do (``0.03`` is only known to +-0.005).
-    """
-    av = a.value
-    bv = b.value
-    if av is None or bv is None or _isnan(av) or _isnan(bv):
-        return False
-    if av == bv:
-        return True
-    if av == _INF or av == _NINF or bv == _INF or bv == _NINF:
-        return False
-    # Intervals that only touch share a single value (the exact midpoint between two printed
-    # numbers), which one rounding would have sent both ways: they do not agree.
-    return abs(av - bv) < a.half_ulp + b.half_ulp - TOUCH
-
-
-def same_digits(a: Cell, b: Cell) -> bool:
-    """Both texts denote the same number at the shorter of their two printed precisions."""
-    if a.value is None or b.value is None or a.decimals is None or b.decimals is None:
-        return False
-    if not (math.isfinite(a.value) and math.isfinite(b.value)):
-        return False
-    d = min(a.decimals, b.decimals)
-    return round(a.value, d) == round(b.value, d) and abs(a.value - b.value) <= 0.5 * 10.0 ** (-d) + EPS
-
-
-def interval(c: Cell) -> tuple[float, float]:
-    assert c.value is not None
-    return c.value - c.half_ulp, c.value + c.half_ulp
-
-
 def harmonic_mean_agrees(p: Cell, r: Cell, f1: Cell) -> bool:
     """F1 could be the harmonic mean of precision and recall, given the printed rounding of all three.
 
@@ -431,11 +394,6 @@ def harmonic_mean_agrees(p: Cell, r: Cell, f1: Cell) -> bool:
 
     lo, hi = hm(p_lo, r_lo), hm(p_hi, r_hi)
     return lo <= f_hi + EPS and f_lo <= hi + EPS
-
-
-def distinct(a: Cell, b: Cell) -> bool:
-    """Both numeric and not explainable as the same value."""
-    return a.value is not None and b.value is not None and not agree(a, b)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -488,7 +446,7 @@ def link_name(name: str, facts: CardFacts) -> Column | None:
     return None
 
 
-def _is_token_classification(card: ModelCard, columns: list[Column]) -> bool:
+def _is_token_classification(card: Card, columns: list[Column]) -> bool:
     if any(norm_name(c.name).startswith("overall") for c in columns):
         return True
     md = card.metadata.data if card.metadata is not None else {}
@@ -504,7 +462,7 @@ def _is_token_classification(card: ModelCard, columns: list[Column]) -> bool:
     return bool(re.search(r"(\bner\b|[-_]ner\b|token[-_ ]?classification|pos[-_]tag)", title))
 
 
-def analyze(card: ModelCard) -> CardFacts:
+def analyze(card: Card) -> CardFacts:
     """Classify the results table, link the headline to it, and infer scale and averaging."""
     facts = CardFacts(card=card)
     table = card.results

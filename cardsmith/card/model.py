@@ -20,29 +20,11 @@ text back when the part is unchanged, so a parse followed by a render loses noth
 """
 
 import math
-import re
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
-    from pathlib import Path
-
-    from cardsmith.audit.report import AuditReport
-
-# --------------------------------------------------------------------------------------------------
-# Printed numbers
-# --------------------------------------------------------------------------------------------------
-
-_NUMBER_RE = re.compile(
-    r"""^\s*(?P<sign>[-+]?)\s*
-        (?P<mant>(?:\d[\d_]*)?(?:\.\d*)?)
-        (?:[eE](?P<exp>[-+]?\d+))?
-        \s*(?P<pct>%)?\s*$""",
-    re.VERBOSE,
-)
-_SPECIAL = {"nan": math.nan, "inf": math.inf, "+inf": math.inf, "-inf": -math.inf,
-            "infinity": math.inf, "-infinity": -math.inf}
+from cardsmith.card.numbers import Cell
 
 
 class _Model(BaseModel):
@@ -129,100 +111,6 @@ def _is_plain_class(cls: type[BaseModel]) -> bool:
         )
         _PLAIN_CLASSES[cls] = known
     return known
-
-
-def _cell(cls: "type[Cell]", text: str, value: float | None = None, decimals: int | None = None,
-          percent: bool = False, fields_set: frozenset[str] = frozenset({"text"})) -> "Cell":
-    """A :class:`Cell` from already typed values, without running validation."""
-    cell = object.__new__(cls)
-    object.__setattr__(cell, "__dict__", {"text": text, "value": value, "decimals": decimals, "percent": percent})
-    object.__setattr__(cell, "__pydantic_fields_set__", set(fields_set))
-    object.__setattr__(cell, "__pydantic_extra__", None)
-    object.__setattr__(cell, "__pydantic_private__", None)
-    return cell
-
-
-_HALF_ULPS = tuple(0.5 * 10.0 ** (-d) for d in range(32))
-_ALL_CELL_FIELDS = frozenset({"text", "value", "decimals", "percent"})
-_TEXT_VALUE_DECIMALS = frozenset({"text", "value", "decimals"})
-
-
-class Cell(_Model):
-    """One printed value: the text exactly as it appears and, when it is a number, its value.
-
-    ``decimals`` is the number of digits printed after the decimal point (``0.904`` -> 3,
-    ``0.9546`` -> 4, ``5`` -> 0), which bounds what the printed text can tell: the true value lies
-    within ``half_ulp`` of ``value``. ``None`` for text cells such as ``No log``.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    text: str
-    value: float | None = None
-    decimals: int | None = None
-    percent: bool = False
-
-    @classmethod
-    def parse(cls, text: str) -> "Cell":
-        """Read a printed cell: ``0.9546``, ``1e-08``, ``17.71%``, ``**0.5**``, ``No log``, ``nan``."""
-        raw = text
-        core = text.strip().strip("*_`").strip()
-        low = core.lower()
-        if type(raw) is not str:  # validation coerces (or refuses) odd input
-            return cls(text=raw)
-        if low in _SPECIAL:
-            return _cell(cls, raw, _SPECIAL[low], None, fields_set=_TEXT_VALUE_DECIMALS)
-        m = _NUMBER_RE.match(core)
-        if not m or not m.group("mant") or m.group("mant") in {".", ""}:
-            return _cell(cls, raw)
-        mant = m.group("mant").replace("_", "")
-        if not any(ch.isdigit() for ch in mant):
-            return _cell(cls, raw)
-        exp = int(m.group("exp")) if m.group("exp") else 0
-        frac = mant.split(".", 1)[1] if "." in mant else ""
-        decimals = max(len(frac) - exp, 0)
-        try:
-            value = float(f"{m.group('sign')}{mant}e{exp}")
-        except ValueError:  # pragma: no cover - the regex only admits valid floats
-            return _cell(cls, raw)
-        return _cell(cls, raw, value, decimals, bool(m.group("pct")), _ALL_CELL_FIELDS)
-
-    @classmethod
-    def of(cls, value: float | None, text: str | None = None) -> "Cell":
-        """A cell for a value known exactly (from a training log).
-
-        ``value`` keeps full precision; ``text`` defaults to how the Trainer prints the value
-        (transformers' ``_maybe_round``: ``0.30459123`` -> ``0.3046``, ``878`` -> ``878``,
-        ``1.0`` -> ``1.0``), which is what the rendered card shows.
-        """
-        if value is None:
-            return cls(text=text if text is not None else "No log")
-        if text is None:
-            text = str(value)
-            if isinstance(value, float) and len(text.split(".")) > 1 and len(text.split(".")[1]) > 4:
-                text = f"{value:.4f}"
-        parsed = cls.parse(text)
-        return cls(text=text, value=float(value), decimals=parsed.decimals, percent=parsed.percent)
-
-    @property
-    def is_number(self) -> bool:
-        return self.value is not None
-
-    @property
-    def half_ulp(self) -> float:
-        """Half a unit in the last printed place: the rounding uncertainty of ``value``."""
-        d = self.decimals
-        if d is None:
-            return 0.0
-        if 0 <= d < 32:
-            return _HALF_ULPS[d]
-        return 0.5 * 10.0 ** (-d)
-
-    def agrees(self, other: float, *, extra: float = 0.0) -> bool:
-        """True when ``other`` rounds to (or could have produced) this printed value."""
-        if self.value is None or math.isnan(self.value) or math.isnan(other):
-            return False
-        return abs(self.value - other) <= self.half_ulp + extra + 1e-12
 
 
 # --------------------------------------------------------------------------------------------------
@@ -388,7 +276,7 @@ class ResultsTable(_Model):
         idx = self.column_index(name)
         if idx is None:
             return None
-        return [row[idx] if idx < len(row) else _cell(Cell, "") for row in self.rows]
+        return [row[idx] if idx < len(row) else Cell.parse("") for row in self.rows]
 
 
 class FrameworkVersion(_Model):
@@ -407,7 +295,7 @@ class Block(_Model):
     """A run of source lines, in document order.
 
     ``kind == "text"`` blocks are written back verbatim. Other kinds stand for a generated part of
-    the card (the field of the same name on :class:`ModelCard`); ``text`` is that part's original
+    the card (the field of the same name on :class:`Card`); ``text`` is that part's original
     source, written back while the part is unchanged since parsing (``snapshot``). A ``metadata``
     block is the front matter with its ``---`` fences (snapshot: ``{"data", "model_index"}`` as JSON).
     """
@@ -422,7 +310,7 @@ class Block(_Model):
 # --------------------------------------------------------------------------------------------------
 
 
-class ModelCard(_Model):
+class Card(_Model):
     """A model card: metadata, the Trainer-generated parts, and every line a person wrote."""
 
     model_config = ConfigDict(validate_assignment=False)
@@ -446,53 +334,3 @@ class ModelCard(_Model):
         default_factory=list,
         description="What cardsmith could not recover when building the card (shown as info).",
     )
-
-    # -- constructors ------------------------------------------------------------------------------
-
-    @classmethod
-    def from_markdown(cls, text: str) -> "ModelCard":
-        """Parse a model card's Markdown (with optional YAML front matter)."""
-        from cardsmith.card.parse import parse_card
-
-        return parse_card(text)
-
-    @classmethod
-    def load(cls, path: "str | Path") -> "ModelCard":
-        """Read a card file, a model folder (its README.md) or a card JSON file."""
-        from cardsmith.card.parse import load_card
-
-        return load_card(path)
-
-    @classmethod
-    def from_trainer(cls, trainer: Any, **kwargs: Any) -> "ModelCard":
-        """Build an accurate card from a ``transformers.Trainer`` after ``trainer.train()``."""
-        from cardsmith.train.record import card_from_trainer
-
-        return card_from_trainer(trainer, **kwargs)
-
-    @classmethod
-    def from_output_dir(cls, path: "str | Path", **kwargs: Any) -> "ModelCard":
-        """Build a card from a training output folder (trainer_state.json, config.json); no pickle."""
-        from cardsmith.train.record import card_from_output_dir
-
-        return card_from_output_dir(path, **kwargs)
-
-    # -- use ---------------------------------------------------------------------------------------
-
-    def to_markdown(self) -> str:
-        """Render the card: generated parts in the Trainer's layout, everything else as written."""
-        from cardsmith.card.render import render_card
-
-        return render_card(self)
-
-    def audit(self, *, select: list[str] | None = None, ignore: list[str] | None = None) -> "AuditReport":
-        """Run the auditor's rules on this card."""
-        from cardsmith.audit.engine import audit_card
-
-        return audit_card(self, select=select, ignore=ignore)
-
-    def section_text(self, title: str) -> str | None:
-        """The free text under a heading (case-insensitive title match), up to the next heading."""
-        from cardsmith.card.parse import section_text
-
-        return section_text(self, title)

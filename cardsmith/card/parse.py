@@ -1,4 +1,4 @@
-"""Read a model card (Markdown with optional YAML front matter) into a :class:`~cardsmith.card.model.ModelCard`.
+"""Read a model card (Markdown with optional YAML front matter) into a :class:`~cardsmith.card.model.Card`.
 
 The parser is built on markdown-it-py's block tokens: ``token.map`` line ranges slice the source into
 blocks, and only the lines of a block that is a Trainer-generated part (title, intro sentence,
@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from cardsmith.errors import InputTooLargeError, NotACardError, ParseError
 from cardsmith.card.io import MAX_CARD_BYTES, MAX_TABLE_ROWS, decode_text, load_yaml, read_text
 from cardsmith.card.model import (
     Block,
+    Card,
     Cell,
     FrameworkVersion,
     HeadlineMetric,
@@ -45,13 +45,15 @@ from cardsmith.card.model import (
     IndexResult,
     IndexTask,
     Metadata,
-    ModelCard,
     ModelIndexEntry,
     Optimizer,
     ResultsTable,
     _Open,
     plain_dump,
 )
+from cardsmith.card.numbers import printed
+from cardsmith.card.sections import heading_key
+from cardsmith.errors import InputTooLargeError, NotACardError, ParseError
 
 if TYPE_CHECKING:  # pragma: no cover
     from markdown_it import MarkdownIt
@@ -65,7 +67,6 @@ __all__ = [
     "parse_card",
     "parse_optimizer",
     "part_snapshot",
-    "section_text",
     "split_lines",
     "typed_model_index",
 ]
@@ -91,9 +92,6 @@ _PIPE_SPLIT_RE = re.compile(r"(?<!\\)\|")
 _SIMPLE_NUMBER_RE = re.compile(r"^-?\d+(?:\.(\d+))?$")
 _INT_RE = re.compile(r"^[-+]?\d+$")
 _FLOAT_RE = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
-_ATX_RE = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
-_FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_SETEXT_H1_RE = re.compile(r"^ {0,3}=+[ \t]*$")
 
 # -- optimizer wordings --------------------------------------------------------------------------
 _OPT_ARGS_ARE_RE = re.compile(r"^Use\s+(?P<name>\S+)\s+and the args are:\s*(?P<args>.*)$", re.DOTALL)
@@ -261,21 +259,12 @@ def _fast_cell(text: str) -> Cell:
     return _number_cell(text, float(text), len(frac) if frac else 0)
 
 
-def printed(cell: Cell) -> str:
-    """What a cell prints as: its ``text``, or for a value-only cell (``text == ""``) the Trainer's rounding."""
-    if cell.text or cell.value is None:
-        return cell.text
-    from cardsmith.card.render import format_value
-
-    return format_value(cell.value)
-
-
 # --------------------------------------------------------------------------------------------------
 # Snapshots: what the renderer compares against to decide whether a part changed
 # --------------------------------------------------------------------------------------------------
 
 
-def part_snapshot(card: ModelCard, kind: str) -> Any:
+def part_snapshot(card: Card, kind: str) -> Any:
     """A JSON-able dump of one generated part of ``card`` (the renderer compares it to the block's).
 
     ``kind`` is a :data:`~cardsmith.card.model.BlockKind` other than ``text``. Cells are dumped as what
@@ -295,7 +284,7 @@ def part_snapshot(card: ModelCard, kind: str) -> Any:
         if table is None:
             return None
         rows = [
-            [c.text if (c.text or c.value is None) else printed(c) for c in row] for row in table.rows
+            [printed(c) for c in row] for row in table.rows
         ]
         return {"columns": list(table.columns), "rows": rows}
     if kind == "framework_versions":
@@ -716,10 +705,6 @@ def _parse_framework_versions(lines: list[str], items: list[tuple[int, int]]) ->
     return out
 
 
-def _heading_key(title: str) -> str:
-    return " ".join(title.strip().strip("#").strip().lower().split())
-
-
 # --------------------------------------------------------------------------------------------------
 # The parser
 # --------------------------------------------------------------------------------------------------
@@ -741,8 +726,8 @@ def _check_is_text(text: str) -> None:
         raise NotACardError("input is binary data (control characters), not a model card")
 
 
-def parse_card(text: str | bytes) -> ModelCard:
-    """Parse a model card's Markdown (with optional YAML front matter) into a :class:`ModelCard`.
+def parse_card(text: str | bytes) -> Card:
+    """Parse a model card's Markdown (with optional YAML front matter) into a :class:`Card`.
 
     Raises :class:`~cardsmith.errors.NotACardError` for input that is not a card (empty, binary,
     not UTF-8) and :class:`~cardsmith.errors.ParseError` for a broken card (unclosed or invalid front
@@ -759,7 +744,7 @@ def parse_card(text: str | bytes) -> ModelCard:
             gc.enable()
 
 
-def _parse_card(text: str | bytes) -> ModelCard:
+def _parse_card(text: str | bytes) -> Card:
     if isinstance(text, (bytes, bytearray)):
         text = decode_text(bytes(text))
     if not isinstance(text, str):
@@ -785,7 +770,7 @@ def _parse_card(text: str | bytes) -> ModelCard:
         tokens = _markdown().parse("".join(body))
         _scan_tokens(tokens, body, spans, heading_starts, card_fields, notes)
 
-    card = ModelCard.model_construct(
+    card = Card.model_construct(
         metadata=metadata if metadata is not None else Metadata.model_construct(),
         title=card_fields.get("title"),
         base_model=card_fields.get("base_model"),
@@ -799,7 +784,7 @@ def _parse_card(text: str | bytes) -> ModelCard:
         trailing_newline=trailing_newline,
         notes=notes,
     )
-    card.__pydantic_fields_set__ = set(ModelCard.model_fields)
+    card.__pydantic_fields_set__ = set(Card.model_fields)
 
     # Lay the body out as blocks: generated parts at their spans, text in between, split at headings.
     spans.sort()
@@ -847,7 +832,7 @@ def _scan_tokens(
             heading_starts.add(start)
             inline = tokens[i + 1] if i + 1 < len(tokens) else None
             title = inline.content.strip() if inline is not None else ""
-            section = _heading_key(title)
+            section = heading_key(title)
             pending_lead = None
             if tok.tag == "h1" and "title" not in taken:
                 taken.add("title")
@@ -945,13 +930,13 @@ def card_file(path: str | Path) -> Path:
     return p
 
 
-def load_card(path: str | Path) -> ModelCard:
+def load_card(path: str | Path) -> Card:
     """Read a card: a Markdown file, a model folder (its ``README.md``), or a ``ModelCard`` JSON dump."""
     p = card_file(path)
     if p.suffix.lower() == ".json":
         text = read_text(p)
         try:
-            return ModelCard.model_validate_json(text)
+            return Card.model_validate_json(text)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(x) for x in first.get("loc", ())) or "top level"
@@ -963,66 +948,3 @@ def load_card(path: str | Path) -> ModelCard:
         return parse_card(text)
     except ParseError as exc:
         raise type(exc)(f"{p}: {exc}") from None
-
-
-def _body_lines(card: ModelCard) -> list[str]:
-    if card.blocks:
-        return split_lines("".join(b.text for b in card.blocks if b.kind != "metadata"))
-    from cardsmith.card.render import render_card
-
-    text = render_card(card)
-    lines = split_lines(text)
-    if lines and _strip_eol(lines[0]).rstrip() == "---":
-        for i in range(1, len(lines)):
-            if _strip_eol(lines[i]).rstrip() in _FENCE_CLOSE:
-                return lines[i + 1:]
-    return lines
-
-
-def section_text(card: ModelCard, title: str) -> str | None:
-    """The free text under the first heading titled ``title`` (case-insensitive), up to the next heading.
-
-    Returns the text stripped of surrounding blank lines (``""`` for an empty section), or ``None``
-    when the card has no such heading. Headings inside fenced code do not count.
-    """
-    want = _heading_key(title)
-    lines = _body_lines(card)
-    fence: str | None = None
-    collecting = False
-    out: list[str] = []
-    for i, raw in enumerate(lines):
-        line = _strip_eol(raw)
-        fm = _FENCE_RE.match(line)
-        if fence is not None:
-            if fm and fm.group(1)[0] == fence[0] and len(fm.group(1)) >= len(fence) and \
-                    line.strip() == fm.group(1):
-                fence = None
-            if collecting:
-                out.append(line)
-            continue
-        if fm:
-            fence = fm.group(1)
-            if collecting:
-                out.append(line)
-            continue
-        heading: str | None = None
-        m = _ATX_RE.match(line)
-        if m:
-            heading = m.group(2) or ""
-        elif (i + 1 < len(lines) and line.strip() and _SETEXT_H1_RE.match(_strip_eol(lines[i + 1]))
-              and not _ITEM_MARK_RE.match(line)):
-            # a setext heading underlined with '=' (a '---' underline is too often a rule to count)
-            heading = line
-        if heading is not None:
-            if collecting:
-                break
-            if _heading_key(heading) == want:
-                collecting = True
-            continue
-        if collecting:
-            if not out and _SETEXT_H1_RE.match(line):
-                continue
-            out.append(line)
-    if not collecting:
-        return None
-    return "\n".join(out).strip("\n").strip()

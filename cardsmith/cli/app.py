@@ -15,27 +15,17 @@ from typing import Any
 
 import click
 
-from cardsmith import __version__
-from cardsmith.errors import CardsmithError
+from cardsmith.cli.commands import run_audit, run_hook, split_names
+from cardsmith.cli.exits import FINDINGS, OK, exit_for
+from cardsmith.cli.formats import FORMATS, print_reports
+from cardsmith.version import __version__
 
-#: Optional modules and the extra that installs them.
-_EXTRA_OF = {name: "eval" for name in ("torch", "transformers", "datasets", "sklearn", "seqeval", "accelerate",
-                                        "safetensors", "tokenizers")} | {"matplotlib": "plot"}
-
-FORMATS = click.Choice(["text", "json", "sarif"])
-
-
-def _names(values: tuple[str, ...]) -> list[str] | None:
-    """``--select a,b --select c`` -> ``["a", "b", "c"]``; ``None`` when not given."""
-    out = [part.strip() for value in values for part in value.split(",") if part.strip()]
-    return out or None
+FORMAT_CHOICE = click.Choice(FORMATS)
 
 
 def _emit_reports(reports: list[Any], fmt: str) -> int:
-    from cardsmith.cli.formats.text import print_reports
-
     print_reports(reports, fmt)
-    return 1 if any(r.has_errors for r in reports) else 0
+    return FINDINGS if any(r.has_errors for r in reports) else OK
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -46,15 +36,12 @@ def app() -> None:
 
 @app.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="Output format.")
+@click.option("--format", "fmt", type=FORMAT_CHOICE, default="text", show_default=True, help="Output format.")
 @click.option("--select", multiple=True, help="Only these rules (names or codes, comma-separated).")
 @click.option("--ignore", multiple=True, help="Skip these rules (names or codes, comma-separated).")
 def audit(paths: tuple[str, ...], fmt: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> None:
     """Audit card files or model folders (their README.md), offline."""
-    from cardsmith.audit.engine import audit_paths
-
-    reports = audit_paths(list(paths), select=_names(select), ignore=_names(ignore))
-    sys.exit(_emit_reports(reports, fmt))
+    sys.exit(run_audit(list(paths), fmt, split_names(select), split_names(ignore)))
 
 
 @app.command()
@@ -74,14 +61,14 @@ def audit(paths: tuple[str, ...], fmt: str, select: tuple[str, ...], ignore: tup
 @click.option("--max-examples", type=click.IntRange(min=1), help="Evaluate on at most N examples.")
 @click.option("--write", is_flag=True, help="Record the reproduced results in the card (atomically).")
 @click.option("--trust-remote-code", is_flag=True, help="Allow the repository's own code (auto_map) to run.")
-@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@click.option("--format", "fmt", type=FORMAT_CHOICE, default="text", show_default=True)
 @click.option("--select", multiple=True, help="Only these rules.")
 @click.option("--ignore", multiple=True, help="Skip these rules.")
 def verify(repo: str, fmt: str, select: tuple[str, ...], ignore: tuple[str, ...], **options: Any) -> None:
     """Audit a Hub repository or local model folder; with --rerun, reproduce its numbers."""
     from cardsmith.rerun.verify import verify_repo
 
-    report = verify_repo(repo, select=_names(select), ignore=_names(ignore), **options)
+    report = verify_repo(repo, select=split_names(select), ignore=split_names(ignore), **options)
     sys.exit(_emit_reports([report], fmt))
 
 
@@ -92,14 +79,15 @@ def verify(repo: str, fmt: str, select: tuple[str, ...], ignore: tuple[str, ...]
 @click.option("--plot", is_flag=True, help="Also draw training curves (PNG beside the card; needs matplotlib).")
 def render(source: str, output: Path | None, plot: bool) -> None:
     """Write the Markdown card for a card, a training output folder, or a card JSON."""
-    from cardsmith.train.record import load_source
+    from cardsmith.card.render import render_card
     from cardsmith.train.merge import write_card
+    from cardsmith.train.record import load_source
 
     card = load_source(source)
     if output is None:
         if plot:
             raise click.UsageError("--plot needs -o FILE (the image is written beside the card)")
-        click.echo(card.to_markdown(), nl=False)
+        click.echo(render_card(card), nl=False)
         return
     written = write_card(card, output, plot=plot)
     click.echo(f"wrote {written}", err=True)
@@ -110,9 +98,9 @@ def render(source: str, output: Path | None, plot: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="json", show_default=True)
 def parse(card: str, fmt: str) -> None:
     """Show a card as the schema sees it."""
-    from cardsmith.card.model import ModelCard
+    from cardsmith.card.parse import load_card
 
-    parsed = ModelCard.load(card)
+    parsed = load_card(card)
     if fmt == "json":
         click.echo(parsed.model_dump_json(indent=2, exclude={"blocks"}))
         return
@@ -134,10 +122,15 @@ def schema(out: Path) -> None:
 
 @app.command()
 @click.argument("name", required=False)
-def rules(name: str | None) -> None:
+@click.option("--update-readme", "readme", type=click.Path(dir_okay=False, path_type=Path),
+              help="Rewrite the rule table between the rules:start/rules:end markers of this Markdown file.")
+@click.option("--check", is_flag=True, help="With --update-readme: only check that the table is current (exit 1 if not).")
+def rules(name: str | None, readme: Path | None, check: bool) -> None:
     """List the rules, or explain one (by name or code)."""
-    from cardsmith.cli.formats.text import print_rule, print_rules
+    from cardsmith.cli.rules_doc import print_rule, print_rules, update_readme_file
 
+    if readme is not None:
+        sys.exit(update_readme_file(readme, check=check))
     if name:
         print_rule(name)
     else:
@@ -157,7 +150,7 @@ def hook() -> None:
                    "with model-card front matter). Stored in the git config cardsmith.cards.")
 def hook_install(repo: Path, cards: tuple[str, ...]) -> None:
     """Install the pre-push hook (an existing hook is kept and still runs)."""
-    from cardsmith.hook.run import CHAINED_NAME, install_hook
+    from cardsmith.hook.install import CHAINED_NAME, install_hook
 
     path = install_hook(repo, cards=list(cards) or None)
     click.echo(f"installed cardsmith pre-push hook in {path}")
@@ -171,9 +164,7 @@ def hook_install(repo: Path, cards: tuple[str, ...]) -> None:
 @click.argument("url", required=False)
 def hook_run(remote: str | None, url: str | None) -> None:
     """Run by git's pre-push hook: audits the cards in the pushed commits (refs on stdin)."""
-    from cardsmith.hook.run import run_pre_push
-
-    sys.exit(run_pre_push(sys.stdin, remote=remote, url=url))
+    sys.exit(run_hook(remote, url))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,44 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         app.main(args=argv, prog_name="cardsmith", standalone_mode=False)
-    except SystemExit as exc:  # commands exit with their code
-        code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else 2)
-    except click.exceptions.Abort:
-        click.echo("cardsmith: aborted", err=True)
-        return 2
-    except click.ClickException as exc:  # usage errors, bad options
-        click.echo(f"cardsmith: error: {exc.format_message()}", err=True)
-        return 2
-    except CardsmithError as exc:
-        click.echo(f"cardsmith: error: {_one_line(str(exc))}", err=True)
-        return exc.exit_code
-    except ModuleNotFoundError as exc:  # an optional dependency that a command needs is not installed
-        extra = _EXTRA_OF.get((exc.name or "").split(".")[0])
-        if extra is None:
-            if os.environ.get("CARDSMITH_DEBUG"):
-                raise
-            click.echo(f"cardsmith: internal error: {_one_line(str(exc))}", err=True)
-            return 2
-        click.echo(f'cardsmith: error: this needs {exc.name}: pip install "cardsmith[{extra}]"', err=True)
-        return 2
-    except KeyboardInterrupt:
-        click.echo("cardsmith: interrupted", err=True)
-        return 130
-    except Exception as exc:
-        if os.environ.get("CARDSMITH_DEBUG"):
-            raise
-        click.echo(
-            f"cardsmith: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
-            "(set CARDSMITH_DEBUG=1 for a traceback)",
-            err=True,
-        )
-        return 2
-    return 0
-
-
-def _one_line(message: str) -> str:
-    return " ".join(message.split())[:2000]
+    except BaseException as exc:  # noqa: BLE001 - the one error table decides (cardsmith.cli.exits)
+        return exit_for(exc)
+    return OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,10 +1,13 @@
-"""The ``cardsmith`` console script: a fast path for ``cardsmith audit``, click for everything else.
+"""The ``cardsmith`` console script: a fast path for ``audit`` and ``hook run``, click for everything else.
 
-A pre-push hook runs ``cardsmith audit`` on every push, so its start-up time matters. Importing click
-and building the command tree costs about as much as auditing a card, so the common invocations
-of ``audit`` (paths, ``--format``, ``--select``, ``--ignore``) are recognised here and run directly.
-Anything else - another command, ``--help``, an unknown or malformed option, an error while auditing -
-goes through :func:`cardsmith.cli.app.main`, which owns usage checks and error messages.
+A pre-push hook runs ``cardsmith hook run`` (or ``cardsmith audit`` through pre-commit) on every push,
+so start-up time matters. Importing click and building the command tree costs about as much as
+auditing a card, so the common invocations of ``audit`` (paths, ``--format``, ``--select``,
+``--ignore``) and ``hook run [REMOTE [URL]]`` are recognised here and run directly. Both paths share
+the option values (:data:`cardsmith.cli.formats.FORMATS`), the commands' bodies
+(:func:`run_audit`, :func:`run_hook`, which the click commands call too) and the one error table
+(:func:`cardsmith.cli.exits.exit_for`). Anything else - another command, ``--help``, an unknown or
+malformed option - goes through :func:`cardsmith.cli.app.main`, which owns usage checks.
 """
 
 from __future__ import annotations
@@ -12,16 +15,22 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from typing import Any
 
-_FORMATS = ("text", "json", "sarif")
+from cardsmith.cli.commands import run_audit, run_hook, split_names
+from cardsmith.cli.exits import exit_for
+from cardsmith.cli.formats import FORMATS
+
 _LIST_OPTIONS = ("--select", "--ignore")
 
 
-def _names(values: list[str]) -> list[str] | None:
-    """``--select a,b --select c`` -> ``["a", "b", "c"]``; ``None`` when not given (as the click command)."""
-    out = [part.strip() for value in values for part in value.split(",") if part.strip()]
-    return out or None
+def parse_hook_args(argv: list[str]) -> tuple[str | None, str | None] | None:
+    """``(remote, url)`` of a ``hook run [REMOTE [URL]]`` command line, else ``None``."""
+    if len(argv) < 2 or argv[:2] != ["hook", "run"] or len(argv) > 4:
+        return None
+    rest = argv[2:]
+    if any(a.startswith("-") for a in rest):
+        return None
+    return (rest[0] if rest else None), (rest[1] if len(rest) > 1 else None)
 
 
 def parse_audit_args(argv: list[str]) -> tuple[list[str], str, list[str], list[str]] | None:
@@ -56,7 +65,7 @@ def parse_audit_args(argv: list[str]) -> tuple[list[str], str, list[str], list[s
         else:
             i += 1
         if name == "--format":
-            if fmt is not None or value not in _FORMATS:
+            if fmt is not None or value not in FORMATS:
                 return None
             fmt = value
         elif name in _LIST_OPTIONS:
@@ -68,46 +77,22 @@ def parse_audit_args(argv: list[str]) -> tuple[list[str], str, list[str], list[s
     return paths, fmt or "text", lists["--select"], lists["--ignore"]
 
 
-def _fast_audit(parsed: tuple[list[str], str, list[str], list[str]]) -> int | None:
-    """Run a parsed ``audit``; ``None`` when it must go through the click CLI instead."""
-    paths, fmt, select, ignore = parsed
-    from cardsmith.audit.engine import audit_paths
-    from cardsmith.errors import CardsmithError
-
-    try:
-        reports: list[Any] = audit_paths(paths, select=_names(select), ignore=_names(ignore))
-    except CardsmithError:
-        return None  # the click CLI reports it (the audit only reads, so running it again is harmless)
-    from cardsmith.cli.formats.text import print_reports
-
-    try:
-        print_reports(reports, fmt)
-    except Exception as exc:  # as cardsmith.cli.app.main: never a traceback
-        if os.environ.get("CARDSMITH_DEBUG"):
-            raise
-        from cardsmith.cli.app import _one_line
-
-        print(f"cardsmith: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
-              "(set CARDSMITH_DEBUG=1 for a traceback)", file=sys.stderr)
-        return 2
-    return 1 if any(r.has_errors for r in reports) else 0
-
-
 def _run(args: list[str], *, gc_paused: bool = False) -> tuple[int, bool]:
     """The exit code, and whether the fast path produced it. ``gc_paused``: the caller disabled the
     cyclic garbage collector for the fast path; it is enabled again for anything else."""
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")  # see cardsmith.cli.app.main
-    parsed = parse_audit_args(args)
-    if parsed is not None and not os.environ.get("CARDSMITH_NO_FAST_PATH"):
-        try:
-            code = _fast_audit(parsed)
-        except KeyboardInterrupt:
-            print("cardsmith: interrupted", file=sys.stderr)
-            return 130, False
-        except Exception:  # noqa: BLE001 - raised before any output: the click CLI reports it
-            code = None
-        if code is not None:
-            return code, True
+    if not os.environ.get("CARDSMITH_NO_FAST_PATH"):
+        audit = parse_audit_args(args)
+        hook = parse_hook_args(args) if audit is None else None
+        if audit is not None or hook is not None:
+            try:
+                if audit is not None:
+                    paths, fmt, select, ignore = audit
+                    return run_audit(paths, fmt, split_names(select), split_names(ignore)), True
+                assert hook is not None
+                return run_hook(*hook), True
+            except BaseException as exc:  # noqa: BLE001 - the one error table, as the click CLI
+                return exit_for(exc), True
     if gc_paused:
         gc.enable()
     from cardsmith.cli.app import main as cli_main

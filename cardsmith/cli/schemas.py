@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cardsmith.api import ModelCard
 from cardsmith.audit.report import AuditReport
-from cardsmith.card.model import ModelCard
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:

@@ -25,182 +25,33 @@ Git configuration read by the hook (all optional)::
 from __future__ import annotations
 
 import fnmatch
-import os
 import re
-import shlex
-import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
-import click
-
-from cardsmith.errors import CardsmithError, HookError, NotACardError
-from cardsmith.card.io import atomic_write_text
+from cardsmith.audit.report import AuditReport
 from cardsmith.card.io import MAX_CARD_BYTES
+from cardsmith.errors import CardsmithError, NotACardError
+from cardsmith.hook.git import (
+    PushedRef,
+    TreeFile,
+    changed_paths,
+    git,
+    parse_refs,
+    read_blobs,
+    tree_files,
+)
 
-if TYPE_CHECKING:  # pragma: no cover
-    from cardsmith.audit.report import AuditReport
-
-#: Name of the hook git runs before a push.
-HOOK_NAME = "pre-push"
-#: Where an existing pre-push hook is kept; ours runs it first.
-CHAINED_NAME = "pre-push.cardsmith-chained"
-#: Marker line that identifies a hook written by cardsmith (re-installing replaces only such a file).
-MARKER = "# cardsmith pre-push hook"
 #: Front-matter keys that make a Markdown file a model card (besides README.md, always a candidate).
 CARD_KEYS = frozenset(
     {"model-index", "model_index", "base_model", "library_name", "pipeline_tag", "datasets", "license"}
 )
-#: Most seconds one git command may take inside the hook.
-GIT_TIMEOUT_S = 120
 
-_ZERO_RE = re.compile(r"^0+$")
+
 _FRONT_MATTER_KEY_RE = re.compile(r"^([A-Za-z_][\w-]*)\s*:", re.MULTILINE)
-
-
-# --------------------------------------------------------------------------------------------------
-# git plumbing
-# --------------------------------------------------------------------------------------------------
-
-
-def _git(
-    args: list[str], *, cwd: Path | None = None, stdin: bytes | None = None, check: bool = True
-) -> subprocess.CompletedProcess[bytes]:
-    """Run ``git`` with literal pathspecs; a failure becomes :class:`HookError` when ``check``."""
-    env = dict(os.environ, GIT_LITERAL_PATHSPECS="1")
-    try:
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            input=stdin,
-            capture_output=True,
-            env=env,
-            timeout=GIT_TIMEOUT_S,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise HookError("git is not installed (or not on PATH)") from None
-    except subprocess.TimeoutExpired:
-        raise HookError(f"git {' '.join(args[:2])} took longer than {GIT_TIMEOUT_S} s") from None
-    if check and proc.returncode != 0:
-        reason = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise HookError(f"git {' '.join(args[:2])} failed: {reason[-1] if reason else proc.returncode}")
-    return proc
-
-
-def _out(args: list[str], *, cwd: Path | None = None, stdin: bytes | None = None) -> str:
-    return _git(args, cwd=cwd, stdin=stdin).stdout.decode("utf-8", "surrogateescape")
-
-
-def _is_zero(sha: str) -> bool:
-    return bool(_ZERO_RE.match(sha))
-
-
-def hooks_dir(repo: Path) -> Path:
-    """The folder git runs hooks from (``core.hooksPath`` when set), as an absolute path."""
-    repo = Path(repo)
-    if not repo.is_dir():
-        raise HookError(f"{repo}: no such folder")
-    probe = _git(["rev-parse", "--git-dir"], cwd=repo, check=False)
-    if probe.returncode != 0:
-        raise HookError(f"{repo} is not a git repository")
-    rel = _out(["rev-parse", "--git-path", "hooks"], cwd=repo).strip()
-    path = Path(rel)
-    return (path if path.is_absolute() else repo / path).resolve()
-
-
-# --------------------------------------------------------------------------------------------------
-# install
-# --------------------------------------------------------------------------------------------------
-
-
-def hook_script(python: str | None = None) -> str:
-    """The ``pre-push`` script: chain an earlier hook, then run ``cardsmith hook run`` on the refs."""
-    py = shlex.quote(python or sys.executable)
-    return f"""#!/bin/sh
-{MARKER} (written by `cardsmith hook install`; re-run it to update this file).
-# Audits the model cards changed by a push, as they are in the pushed commits, and refuses the
-# push when a card has an error-severity finding. `git push --no-verify` skips this check.
-# A pre-push hook that was here before is kept as {CHAINED_NAME} and runs first.
-
-refs=$(mktemp "${{TMPDIR:-/tmp}}/cardsmith-pre-push.XXXXXX") || exit 1
-trap 'rm -f "$refs"' EXIT
-cat >"$refs"
-
-chained="$(dirname "$0")/{CHAINED_NAME}"
-if [ -f "$chained" ] && [ -x "$chained" ]; then
-    "$chained" "$@" <"$refs" || {{
-        status=$?
-        echo "cardsmith: the chained pre-push hook ($chained) failed (exit $status); push refused" >&2
-        exit $status
-    }}
-fi
-
-python={py}
-if [ -x "$python" ] && "$python" -c 'import importlib.util, sys; \
-sys.exit(importlib.util.find_spec("cardsmith") is None)' 2>/dev/null; then
-    "$python" -m cardsmith hook run "$@" <"$refs"
-elif command -v cardsmith >/dev/null 2>&1; then
-    cardsmith hook run "$@" <"$refs"
-else
-    echo "cardsmith: not found (was $python); reinstall cardsmith and run 'cardsmith hook install'," >&2
-    echo "cardsmith: or skip this check with 'git push --no-verify'" >&2
-    exit 1
-fi
-"""
-
-
-def _is_ours(path: Path) -> bool:
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(4096)
-    except OSError:
-        return False
-    return MARKER.encode() in head
-
-
-def install_hook(repo: Path, *, python: str | None = None, cards: Iterable[str] | None = None) -> Path:
-    """Install the cardsmith ``pre-push`` hook in ``repo``; returns the hook's path.
-
-    An existing pre-push hook that cardsmith did not write is moved to ``pre-push.cardsmith-chained``
-    and still runs first (with the same arguments and input). Installing again only refreshes our
-    script (idempotent). Nothing is ever overwritten: when both a foreign ``pre-push`` and a chained
-    hook exist, installation stops with an error. ``cards`` (fnmatch globs) are stored in the git
-    config ``cardsmith.cards`` and replace the default choice of card files.
-    """
-    folder = hooks_dir(repo)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise HookError(f"cannot create {folder}: {exc.strerror or exc}") from None
-    target = folder / HOOK_NAME
-    chained = folder / CHAINED_NAME
-    if (target.exists() or target.is_symlink()) and not _is_ours(target):
-        if chained.exists() or chained.is_symlink():
-            raise HookError(
-                f"{target} exists and so does {chained}; move one of them away and run "
-                "'cardsmith hook install' again (nothing was changed)"
-            )
-        try:
-            os.replace(target, chained)
-        except OSError as exc:
-            raise HookError(f"cannot move {target} to {chained}: {exc.strerror or exc}") from None
-    atomic_write_text(target, hook_script(python))
-    target.chmod(target.stat().st_mode | 0o755)
-    if cards:
-        repo_path = Path(repo)
-        _git(["config", "--unset-all", "cardsmith.cards"], cwd=repo_path, check=False)
-        for glob in cards:
-            _git(["config", "--add", "cardsmith.cards", glob], cwd=repo_path)
-    return target
-
-
-# --------------------------------------------------------------------------------------------------
-# run
-# --------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -219,7 +70,7 @@ def _split_names(values: list[str]) -> list[str] | None:
 
 def read_config(cwd: Path | None = None) -> HookConfig:
     """The hook's settings from ``git config`` (``cardsmith.cards``, ``.select``, ``.ignore``)."""
-    proc = _git(["config", "-z", "--get-regexp", r"^cardsmith\."], cwd=cwd, check=False)
+    proc = git(["config", "-z", "--get-regexp", r"^cardsmith\."], cwd=cwd, check=False)
     values: dict[str, list[str]] = {}
     for entry in proc.stdout.decode("utf-8", "replace").split("\0"):
         if not entry:
@@ -231,122 +82,6 @@ def read_config(cwd: Path | None = None) -> HookConfig:
         select=_split_names(values.get("cardsmith.select", [])),
         ignore=_split_names(values.get("cardsmith.ignore", [])),
     )
-
-
-@dataclass(frozen=True)
-class PushedRef:
-    """One line of the pre-push hook's standard input."""
-
-    local_ref: str
-    local_sha: str
-    remote_ref: str
-    remote_sha: str
-
-    @property
-    def is_deletion(self) -> bool:
-        return _is_zero(self.local_sha)
-
-    @property
-    def is_new(self) -> bool:
-        return _is_zero(self.remote_sha)
-
-
-def parse_refs(lines: Iterable[str]) -> list[PushedRef]:
-    """Read ``<local ref> <local sha> <remote ref> <remote sha>`` lines (blank lines are skipped)."""
-    refs: list[PushedRef] = []
-    for number, line in enumerate(lines, start=1):
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) != 4:
-            raise HookError(f"unexpected pre-push input on line {number}: {line.strip()[:200]!r}")
-        refs.append(PushedRef(*parts))
-    return refs
-
-
-def _commit_of(sha: str, cwd: Path | None) -> str | None:
-    """The commit ``sha`` names (tags peeled); ``None`` when it is not known locally or not a commit."""
-    proc = _git(["rev-parse", "--verify", "--quiet", f"{sha}^{{commit}}"], cwd=cwd, check=False)
-    if proc.returncode != 0:
-        return None
-    return proc.stdout.decode().strip() or None
-
-
-def _paths(output: str) -> set[str]:
-    return {p for p in output.split("\0") if p}
-
-
-def changed_paths(ref: PushedRef, remote: str | None, cwd: Path | None = None) -> tuple[str, set[str]]:
-    """The pushed commit and the paths the push changes on the remote.
-
-    Against the remote's current commit when it is known locally. For a new branch (or a remote
-    commit not known here): every path touched by the commits the remote does not have yet
-    (``git rev-list <local> --not --remotes=<remote>``), and the whole tree when none of the pushed
-    history is known to be on the remote.
-    """
-    local = _commit_of(ref.local_sha, cwd)
-    if local is None:  # a tag of a tree or blob: no cards to read
-        return "", set()
-    base = None if ref.is_new else _commit_of(ref.remote_sha, cwd)
-    if base is not None:
-        return local, _paths(_out(["diff", "--name-only", "-z", "--no-renames", base, local], cwd=cwd))
-    exclude = ["--not", f"--remotes={remote}"] if remote else []
-    listing = _out(["rev-list", "--boundary", local, *exclude], cwd=cwd).split()
-    commits = [sha for sha in listing if not sha.startswith("-")]
-    if not commits:  # the remote already has every commit
-        return local, set()
-    if not any(sha.startswith("-") for sha in listing):  # nothing in common with the remote
-        return local, _paths(_out(["ls-tree", "-r", "-z", "--name-only", "--full-tree", local], cwd=cwd))
-    out = _out(
-        ["diff-tree", "--stdin", "-r", "-z", "--name-only", "--no-commit-id", "--root", "-m", "--no-renames"],
-        cwd=cwd,
-        stdin="".join(f"{sha}\n" for sha in commits).encode(),
-    )
-    return local, _paths(out)
-
-
-@dataclass(frozen=True)
-class TreeFile:
-    path: str
-    mode: str
-    sha: str
-    size: int
-
-
-def _tree_files(commit: str, cwd: Path | None) -> dict[str, TreeFile]:
-    """Regular files of ``commit``'s tree with their blob sha and size (symlinks, submodules skipped)."""
-    out = _out(["ls-tree", "-r", "-z", "-l", "--full-tree", commit], cwd=cwd)
-    files: dict[str, TreeFile] = {}
-    for entry in out.split("\0"):
-        if not entry or "\t" not in entry:
-            continue
-        meta, path = entry.split("\t", 1)
-        parts = meta.split()
-        if len(parts) != 4 or parts[1] != "blob" or parts[0] not in {"100644", "100755"}:
-            continue
-        size = int(parts[3]) if parts[3].isdigit() else 0
-        files[path] = TreeFile(path=path, mode=parts[0], sha=parts[2], size=size)
-    return files
-
-
-def _read_blobs(shas: list[str], cwd: Path | None) -> dict[str, bytes]:
-    """Contents of blobs by sha, in one ``git cat-file --batch``."""
-    if not shas:
-        return {}
-    unique = list(dict.fromkeys(shas))
-    data = _git(["cat-file", "--batch"], cwd=cwd, stdin="".join(f"{s}\n" for s in unique).encode()).stdout
-    blobs: dict[str, bytes] = {}
-    pos = 0
-    for sha in unique:
-        end = data.index(b"\n", pos)
-        header = data[pos:end].decode("utf-8", "replace").split()
-        pos = end + 1
-        if len(header) < 3 or header[1] == "missing":
-            continue
-        size = int(header[2])
-        blobs[sha] = data[pos : pos + size]
-        pos += size + 1
-    return blobs
 
 
 def is_readme(path: str) -> bool:
@@ -403,9 +138,9 @@ def select_cards(
     present = [files[p] for p in sorted(candidates) if p in files]
     if config.cards:
         chosen = [f for f in present if any(fnmatch.fnmatchcase(f.path, g) for g in config.cards)]
-        return chosen, _read_blobs([f.sha for f in chosen if f.size <= MAX_CARD_BYTES], cwd)
+        return chosen, read_blobs([f.sha for f in chosen if f.size <= MAX_CARD_BYTES], cwd)
     md = [f for f in present if f.path.lower().endswith(".md")]
-    blobs = _read_blobs([f.sha for f in md if f.size <= MAX_CARD_BYTES], cwd)
+    blobs = read_blobs([f.sha for f in md if f.size <= MAX_CARD_BYTES], cwd)
     chosen = [
         f for f in md if is_readme(f.path) or (f.sha in blobs and has_card_front_matter(blobs[f.sha]))
     ]
@@ -418,7 +153,7 @@ def _audit_ref(
     commit, candidates = changed_paths(ref, remote, cwd)
     if not commit or not candidates:
         return []
-    chosen, blobs = select_cards(candidates, _tree_files(commit, cwd), config, cwd)
+    chosen, blobs = select_cards(candidates, tree_files(commit, cwd), config, cwd)
     outcomes: list[CardOutcome] = []
     for item in chosen:
         if (commit, item.path) in seen:
@@ -435,15 +170,20 @@ def _audit_ref(
         outcome = audit_blob(item.path, data, commit=commit, config=config)
         if outcome.not_a_card and not config.cards and not has_card_front_matter(data):
             # A README.md that is no model card at all (a project's README): not ours to refuse.
-            click.echo(f"cardsmith: {item.path}: skipped ({outcome.failure})", err=True)
+            _say(f"cardsmith: {item.path}: skipped ({outcome.failure})")
             continue
         outcomes.append(outcome)
     return outcomes
 
 
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
 def run_pre_push(
     stdin: IO[str] | Iterable[str],
     *,
+    show: Callable[[list[AuditReport]], None],
     remote: str | None = None,
     url: str | None = None,
     cwd: Path | None = None,
@@ -463,23 +203,19 @@ def run_pre_push(
         return 0
     reports = [o.report for o in outcomes if o.report is not None]
     if reports:
-        from cardsmith.cli.formats.text import print_reports
-
-        print_reports(reports, "text")
+        show(reports)
     failures = [o for o in outcomes if o.failure is not None]
     for o in failures:
-        click.echo(f"cardsmith: {o.path} (in {o.commit[:12]}) cannot be read as a model card: {o.failure}",
-                   err=True)
+        _say(f"cardsmith: {o.path} (in {o.commit[:12]}) cannot be read as a model card: {o.failure}")
     errors = sum(len(r.errors) for r in reports)
     bad = sum(1 for r in reports if r.has_errors) + len(failures)
     where = f" to {remote}" if remote else ""
     if bad:
-        click.echo(
+        _say(
             f"cardsmith: push{where} refused: {bad} of {len(outcomes)} card(s) have errors "
             f"({errors} error finding(s), {len(failures)} unreadable). Fix the card(s) and commit, "
             "or skip this check with 'git push --no-verify'.",
-            err=True,
         )
         return 1
-    click.echo(f"cardsmith: {len(outcomes)} card(s) audited, no errors", err=True)
+    _say(f"cardsmith: {len(outcomes)} card(s) audited, no errors")
     return 0

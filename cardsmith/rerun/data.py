@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from cardsmith.errors import DatasetError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from cardsmith.card.model import ModelCard
+    from cardsmith.card.model import Card
 
 SEQUENCE = "sequence-classification"
 TOKEN = "token-classification"
@@ -88,7 +88,7 @@ class EvalData:
 # --------------------------------------------------------------------------------------------------
 
 
-def card_dataset(card: ModelCard | None) -> DatasetSource | None:
+def card_dataset(card: Card | None) -> DatasetSource | None:
     """The dataset a card says it was evaluated on: model-index first, then ``datasets`` metadata."""
     if card is None:
         return None
@@ -113,7 +113,7 @@ def card_dataset(card: ModelCard | None) -> DatasetSource | None:
 def load_split(
     dataset: str | None,
     *,
-    card: ModelCard | None = None,
+    card: Card | None = None,
     config: str | None = None,
     split: str | None = None,
 ) -> tuple[Any, DatasetSource]:

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cardsmith.rerun.data import SEQUENCE, TOKEN, EvalData
 from cardsmith.errors import EvaluationError, MissingExtraError, UnsupportedTaskError
+from cardsmith.rerun.data import SEQUENCE, TOKEN, EvalData
 
 #: Examples per forward pass when ``--batch-size`` is not given.
 DEFAULT_BATCH_SIZE = 64

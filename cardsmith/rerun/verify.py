@@ -22,15 +22,15 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cardsmith.errors import ConfigError, ResolveError
 from cardsmith.audit.report import AuditReport, Finding, Location, ReproducedMetric, Reproduction
 from cardsmith.card.model import Cell
+from cardsmith.errors import ConfigError, ResolveError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from cardsmith.card.model import Card
     from cardsmith.rerun.data import EvalData
-    from cardsmith.rerun.run import EvalOutput
     from cardsmith.rerun.resolve import ResolvedModel
-    from cardsmith.card.model import ModelCard
+    from cardsmith.rerun.run import EvalOutput
 
 #: Extra absolute tolerance beyond the printed rounding, for fp32 reruns (0-1 scale).
 TOLERANCE = 1e-4
@@ -64,7 +64,7 @@ class Claim:
     row: int | None = None
 
 
-def claimed_metrics(card: ModelCard) -> list[Claim]:
+def claimed_metrics(card: Card) -> list[Claim]:
     """What the card claims for its final evaluation: headline, else last table row, else model-index."""
     from cardsmith.rerun.metrics import canonical_metric
 
@@ -124,7 +124,7 @@ def _location(claim: Claim) -> Location:
     return Location(section="Headline", column=claim.name)
 
 
-def _eval_batch_size(card: ModelCard, batch_size: int | None) -> tuple[int, str]:
+def _eval_batch_size(card: Card, batch_size: int | None) -> tuple[int, str]:
     hp = card.hyperparameters
     if hp is not None and hp.eval_batch_size:
         return int(hp.eval_batch_size), "the card's eval_batch_size"
@@ -200,24 +200,7 @@ def compare(
     return metrics, failures, averaging
 
 
-def _rule_finding(name: str, message: str, location: Location) -> Finding:
-    from cardsmith.audit.registry import finding
-
-    return finding(name, message, location)
-
-
-def _wanted(name: str, code: str, select: list[str] | None, ignore: list[str] | None,
-            suppressed: list[str] | None = None) -> bool:
-    """Whether a rerun finding passes ``--select``/``--ignore`` and the card's inline suppressions."""
-    keys = {name.lower(), code.lower()}
-    if select and not keys & {s.lower() for s in select}:
-        return False
-    if suppressed and keys & {s.lower() for s in suppressed}:
-        return False
-    return not (ignore and keys & {s.lower() for s in ignore})
-
-
-def _load_card(model: ResolvedModel) -> ModelCard:
+def _load_card(model: ResolvedModel) -> Card:
     from cardsmith.card.parse import load_card
 
     path = model.card_path
@@ -251,32 +234,36 @@ def verify_repo(
     ``repo`` is a local folder or a Hub repo id (``revision`` for the latter). ``write`` (local
     folders only, with ``rerun``) records the reproduced results in the card, atomically.
     """
-    from cardsmith.audit.engine import audit_card, sort_key
+    from cardsmith.audit.engine import audit_card
+    from cardsmith.audit.rules import resolve
     from cardsmith.rerun.resolve import resolve_model
 
+    resolve(select)  # an unknown rule name fails before anything is loaded
+    resolve(ignore)
     if write and not rerun:
         raise ConfigError("--write records a rerun's results; add --rerun")
     model = resolve_model(repo, revision=revision, weights=rerun, trust_remote_code=trust_remote_code)
     if write and not model.local:
         raise ConfigError("--write needs a local model folder (the Hub cache is not edited); clone the repo")
     card = _load_card(model)
-    if model.local:
-        report = audit_card(card, select=select, ignore=ignore, path=model.card_path)
-    else:  # a Hub snapshot: no [tool.cardsmith] lookup above the cache; reported by its repo id
-        report = audit_card(card, select=select, ignore=ignore, path=model.card_path, config={})
+    # A Hub snapshot: no [tool.cardsmith] lookup above the cache; it is reported by its repo id.
+    config = None if model.local else {}
+    produced: list[Finding] = []
+    reproduction = None
+    if rerun:
+        reproduction, failures = rerun_card(
+            model, card,
+            dataset=dataset, dataset_config=dataset_config, split=split, text_column=text_column,
+            label_column=label_column, device=device, dtype=dtype, batch_size=batch_size,
+            max_examples=max_examples, trust_remote_code=trust_remote_code, progress=progress,
+        )
+        produced = reproduction_findings(card, reproduction, failures)
+    report = audit_card(card, select=select, ignore=ignore, path=model.card_path, config=config,
+                        produced=produced)
+    if not model.local:
         report.path = repo
-    if not rerun:
-        return report
-    reproduction, failures = rerun_card(
-        model, card,
-        dataset=dataset, dataset_config=dataset_config, split=split, text_column=text_column,
-        label_column=label_column, device=device, dtype=dtype, batch_size=batch_size,
-        max_examples=max_examples, trust_remote_code=trust_remote_code, progress=progress,
-    )
     report.reproduction = reproduction
-    report.findings.extend(reproduction_findings(card, reproduction, failures, select=select, ignore=ignore))
-    report.findings.sort(key=sort_key)
-    if write:
+    if write and reproduction is not None:
         write_reproduction(model, card, reproduction)
     return report
 
@@ -286,22 +273,18 @@ def _fmt(value: float | None) -> str:
 
 
 def reproduction_findings(
-    card: ModelCard,
+    card: Card,
     reproduction: Reproduction,
     failures: list[tuple[Claim, ReproducedMetric]],
-    *,
-    select: list[str] | None = None,
-    ignore: list[str] | None = None,
 ) -> list[Finding]:
     """The ``loss-not-reproduced`` / ``metric-not-reproduced`` findings for a comparison's failures.
 
     ``failures`` is what :func:`compare` returns as its second item; ``reproduction`` names the data
-    in the messages. Findings that ``select``/``ignore`` (names or codes) or the card's inline
-    ``<!-- cardsmith: disable=... -->`` comments exclude are left out. Unsorted.
+    in the messages. Unfiltered and unsorted: the audit engine's policy (selection, ``[tool.cardsmith]``,
+    inline suppressions) decides which are reported.
     """
-    from cardsmith.audit.engine import suppressions
+    from cardsmith.audit.rules import finding
 
-    suppressed = suppressions(card)
     out: list[Finding] = []
     for claim, metric in failures:
         name = "loss-not-reproduced" if claim.key == "loss" else "metric-not-reproduced"
@@ -313,14 +296,12 @@ def reproduction_findings(
         )
         if claim.key == "loss":
             message += f"; the {what} is computed as the Trainer does ({metric.note})"
-        found = _rule_finding(name, message, _location(claim))
-        if _wanted(found.name, found.rule, select, ignore, suppressed):
-            out.append(found)
+        out.append(finding(name, message, _location(claim)))
     return out
 
 
 def _reproduction(
-    card: ModelCard,
+    card: Card,
     data: EvalData,
     output: EvalOutput,
     *,
@@ -347,7 +328,7 @@ def _reproduction(
 
 
 def check_claims(
-    card: ModelCard,
+    card: Card,
     data: EvalData,
     output: EvalOutput,
     *,
@@ -375,12 +356,15 @@ def check_claims(
     eval_bs, _why = _eval_batch_size(card, batch_size)
     reproduction, failures = _reproduction(card, data, output, eval_batch_size=eval_bs, num_labels=num_labels,
                                            tolerance=tolerance, dataset=dataset or data.name)
-    return reproduction, reproduction_findings(card, reproduction, failures, select=select, ignore=ignore)
+    from cardsmith.audit.engine import Policy
+
+    policy = Policy(card, select=select, ignore=ignore, config={})
+    return reproduction, policy.apply(reproduction_findings(card, reproduction, failures), whole_audit=False)
 
 
 def rerun_card(
     model: ResolvedModel,
-    card: ModelCard,
+    card: Card,
     *,
     dataset: str | None = None,
     dataset_config: str | None = None,
@@ -490,10 +474,10 @@ def _replace_section(blocks: list[Any], section: str, newline: str) -> list[Any]
     return out
 
 
-def _update_model_index(card: ModelCard, reproduction: Reproduction) -> None:
+def _update_model_index(card: Card, reproduction: Reproduction) -> None:
     """Write the reproduced values into ``model-index`` (creating the result when there is none)."""
-    from cardsmith.rerun.metrics import canonical_metric
     from cardsmith.card.model import IndexDataset, IndexMetric, IndexResult, ModelIndexEntry
+    from cardsmith.rerun.metrics import canonical_metric
 
     reproduced = [m for m in reproduction.metrics if m.reproduced is not None]
     if not reproduced:
@@ -527,10 +511,11 @@ def _update_model_index(card: ModelCard, reproduction: Reproduction) -> None:
     card.metadata.model_index = entries  # the renderer folds the typed model-index back into the YAML
 
 
-def write_reproduction(model: ResolvedModel, card: ModelCard, reproduction: Reproduction) -> None:
+def write_reproduction(model: ResolvedModel, card: Card, reproduction: Reproduction) -> None:
     """Record the rerun in the card file (model-index values and a ``## Reproduction`` section), atomically."""
     from cardsmith.card.io import atomic_write_text
+    from cardsmith.card.render import render_card
 
     _update_model_index(card, reproduction)
     card.blocks = _replace_section(card.blocks, reproduction_section(reproduction, card.newline), card.newline)
-    atomic_write_text(model.card_path, card.to_markdown())
+    atomic_write_text(model.card_path, render_card(card))

@@ -38,6 +38,9 @@ from typing import Any
 from transformers import Trainer, TrainerCallback
 from transformers.trainer_callback import ExportableState
 
+from cardsmith.audit.engine import audit_card
+from cardsmith.card.model import Card
+from cardsmith.card.parse import load_card
 from cardsmith.errors import CardsmithError
 from cardsmith.train.record import (
     RECORD_CALLBACK_NAME,
@@ -47,7 +50,6 @@ from cardsmith.train.record import (
     eval_key_order,
     record_from_training,
 )
-from cardsmith.card.model import ModelCard
 
 _CARD_OPTIONS = ("language", "license", "tags", "model_name", "finetuned_from", "tasks", "dataset")
 
@@ -93,7 +95,7 @@ class CardCallback(TrainerCallback, ExportableState):
         self.audit = audit
         self.card_options = card_options
         self.record: dict[str, Any] | None = None
-        self.card: ModelCard | None = None
+        self.card: Card | None = None
         self.report: Any = None
         self.written: Path | None = None
         self._trainer: Trainer | None = None
@@ -239,7 +241,7 @@ class CardCallback(TrainerCallback, ExportableState):
         card = build_card(record, state)
         self.written = write_card(card, self._target(args), plot=self.plot,
                                   log_history=list(state.log_history))
-        self.card = ModelCard.load(self.written)
+        self.card = load_card(self.written)
         if self.audit:
             self._audit()
         return self.written
@@ -265,7 +267,7 @@ class CardCallback(TrainerCallback, ExportableState):
         if card is None:
             return
         try:
-            self.report = card.audit()
+            self.report = audit_card(card, path=self.written)
         except ImportError:  # the auditor is not installed in this build
             self.report = None
             return

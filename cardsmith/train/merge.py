@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from cardsmith.card.io import atomic_write_text
-from cardsmith.card.model import Block, Metadata, ModelCard
+from cardsmith.card.model import Block, Card, Metadata
+from cardsmith.card.render import render_card
 
 #: File name of the training-curves image written beside the card.
 CURVES_FILENAME = "training_curves.png"
@@ -69,7 +70,7 @@ def _merge_metadata(old: Metadata, new: Metadata) -> Metadata:
     return Metadata(data=data, model_index=copy.deepcopy(model_index), model_index_key=index_key, raw=raw)
 
 
-def merge_cards(existing: ModelCard, new: ModelCard) -> ModelCard:
+def merge_cards(existing: Card, new: Card) -> Card:
     """``existing`` with the parts cardsmith owns regenerated from ``new`` (see the module doc)."""
     from cardsmith.train.record import attach_headline_note, headline_note
 
@@ -93,7 +94,7 @@ def merge_cards(existing: ModelCard, new: ModelCard) -> ModelCard:
     return merged
 
 
-def ensure_blocks(card: ModelCard) -> ModelCard:
+def ensure_blocks(card: Card) -> Card:
     """A card laid out in blocks: a card built in memory is rendered once and parsed back."""
     if card.blocks:
         return card
@@ -106,7 +107,7 @@ def ensure_blocks(card: ModelCard) -> ModelCard:
     return laid_out
 
 
-def add_curves_link(card: ModelCard, link: str = CURVES_LINK) -> ModelCard:
+def add_curves_link(card: Card, link: str = CURVES_LINK) -> Card:
     """Link the training-curves image from "Training results" (once: idempotent on re-render)."""
     card = ensure_blocks(card)
     target = link[link.index("](") + 1:] if "](" in link else link
@@ -132,7 +133,7 @@ def add_curves_link(card: ModelCard, link: str = CURVES_LINK) -> ModelCard:
     return card
 
 
-def write_card(card: ModelCard, path: str | Path, *, plot: bool = False,
+def write_card(card: Card, path: str | Path, *, plot: bool = False,
                log_history: list[dict[str, Any]] | None = None) -> Path:
     """Write ``card`` to ``path`` atomically; an existing file is parsed and merged (what a person
     wrote is kept). With ``plot=True`` the training curves are drawn into ``training_curves.png``
@@ -150,4 +151,4 @@ def write_card(card: ModelCard, path: str | Path, *, plot: bool = False,
 
         plot_training_curves(card, target.parent / CURVES_FILENAME, log_history=log_history)
         card = add_curves_link(card)
-    return atomic_write_text(target, card.to_markdown())
+    return atomic_write_text(target, render_card(card))

@@ -11,9 +11,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from cardsmith.errors import MissingExtraError
 from cardsmith.card.io import atomic_write_bytes
-from cardsmith.card.model import ModelCard
+from cardsmith.card.model import Card
+from cardsmith.errors import MissingExtraError
 
 #: Table columns that are not curves of their own.
 _NOT_METRICS = {"training loss", "epoch", "step", "validation loss", "gen len",
@@ -33,7 +33,7 @@ def _series(xs: list[float | None], ys: list[float | None]) -> tuple[list[float]
     return [p[0] for p in pts], [p[1] for p in pts]
 
 
-def plot_training_curves(card: ModelCard, path: str | Path, *,
+def plot_training_curves(card: Card, path: str | Path, *,
                          log_history: list[dict[str, Any]] | None = None) -> Path:
     """Draw the card's training curves into ``path`` (PNG, written atomically) and return it.
 

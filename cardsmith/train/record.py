@@ -32,8 +32,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from cardsmith.errors import CardsmithError, ParseError
 from cardsmith.card.model import (
+    Card,
     Cell,
     FrameworkVersion,
     HeadlineMetric,
@@ -43,11 +43,13 @@ from cardsmith.card.model import (
     IndexResult,
     IndexTask,
     Metadata,
-    ModelCard,
     ModelIndexEntry,
     Optimizer,
     ResultsTable,
 )
+from cardsmith.card.numbers import trainer_round
+from cardsmith.card.parse import load_card
+from cardsmith.errors import CardsmithError, ParseError
 
 # --------------------------------------------------------------------------------------------------
 # Constants mirrored from transformers.modelcard (so the light core needs no transformers)
@@ -233,7 +235,7 @@ def _cell(value: Any) -> Cell:
         if isinstance(value, float) and not math.isfinite(value):
             return Cell(text=str(value), value=value)
         # Printed as transformers prints it (4 decimals), the exact logged value kept in ``value``.
-        return Cell.of(value, text=maybe_round(value))
+        return Cell.of(value, text=trainer_round(value))
     return Cell(text=json.dumps(value, default=str))
 
 
@@ -259,19 +261,6 @@ class HeadlineChoice(BaseModel):
     entry: dict[str, Any] | None = None
     note: str | None = None
     row: int | None = None  # 1-based row of the table the headline equals, when it is one
-
-
-def maybe_round(value: Any, decimals: int = 4) -> str:
-    """``transformers.modelcard._maybe_round``: floats with more than 4 decimals print with 4."""
-    text = str(value)
-    if isinstance(value, float) and len(text.split(".")) > 1 and len(text.split(".")[1]) > decimals:
-        return f"{value:.{decimals}f}"
-    return text
-
-
-def _fmt_num(value: Any) -> str:
-    """A number in a sentence, printed as the table prints it."""
-    return maybe_round(value)
 
 
 def _best_step(state: dict[str, Any]) -> int | None:
@@ -341,7 +330,7 @@ def choose_headline(summary: LogSummary, state: dict[str, Any], record: Training
                         f"evaluation, step {best}), selected{by}; `load_best_model_at_end` kept it.")
             else:
                 epoch = entry.get("epoch")
-                at = f"epoch {_fmt_num(epoch)}, step {best}" if epoch is not None else f"step {best}"
+                at = f"epoch {trainer_round(epoch)}, step {best}" if epoch is not None else f"step {best}"
                 note = (f"{HEADLINE_NOTE_PREFIX} those of the best checkpoint, `{ckpt_name}` ({at}), "
                         f"selected{by} and {restored}; the last evaluation "
                         f"(step {last_step}) is the last row of the table.")
@@ -685,7 +674,7 @@ def eval_key_order(log_history: list[dict[str, Any]]) -> list[str]:
     return []
 
 
-def build_card(record: TrainingRecord, state: Any) -> ModelCard:
+def build_card(record: TrainingRecord, state: Any) -> Card:
     """The card of a run: metadata, headline (+ why), hyperparameters, results table, versions."""
     state_d = _state_dict(state)
     log = state_d.get("log_history") or []
@@ -700,7 +689,7 @@ def build_card(record: TrainingRecord, state: Any) -> ModelCard:
     headline = [HeadlineMetric(name=k, value=_cell(v)) for k, v in headline_values.items()]
 
     metadata = _metadata(record, headline_values)
-    card = ModelCard(
+    card = Card(
         metadata=metadata,
         title=record.model_name or record.base_model or "model",
         base_model=record.base_model,
@@ -717,7 +706,7 @@ def build_card(record: TrainingRecord, state: Any) -> ModelCard:
     return card
 
 
-def headline_note(card: ModelCard) -> str | None:
+def headline_note(card: Card) -> str | None:
     """The "The results above are ..." sentence of a card, from its blocks or its notes."""
     for block in card.blocks:
         if block.kind == "text":
@@ -730,7 +719,7 @@ def headline_note(card: ModelCard) -> str | None:
     return None
 
 
-def attach_headline_note(card: ModelCard, note: str | None) -> ModelCard:
+def attach_headline_note(card: Card, note: str | None) -> Card:
     """Put ``note`` (or nothing) as the paragraph right after the headline list, replacing an old one.
 
     A card without blocks is rendered once (the Trainer's template) and parsed back, so the
@@ -819,7 +808,7 @@ def _metadata(record: TrainingRecord, headline: dict[str, Any]) -> Metadata:
     return Metadata(data=data, model_index=typed)
 
 
-def card_from_trainer(trainer: Any, **opts: Any) -> ModelCard:
+def card_from_trainer(trainer: Any, **opts: Any) -> Card:
     """An accurate card from a ``transformers.Trainer`` after ``trainer.train()``.
 
     ``opts`` take the keywords of ``Trainer.create_model_card``: ``language``, ``license``,
@@ -940,7 +929,7 @@ def _state_hyperparameters(state: dict[str, Any], notes: list[str]) -> list[tupl
     return pairs
 
 
-def card_from_output_dir(path: str | Path, **opts: Any) -> ModelCard:
+def card_from_output_dir(path: str | Path, **opts: Any) -> Card:
     """The card of a training output folder: ``trainer_state.json`` + ``config.json`` (+ README.md).
 
     ``path`` is the folder given as ``TrainingArguments(output_dir=...)``, a ``checkpoint-N``
@@ -988,7 +977,7 @@ def card_from_output_dir(path: str | Path, **opts: Any) -> ModelCard:
     return card
 
 
-def _order_like(card: ModelCard, existing: ModelCard) -> None:
+def _order_like(card: Card, existing: Card) -> None:
     """trainer_state.json sorts each entry's keys: take the column and headline order of the README."""
     table, old = card.results, existing.results
     if table is not None and old is not None and set(table.columns) == set(old.columns) \
@@ -1013,7 +1002,7 @@ def _order_like(card: ModelCard, existing: ModelCard) -> None:
                     ms.sort(key=lambda m: names.index(m.get("name")) if m.get("name") in names else len(names))
 
 
-def _existing_card(folder: Path) -> ModelCard | None:
+def _existing_card(folder: Path) -> Card | None:
     readme = folder / "README.md"
     if not readme.is_file():
         return None
@@ -1031,7 +1020,7 @@ def _record_from_files(
     folder: Path,
     state: dict[str, Any],
     config: dict[str, Any],
-    existing: ModelCard | None,
+    existing: Card | None,
     notes: list[str],
     opts: dict[str, Any],
 ) -> TrainingRecord:
@@ -1108,7 +1097,7 @@ def _load_best_from_state(state: dict[str, Any]) -> bool | None:
     return None
 
 
-def _dataset_from_card(card: ModelCard) -> DatasetRecord | None:
+def _dataset_from_card(card: Card) -> DatasetRecord | None:
     for entry in card.metadata.model_index or []:
         for result in entry.results:
             ds = result.dataset
@@ -1144,7 +1133,7 @@ def _pairs_from_hyperparameters(hp: Hyperparameters) -> tuple[list[tuple[str, An
 # --------------------------------------------------------------------------------------------------
 
 
-def load_source(source: str) -> ModelCard:
+def load_source(source: str) -> Card:
     """What ``cardsmith render`` reads: a card file, a training output folder, or a card JSON file."""
     path = Path(source)
     if not path.exists():
@@ -1153,7 +1142,7 @@ def load_source(source: str) -> ModelCard:
         if find_trainer_state(path) is not None:
             return card_from_output_dir(path)
         if (path / "README.md").is_file():
-            return ModelCard.load(path / "README.md")
+            return load_card(path / "README.md")
         raise CardsmithError(
             f"{source}: neither a training output folder (trainer_state.json) nor a model folder (README.md)"
         )
@@ -1162,8 +1151,8 @@ def load_source(source: str) -> ModelCard:
         if "log_history" in data:
             return card_from_output_dir(path)
         try:
-            return ModelCard.model_validate(data)
+            return Card.model_validate(data)
         except Exception as exc:  # noqa: BLE001 - pydantic ValidationError: bad input
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ParseError(f"{source}: not a card JSON ({first})") from None
-    return ModelCard.load(path)
+    return load_card(path)

@@ -1,0 +1,108 @@
+"""``[tool.cardsmith]`` in ``pyproject.toml``: the rule selection a repository configures.
+
+The nearest ``pyproject.toml`` above a card (walking up from the card's folder, stopping at the
+folder that holds ``.git``) may hold ``select`` and ``ignore`` lists of rule names or codes.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import Any
+
+from cardsmith.audit.rules import get_rule
+from cardsmith.errors import ConfigError, UnknownRuleError
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest ``pyproject.toml`` from ``start`` upwards, not above the folder holding ``.git``."""
+    here = start.resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+        if (folder / ".git").exists():
+            return None
+    return None
+
+
+_Q = rb"""[ \t]*["']?"""
+
+
+@functools.cache
+def _config_patterns() -> tuple[re.Pattern[bytes], re.Pattern[bytes], re.Pattern[bytes]]:
+    """``[tool.cardsmith...]`` / ``tool.cardsmith... =`` / ``tool = {...}``; a ``[tool]`` header; a
+    ``cardsmith = ...`` / ``cardsmith.x = ...`` key (compiled on first use: most cards have no pyproject)."""
+    tool_cardsmith = re.compile(
+        rb"^[ \t]*(?:\[\[?" + _Q + rb"tool" + _Q + rb"[ \t]*\." + _Q + rb"cardsmith"
+        + rb"|" + _Q + rb"tool" + _Q + rb"[ \t]*(?:\." + _Q + rb"cardsmith|=))",
+        re.MULTILINE,
+    )
+    tool_header = re.compile(rb"^[ \t]*\[" + _Q + rb"tool" + _Q + rb"[ \t]*\]", re.MULTILINE)
+    cardsmith_key = re.compile(rb"^" + _Q + rb"cardsmith" + _Q + rb"[ \t]*[.=]", re.MULTILINE)
+    return tool_cardsmith, tool_header, cardsmith_key
+
+
+def _may_configure_cardsmith(data: bytes) -> bool:
+    """False when a pyproject.toml cannot hold a ``tool.cardsmith`` table in any TOML spelling
+    (``[tool.cardsmith]``, dotted keys, an inline ``tool = {...}``, ``cardsmith = ...`` under ``[tool]``)."""
+    if b"cardsmith" not in data:
+        return False
+    tool_cardsmith, tool_header, cardsmith_key = _config_patterns()
+    if tool_cardsmith.search(data):
+        return True
+    return bool(tool_header.search(data) and cardsmith_key.search(data))
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if not _may_configure_cardsmith(data):
+        return {}  # no [tool.cardsmith] table can be in it: not worth parsing (or importing tomllib)
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+        try:
+            import tomli as tomllib  # type: ignore[no-redef]
+        except ModuleNotFoundError:
+            raise ConfigError(f"{path}: reading pyproject.toml needs Python 3.11+ or the tomli package") from None
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: not UTF-8 ({exc.reason})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
+def read_config(pyproject: Path) -> dict[str, list[str]]:
+    """The ``[tool.cardsmith]`` table of a ``pyproject.toml``: ``select`` and ``ignore`` lists.
+
+    Unknown rule names raise :class:`UnknownRuleError` naming the file; wrong types raise
+    :class:`ConfigError`.
+    """
+    data = _load_toml(pyproject)
+    tool = data.get("tool", {})
+    table = tool.get("cardsmith") if isinstance(tool, dict) else None
+    if table is None:
+        return {}
+    if not isinstance(table, dict):
+        raise ConfigError(f"{pyproject}: [tool.cardsmith] must be a table")
+    out: dict[str, list[str]] = {}
+    for key in ("select", "ignore"):
+        if key not in table:
+            continue
+        value = table[key]
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{pyproject}: [tool.cardsmith] {key} must be a list of rule names")
+        for v in value:
+            try:
+                get_rule(v)
+            except UnknownRuleError as exc:
+                raise UnknownRuleError(f"{pyproject}: [tool.cardsmith] {key}: {exc}") from None
+        out[key] = list(value)
+    return out

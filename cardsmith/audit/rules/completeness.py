@@ -1,0 +1,199 @@
+"""CS3xx: completeness and information. What the card leaves out, and what its numbers imply (info)."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+
+from cardsmith.audit.registry import (
+    HEADLINE,
+    METADATA,
+    MODEL_INDEX,
+    TABLE,
+    AuditContext,
+    Hit,
+    place,
+    rule,
+    table_location,
+)
+from cardsmith.card import sections
+
+
+@rule("table-truncated", "CS301", "info", "evaluations are missing from the table (gaps in epochs or steps)")
+def table_truncated(ctx: AuditContext) -> Iterator[Hit]:
+    """
+    What it does:
+        Takes the evaluation interval of the table (the smallest distance between rows, or the
+        first row's step) and, when every row sits on that regular schedule, reports the
+        evaluations the schedule implies but the table does not show.
+    Why is this bad:
+        A table that shows the first and the last epoch hides how training went in between
+        (overfitting, a collapse, the best checkpoint); the rules that need the whole curve
+        cannot check it.
+    Example:
+        | 1  | 13  | ... |
+        | 20 | 260 | ... |    <- 18 evaluations missing
+    """
+    f = ctx.facts
+    col = f.step if f.step is not None else f.epoch
+    if col is None:
+        return
+    pts = [(r, v) for r, v in zip(f.rows, f.values(col)) if v is not None]
+    if len(pts) < 2:
+        return
+    xs = [x for _, x in pts]
+    diffs = [b - a for a, b in itertools.pairwise(xs)]
+    if any(d <= 0 for d in diffs):
+        return
+    base = min(diffs + ([xs[0]] if xs[0] > 0 else []))  # type: ignore[operator]
+    if base <= 0:
+        return
+    tol = 0.05
+
+    def multiple(d: float) -> float:
+        return d / base
+
+    # a regular schedule: every gap a whole multiple of the base (the last one may be shorter)
+    for i, d in enumerate(diffs):
+        m = multiple(d)
+        if abs(m - round(m)) > tol and not (i == len(diffs) - 1 and m < 1):
+            return
+    missing = 0
+    spans: list[str] = []
+    for i, d in enumerate(diffs):
+        k = round(multiple(d)) - 1
+        if k >= 1:
+            missing += k
+            spans.append(f"{k} between {f.row_label(pts[i][0]).removeprefix('the row of ')} and "
+                         f"{f.row_label(pts[i + 1][0]).removeprefix('the row of ')}")
+    if missing:
+        unit = "steps" if col is f.step else "epochs"
+        yield (f"{missing} evaluation{'s are' if missing > 1 else ' is'} missing from the table "
+               f"(evaluations every {base:g} {unit}): " + "; ".join(spans), table_location(f, None, col))
+
+_PLACEHOLDERS = re.compile(r"^\s*\[?\s*more information needed\s*\]?\.?\s*$", re.IGNORECASE)
+
+@rule("placeholder-section", "CS305", "info", "a section still says \"More information needed\"")
+def placeholder_section(ctx: AuditContext) -> Iterator[Hit]:
+    """
+    What it does:
+        Lists the sections whose whole text is the Trainer's placeholder "More information needed"
+        (or the Hub template's "[More Information Needed]").
+    Why is this bad:
+        The Trainer writes these placeholders for the author to fill in; a published card that
+        keeps them does not say what the model is for, its limits, or what data it saw.
+    Example:
+        ## Intended uses & limitations
+
+        More information needed
+    """
+    lines = sections.body_lines(ctx.card)
+    names = []
+    for section in sections.headings(lines):
+        body = sections.text_of(lines, section)
+        if body and all(_PLACEHOLDERS.match(ln) for ln in body.splitlines() if ln.strip()):
+            names.append(section.title)
+    if names:
+        yield (f"{len(names)} section{'s say' if len(names) > 1 else ' says'} \"More information needed\": "
+               + ", ".join(names), place(section=names[0]))
+
+@rule("missing-base-model", "CS302", "info", "the card does not name its base model")
+def missing_base_model(ctx: AuditContext) -> Iterator[Hit]:
+    """
+    What it does:
+        Fires when neither the ``base_model`` metadata nor the "fine-tuned version of [X]" sentence
+        names a base model.
+    Why is this bad:
+        The Hub links fine-tunes to their base model from ``base_model``; without it users cannot
+        see where the model came from, its license or its known limits.
+    Example:
+        This model is a fine-tuned version of [](https://huggingface.co/) on ...
+    """
+    md = ctx.card.metadata
+    body = (ctx.card.base_model or "").strip()
+    if md.base_model is None and body.lower() in {"", "none", "null"}:
+        yield ("the card names no base model (no base_model metadata, no \"fine-tuned version of\" link)",
+               place(section=METADATA, column="base_model"))
+
+@rule("missing-dataset", "CS303", "info", "the card does not name its training/evaluation dataset")
+def missing_dataset(ctx: AuditContext) -> Iterator[Hit]:
+    """
+    What it does:
+        Fires when the ``datasets`` metadata is empty and the body says "an unknown dataset" or
+        "the None dataset" (or names none).
+    Why is this bad:
+        Results mean nothing without the data they were measured on; the dataset is also what
+        ``cardsmith verify --rerun`` needs to reproduce them.
+    Example:
+        This model is a fine-tuned version of [bert-base-cased](...) on an unknown dataset.
+    """
+    md = ctx.card.metadata
+    datasets = [d for d in md.datasets if d.strip().lower() not in {"none", "null", ""}]
+    body = (ctx.card.dataset_name or "").strip().lower()
+    if not datasets and body in {"", "none", "null", "unknown", "an unknown", "an unknown dataset"}:
+        yield (("the card names no dataset (no datasets metadata; the text says "
+               f"{'an unknown dataset' if body in {'', 'unknown', 'an unknown', 'an unknown dataset'} else 'None'})"),
+               place(section=METADATA, column="datasets"))
+
+@rule("missing-license", "CS304", "info", "the metadata has no license")
+def missing_license(ctx: AuditContext) -> Iterator[Hit]:
+    """
+    What it does:
+        Fires when the YAML front matter has no ``license`` key.
+    Why is this bad:
+        Without a license nobody may legally reuse the weights; the Hub shows the license from this
+        key.
+    Example:
+        ---
+        tags: [generated_from_trainer]
+        ---
+    """
+    if ctx.card.metadata.license is None:
+        yield ("the metadata has no license", place(section=METADATA, column="license"))
+
+@rule("empty-model-index", "CS306", "info", "the `model-index` has no results (`results: []`)")
+def empty_model_index(ctx: AuditContext) -> Iterator[Hit]:
+    """
+    What it does:
+        Fires when the metadata has a ``model-index`` whose entries have no metric values
+        (``results: []``, or results with a task but no metrics).
+    Why is this bad:
+        The Hub's evaluation widget and leaderboards read ``model-index``; the Trainer writes
+        ``results: []`` when it had no dataset name, so the card's numbers are invisible there.
+    Example:
+        model-index:
+        - name: my-model
+          results: []
+    """
+    mi = ctx.card.metadata.model_index
+    if mi is None:
+        return
+    if not any(m.value is not None for e in mi for r in e.results for m in r.metrics):
+        yield ("the model-index has no metric values (results: [])",
+               place(section=MODEL_INDEX))
+
+@rule("implied-metrics", "CS307", "info",
+      "what the numbers imply: the metric scale (fraction or percent) and the averaging")
+def implied_metrics(ctx: AuditContext) -> Iterator[Hit]:
+    """
+    What it does:
+        Reports the scale of the card's bounded metrics (fraction in [0, 1] or percent in
+        [0, 100]) and the averaging that the identities between precision, recall, F1 and accuracy
+        imply: micro (all four equal), weighted (recall equals accuracy in every row), binary or
+        seqeval (F1 is the harmonic mean of precision and recall), macro (it is not).
+    Why is this bad:
+        It is not: it is information. The equalities of micro and weighted averaging look like
+        copied cells but are identities, so the other rules take them into account; and the
+        averaging is what a re-evaluation must use to reproduce the numbers.
+    Example:
+        Recall 0.5352, 0.5432, ... equal to Accuracy 0.5352, 0.5432, ...: weighted averaging
+    """
+    f = ctx.facts
+    parts = []
+    if f.scale is not None:
+        parts.append(f"metrics on the {f.scale} scale ({'[0, 100]' if f.scale == 'percent' else '[0, 1]'})")
+    if f.averaging is not None:
+        parts.append(f"{f.averaging} averaging ({f.averaging_evidence})")
+    if parts:
+        yield ("the numbers imply " + "; ".join(parts), place(section=TABLE if f.rows else HEADLINE))

@@ -1,0 +1,85 @@
+"""Print cardsmith's internal import graph: circles, floors, and private names crossing modules.
+
+Every ``import`` statement counts, also the lazy ones inside functions (they still make a circle).
+Exit 1 when there is a circle or a private name crosses a module boundary.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1] / "cardsmith"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def graph() -> tuple[dict[str, set[str]], list[str]]:
+    modules = {module_name(p): p for p in ROOT.rglob("*.py")}
+    edges: dict[str, set[str]] = {m: set() for m in modules}
+    private: list[str] = []
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("cardsmith"):
+                target = node.module
+                for alias in node.names:
+                    sub = f"{target}.{alias.name}"
+                    if sub in modules:
+                        edges[name].add(sub)
+                    elif target in modules:
+                        edges[name].add(target)
+                        if alias.name.startswith("_") and not alias.name.startswith("__") and target != name:
+                            private.append(f"{name} imports {target}.{alias.name}")
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith("cardsmith") and alias.name in modules:
+                        edges[name].add(alias.name)
+    for name in edges:
+        edges[name].discard(name)
+        # a package's __init__ importing its own modules is not an upward import
+    return edges, private
+
+
+def floors(edges: dict[str, set[str]]) -> dict[str, int]:
+    level: dict[str, int] = {}
+    visiting: set[str] = set()
+
+    def visit(m: str, stack: list[str]) -> int:
+        if m in level:
+            return level[m]
+        if m in visiting:
+            raise RecursionError(" -> ".join([*stack, m]))
+        visiting.add(m)
+        level[m] = 1 + max((visit(d, [*stack, m]) for d in edges[m]), default=0)
+        visiting.discard(m)
+        return level[m]
+
+    for m in edges:
+        visit(m, [])
+    return level
+
+
+def main() -> int:
+    edges, private = graph()
+    try:
+        level = floors(edges)
+    except RecursionError as exc:
+        print(f"import circle: {exc}")
+        return 1
+    for m in sorted(level, key=lambda k: (level[k], k)):
+        print(f"{level[m]:2d}  {m}")
+    print(f"floors: {max(level.values())}")
+    for line in private:
+        print("private name crosses modules:", line)
+    return 1 if private else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
