@@ -215,3 +215,55 @@ def test_masked_lm_within_sampling_error(masked: dict[str, Any]) -> None:
         model, tokenizer, config, texts, _raised(claims, "accuracy"), eval_batch_size=batch, block_sizes=[128]
     )
     assert not raised.metrics["accuracy"].match
+
+
+# --------------------------------------------------------------------------------------------------
+# extractive question answering
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def qa(root: Path) -> dict[str, Any]:
+    trainer, eval_file = tiny_tasks.train_qa(root / "qa")
+    return {"trainer": trainer, "eval": eval_file, "out": root / "qa"}
+
+
+def _qa(run: dict[str, Any], claims: dict[str, Any]) -> Any:
+    from cardsmith.rerun.tasks.extractive_qa import reproduce_qa
+
+    model, tokenizer, _ = _load(run["out"], "AutoModelForQuestionAnswering")
+    return reproduce_qa(
+        model,
+        tokenizer,
+        _texts(run["eval"], "question"),
+        _texts(run["eval"], "context"),
+        _texts(run["eval"], "answers"),
+        claims,
+        eval_batch_size=run["trainer"].args.per_device_eval_batch_size,
+    )
+
+
+def test_question_answering_reproduces_loss_and_squad_scores(qa: dict[str, Any]) -> None:
+    from cardsmith.rerun.tasks.extractive_qa import QA_METRICS
+
+    claims = _card_claims(qa["out"], QA_METRICS)
+    assert set(claims) == {"loss", "exact_match", "f1"}
+    result = _qa(qa, claims)
+    assert all(r.match for r in result.metrics.values()), result.metrics
+    logged = _last_eval(qa["trainer"])
+    for key in ("loss", "exact_match", "f1"):
+        assert abs(result.metrics[key].value - logged[f"eval_{key}"]) < EXACT
+    assert (result.settings["max_length"], result.settings["doc_stride"]) == (384, 128)
+    assert result.settings["loss_padding"] == "max_length"
+    assert result.settings["squad"] == "v1.1"
+    raised = _qa(qa, _raised(claims, "f1"))
+    assert not raised.metrics["f1"].match and raised.metrics["exact_match"].match
+
+
+def test_squad_v2_null_answer_and_normalisation() -> None:
+    from cardsmith.rerun.tasks.text_scores import normalize_answer, squad_scores
+
+    assert normalize_answer("The  Red, apple!") == "red apple"
+    scores = squad_scores(["", "a red apple", "pear"], [[], ["red apple"], ["green pear"]], v2=True)
+    assert scores["exact"] == pytest.approx(200 / 3)
+    assert scores["f1"] == pytest.approx(100 * (1 + 1 + 2 / 3) / 3)

@@ -511,3 +511,239 @@ def train_masked_lm(
     )
     trainer.train()
     return _finish(trainer, out, raw["validation"], "tiny-bert-mlm", "tiny_texts", "fill-mask")
+
+
+# --------------------------------------------------------------------------------------------------
+# Extractive question answering (BERT, run_qa.py / the question-answering notebook)
+# --------------------------------------------------------------------------------------------------
+
+
+def qa_data(n_train: int = 300, n_eval: int = 40, seed: int = 3) -> Any:
+    """SQuAD-style ``id``/``question``/``context``/``answers``: which fruit does an animal take?"""
+    from datasets import DatasetDict
+
+    rng = random.Random(seed)
+    out = {}
+    for split, n in (("train", n_train), ("validation", n_eval)):
+        rows: dict[str, list[Any]] = {"id": [], "question": [], "context": [], "answers": []}
+        for k in range(n):
+            animals = rng.sample(ANIMALS, rng.randint(2, 4))
+            sentences = []
+            for animal in animals:
+                sentences.append((animal, rng.choice(VERBS), f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)}"))
+            target = rng.choice(sentences)
+            context = ""
+            answer_start = 0
+            for animal, verb, obj in sentences:
+                prefix = f"the {animal} {verb} a "
+                if (animal, verb, obj) == target:
+                    answer_start = len(context) + len(prefix)
+                context += f"{prefix}{obj} . "
+            rows["id"].append(f"{split}-{k}")
+            rows["question"].append(f" what does the {target[0]} {target[1]} ?")
+            rows["context"].append(context.strip())
+            rows["answers"].append({"text": [target[2]], "answer_start": [answer_start]})
+        out[split] = _dataset(rows, "tiny_squad", split)
+    return DatasetDict(out)
+
+
+def _squad_normalize(s: str) -> str:
+    import re
+    import string
+
+    s = "".join(ch for ch in s.lower() if ch not in set(string.punctuation))
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", s).split())
+
+
+def squad_v1(predictions: list[str], golds: list[list[str]]) -> dict[str, float]:
+    """The official SQuAD v1.1 script's exact_match and f1 (percent)."""
+    import collections
+
+    def f1(pred: str, gold: str) -> float:
+        p, g = _squad_normalize(pred).split(), _squad_normalize(gold).split()
+        same = sum((collections.Counter(p) & collections.Counter(g)).values())
+        if same == 0:
+            return 0.0
+        precision, recall = same / len(p), same / len(g)
+        return 2 * precision * recall / (precision + recall)
+
+    em = [
+        max(float(_squad_normalize(p) == _squad_normalize(g)) for g in gs)
+        for p, gs in zip(predictions, golds)
+    ]
+    f = [max(f1(p, g) for g in gs) for p, gs in zip(predictions, golds)]
+    return {"exact_match": 100.0 * sum(em) / len(em), "f1": 100.0 * sum(f) / len(f)}
+
+
+def postprocess_qa_predictions(
+    examples: Any,
+    features: Any,
+    start_logits: Any,
+    end_logits: Any,
+    n_best_size: int = 20,
+    max_answer_length: int = 30,
+) -> list[str]:
+    """``utils_qa.postprocess_qa_predictions`` (SQuAD v1: no null answer)."""
+    import collections
+
+    index = {k: i for i, k in enumerate(examples["id"])}
+    per_example = collections.defaultdict(list)
+    for i, feature in enumerate(features):
+        per_example[index[feature["example_id"]]].append(i)
+    answers = []
+    for example_index, example in enumerate(examples):
+        prelim = []
+        for feature_index in per_example[example_index]:
+            s, e = start_logits[feature_index], end_logits[feature_index]
+            offsets = features[feature_index]["offset_mapping"]
+            for si in np.argsort(s)[-1 : -n_best_size - 1 : -1].tolist():
+                for ei in np.argsort(e)[-1 : -n_best_size - 1 : -1].tolist():
+                    if si >= len(offsets) or ei >= len(offsets) or offsets[si] is None or offsets[ei] is None:
+                        continue
+                    if len(offsets[si]) < 2 or len(offsets[ei]) < 2:
+                        continue
+                    if ei < si or ei - si + 1 > max_answer_length:
+                        continue
+                    prelim.append((s[si] + e[ei], example["context"][offsets[si][0] : offsets[ei][1]]))
+        prelim.sort(key=lambda x: x[0], reverse=True)
+        answers.append(prelim[0][1] if prelim else "empty")
+    return answers
+
+
+def train_qa(out_dir: str | Path, **overrides: Any) -> tuple[Any, Path]:
+    """A tiny BERT QA model; its evaluation logs the loss (notebook) and exact match/F1 (run_qa)."""
+    import torch
+    from tokenizers import processors
+    from transformers import (
+        BertConfig,
+        BertForQuestionAnswering,
+        DataCollatorWithPadding,
+        PreTrainedTokenizerFast,
+        Trainer,
+    )
+
+    _one_thread()
+    out = Path(out_dir)
+    raw = qa_data()
+    base = word_tokenizer(WORDS + [".", "?", "what", "does"], ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+    backend = base.backend_tokenizer
+    vocab = backend.get_vocab()
+    backend.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=512,
+    )
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        pad_token_id=0,
+    )
+    torch.manual_seed(42)
+    model = BertForQuestionAnswering(config)
+    max_length, doc_stride = 384, 128
+
+    def tokenize(examples: dict[str, list[Any]], padding: Any = "max_length") -> Any:
+        return tokenizer(
+            [q.lstrip() for q in examples["question"]],
+            examples["context"],
+            truncation="only_second",
+            max_length=max_length,
+            stride=doc_stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+            padding=padding,
+        )
+
+    def prepare_train_features(examples: dict[str, list[Any]], padding: Any = "max_length") -> Any:
+        tokenized = tokenize(examples, padding)
+        sample_mapping = tokenized.pop("overflow_to_sample_mapping")
+        offset_mapping = tokenized.pop("offset_mapping")
+        tokenized["start_positions"], tokenized["end_positions"] = [], []
+        for i, offsets in enumerate(offset_mapping):
+            input_ids = tokenized["input_ids"][i]
+            cls_index = input_ids.index(tokenizer.cls_token_id)
+            sequence_ids = tokenized.sequence_ids(i)
+            answers = examples["answers"][sample_mapping[i]]
+            start_char = answers["answer_start"][0]
+            end_char = start_char + len(answers["text"][0])
+            token_start_index = 0
+            while sequence_ids[token_start_index] != 1:
+                token_start_index += 1
+            token_end_index = len(input_ids) - 1
+            while sequence_ids[token_end_index] != 1:
+                token_end_index -= 1
+            if not (offsets[token_start_index][0] <= start_char and offsets[token_end_index][1] >= end_char):
+                tokenized["start_positions"].append(cls_index)
+                tokenized["end_positions"].append(cls_index)
+            else:
+                while token_start_index < len(offsets) and offsets[token_start_index][0] <= start_char:
+                    token_start_index += 1
+                tokenized["start_positions"].append(token_start_index - 1)
+                while offsets[token_end_index][1] >= end_char:
+                    token_end_index -= 1
+                tokenized["end_positions"].append(token_end_index + 1)
+        return tokenized
+
+    def prepare_validation_features(examples: dict[str, list[Any]]) -> Any:
+        tokenized = tokenize(examples)
+        sample_mapping = tokenized.pop("overflow_to_sample_mapping")
+        tokenized["example_id"] = []
+        for i in range(len(tokenized["input_ids"])):
+            sequence_ids = tokenized.sequence_ids(i)
+            tokenized["example_id"].append(examples["id"][sample_mapping[i]])
+            tokenized["offset_mapping"][i] = [
+                o if sequence_ids[k] == 1 else None for k, o in enumerate(tokenized["offset_mapping"][i])
+            ]
+        return tokenized
+
+    columns = raw["train"].column_names
+    # training batches padded dynamically (run_qa's --pad_to_max_length False); evaluation features
+    # padded to max_length (the notebook's and run_qa's default): the padding is part of the loss
+    train_features = raw["train"].map(
+        prepare_train_features, batched=True, remove_columns=columns, fn_kwargs={"padding": False}
+    )
+    eval_labelled = raw["validation"].map(prepare_train_features, batched=True, remove_columns=columns)
+    eval_features = raw["validation"].map(prepare_validation_features, batched=True, remove_columns=columns)
+    examples = raw["validation"]
+
+    class QuestionAnsweringTrainer(Trainer):  # trainer_qa.py's evaluate, on features that carry the answers
+        def evaluate(
+            self, eval_dataset: Any = None, ignore_keys: Any = None, metric_key_prefix: str = "eval"
+        ) -> dict[str, float]:
+            output = self.evaluation_loop(
+                self.get_eval_dataloader(), description="Evaluation", metric_key_prefix=metric_key_prefix
+            )
+            start_logits, end_logits = output.predictions
+            predictions = postprocess_qa_predictions(examples, eval_features, start_logits, end_logits)
+            metrics = squad_v1(predictions, [a["text"] for a in examples["answers"]])
+            metrics = {f"{metric_key_prefix}_{k}": v for k, v in metrics.items()}
+            metrics[f"{metric_key_prefix}_loss"] = output.metrics[f"{metric_key_prefix}_loss"]
+            self.log(metrics)
+            self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+            return metrics
+
+    overrides.setdefault("per_device_eval_batch_size", 12)
+    overrides.setdefault("learning_rate", 5e-3)
+    trainer = QuestionAnsweringTrainer(
+        model=model,
+        args=_lm_args(out, overrides),
+        train_dataset=train_features,
+        eval_dataset=eval_labelled,
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+    )
+    trainer.train()
+    return _finish(trainer, out, raw["validation"], "tiny-bert-qa", "tiny_squad", "question-answering")
