@@ -38,8 +38,22 @@ CARDSMITH_EXE: str | None = None
 
 def install_regular(target: Path) -> str:
     """``pip install --no-deps --target TARGET .``: this checkout as a regular install; its script."""
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--target", str(target), str(ROOT)], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(ROOT),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return str(target / "bin" / "cardsmith")
 
 
@@ -81,8 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=30, help="repetitions per measurement (median)")
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="folder of *.md cards")
     ap.add_argument("--card", type=Path, default=DEFAULT_CARD, help="the single card of (a)")
-    ap.add_argument("--installed", action="store_true",
-                    help="time a regular (non-editable) install of this checkout, as pip install gives it")
+    ap.add_argument(
+        "--installed",
+        action="store_true",
+        help="time a regular (non-editable) install of this checkout, as pip install gives it",
+    )
     ap.add_argument("--cardsmith", help="the cardsmith executable to time")
     args = ap.parse_args(argv)
     global CARDSMITH_EXE
@@ -115,10 +132,16 @@ def main(argv: list[str] | None = None) -> int:
         t_base, t_one = statistics.median(base_times), statistics.median(one_times)
         c_base, c_one = statistics.median(base_cpu), statistics.median(one_cpu)
         rows = [
-            ("`python -c \"import pydantic, markdown_it, yaml\"`", f"{t_base * 1000:.0f} ms",
-             f"CPU {c_base * 1000:.0f} ms"),
-            ("`cardsmith audit` one card", f"{t_one * 1000:.0f} ms",
-             f"{t_one / t_base:.2f}x (goal <= 1.5x); CPU {c_one * 1000:.0f} ms, {c_one / c_base:.2f}x"),
+            (
+                '`python -c "import pydantic, markdown_it, yaml"`',
+                f"{t_base * 1000:.0f} ms",
+                f"CPU {c_base * 1000:.0f} ms",
+            ),
+            (
+                "`cardsmith audit` one card",
+                f"{t_one * 1000:.0f} ms",
+                f"{t_one / t_base:.2f}x (goal <= 1.5x); CPU {c_one * 1000:.0f} ms, {c_one / c_base:.2f}x",
+            ),
         ]
         per_card = None
         if len(cards) > 1:
@@ -128,11 +151,15 @@ def main(argv: list[str] | None = None) -> int:
             t_many = median_of(many, env, runs)
             t_first = median_of(cardsmith_cmd() + ["audit", "--format", "json", cards[0]], env, runs)
             per_card = (t_many - t_first) / (len(cards) - 1)
-            rows.append((f"`cardsmith audit` {len(cards)} corpus cards, one call", f"{t_many * 1000:.0f} ms", ""))
+            rows.append(
+                (f"`cardsmith audit` {len(cards)} corpus cards, one call", f"{t_many * 1000:.0f} ms", "")
+            )
             rows.append(("per additional card", f"{per_card * 1000:.2f} ms", "goal <= 5 ms"))
 
     how = "a regular install (--installed)" if args.installed else " ".join(cardsmith_cmd())
-    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, medians of {args.runs} runs; cardsmith: {how}")
+    print(
+        f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, medians of {args.runs} runs; cardsmith: {how}"
+    )
     print("(the goal is on wall time; CPU time is user + system time of the process)\n")
     print("| measurement | time | ratio / goal |")
     print("| --- | --- | --- |")

@@ -120,7 +120,9 @@ def build_checkpoint(target: Path) -> None:
     source = minilm_folder()
     torch.manual_seed(0)
     model = AutoModelForSequenceClassification.from_pretrained(
-        str(source), num_labels=2, id2label=dict(enumerate(LABELS)),
+        str(source),
+        num_labels=2,
+        id2label=dict(enumerate(LABELS)),
         label2id={name: i for i, name in enumerate(LABELS)},
     )
     model.config.architectures = ["BertForSequenceClassification"]
@@ -134,8 +136,11 @@ def build_dataset(target: Path, n: int, seed: int = 0) -> None:
 
     from datasets import ClassLabel, Dataset, Features, Value
 
-    words = [w for w in (minilm_folder() / "vocab.txt").read_text(encoding="utf-8").split()
-             if w.isalpha() and w.isascii() and len(w) > 2][2000:12000]
+    words = [
+        w
+        for w in (minilm_folder() / "vocab.txt").read_text(encoding="utf-8").split()
+        if w.isalpha() and w.isascii() and len(w) > 2
+    ][2000:12000]
     rng = random.Random(seed)
     texts, labels = [], []
     for _ in range(n):
@@ -175,14 +180,29 @@ def main() -> None:
 
     import torch
 
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
-               TRANSFORMERS_VERBOSITY="error")
+    env = dict(
+        os.environ,
+        HF_HUB_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+        TRANSFORMERS_VERBOSITY="error",
+    )
     script = work / "trainer_eval.py"
     script.write_text(TRAINER_SCRIPT % {"bs": EVAL_BATCH_SIZE, "cpu": not torch.cuda.is_available()})
 
     trainer_cmd = [sys.executable, str(script), str(ckpt), str(data), str(work / "trainer_out")]
-    verify_cmd = [sys.executable, "-m", "cardsmith", "verify", str(ckpt), "--rerun", "--dataset", str(data),
-                  "--format", "json"]
+    verify_cmd = [
+        sys.executable,
+        "-m",
+        "cardsmith",
+        "verify",
+        str(ckpt),
+        "--rerun",
+        "--dataset",
+        str(data),
+        "--format",
+        "json",
+    ]
     trainer_times: list[float] = []
     cs_times: list[float] = []
     trainer_metrics: dict[str, float] = {}
@@ -191,7 +211,7 @@ def main() -> None:
         seconds, out = timed(trainer_cmd, env)
         trainer_times.append(seconds)
         line = next(x for x in out.splitlines() if x.startswith("RESULT "))
-        trainer_metrics = json.loads(line[len("RESULT "):])
+        trainer_metrics = json.loads(line[len("RESULT ") :])
         loss, accuracy = trainer_metrics["eval_loss"], trainer_metrics["eval_accuracy"]
         (ckpt / "README.md").write_text(CARD.format(loss=loss, accuracy=accuracy, bs=EVAL_BATCH_SIZE))
         seconds, out = timed(verify_cmd, env)
@@ -201,16 +221,20 @@ def main() -> None:
     cs_loss, cs_acc = got["Loss"]["reproduced"], got["Accuracy"]["reproduced"]
 
     t_trainer, t_cs = min(trainer_times), min(cs_times)
-    print(f"\n{reproduction['examples']} texts (4-160 words), MiniLM-L6 (22.7M params) + fresh 2-class head, "
-          f"device {reproduction['device']}, {torch.get_num_threads()} threads, eval_batch_size "
-          f"{EVAL_BATCH_SIZE}; whole processes, best of {args.repeats}\n")
+    print(
+        f"\n{reproduction['examples']} texts (4-160 words), MiniLM-L6 (22.7M params) + fresh 2-class head, "
+        f"device {reproduction['device']}, {torch.get_num_threads()} threads, eval_batch_size "
+        f"{EVAL_BATCH_SIZE}; whole processes, best of {args.repeats}\n"
+    )
     print("| run | wall time (s) | eval loss | accuracy |")
     print("|:----|--------------:|----------:|---------:|")
     print(f"| `Trainer.evaluate` | {t_trainer:.1f} | {loss:.6f} | {accuracy:.4f} |")
     print(f"| `cardsmith verify --rerun` | {t_cs:.1f} | {cs_loss:.6f} | {cs_acc:.4f} |")
-    print(f"\nspeedup: {t_trainer / t_cs:.2f}x; |loss difference| {abs(loss - cs_loss):.2e}; "
-          f"accuracy identical: {abs(accuracy - cs_acc) < 1e-12}; all claims matched: "
-          f"{all(m['match'] for m in reproduction['metrics'])}")
+    print(
+        f"\nspeedup: {t_trainer / t_cs:.2f}x; |loss difference| {abs(loss - cs_loss):.2e}; "
+        f"accuracy identical: {abs(accuracy - cs_acc) < 1e-12}; all claims matched: "
+        f"{all(m['match'] for m in reproduction['metrics'])}"
+    )
     if args.keep is None:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -32,9 +32,7 @@ def __getattr__(name: str) -> Any:
                 raise
             from cardsmith.errors import MissingExtraError
 
-            raise MissingExtraError(
-                f'CardCallback needs {exc.name}: pip install "cardsmith[eval]"'
-            ) from None
+            raise MissingExtraError(f'CardCallback needs {exc.name}: pip install "cardsmith[eval]"') from None
         return CardCallback
     raise AttributeError(f"module 'cardsmith' has no attribute {name!r}")
 

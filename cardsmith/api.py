@@ -46,14 +46,14 @@ class ModelCard(Card):
     @classmethod
     def from_trainer(cls, trainer: Any, **kwargs: Any) -> ModelCard:
         """Build an accurate card from a ``transformers.Trainer`` after ``trainer.train()``."""
-        from cardsmith.train.record import card_from_trainer
+        from cardsmith.train.from_trainer import card_from_trainer
 
         return cls.of(card_from_trainer(trainer, **kwargs))
 
     @classmethod
     def from_output_dir(cls, path: str | Path, **kwargs: Any) -> ModelCard:
         """Build a card from a training output folder (trainer_state.json, config.json); no pickle."""
-        from cardsmith.train.record import card_from_output_dir
+        from cardsmith.train.output_dir import card_from_output_dir
 
         return cls.of(card_from_output_dir(path, **kwargs))
 

@@ -25,8 +25,14 @@ def main(out: str) -> None:
     if out_dir.exists():
         shutil.rmtree(out_dir)
     data = seq_datasets(n_train=256, n_eval=96, seed=0)
-    trainer = train_seq(out_dir, datasets=data, callbacks=[CardCallback()], eval_strategy="epoch",
-                        num_train_epochs=3, per_device_eval_batch_size=8)
+    trainer = train_seq(
+        out_dir,
+        datasets=data,
+        callbacks=[CardCallback()],
+        eval_strategy="epoch",
+        num_train_epochs=3,
+        per_device_eval_batch_size=8,
+    )
     trainer.save_model(str(out_dir))
     data["validation"].save_to_disk(str(out_dir) + "-eval")
     print(f"trained {out_dir}; card at {out_dir / 'README.md'}; eval data at {out_dir}-eval")

@@ -26,7 +26,15 @@ def graph() -> tuple[dict[str, set[str]], list[str]]:
     private: list[str] = []
     for name, path in modules.items():
         tree = ast.parse(path.read_text(encoding="utf-8"))
+        typing_only = {
+            id(n)
+            for block in ast.walk(tree)
+            if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+            for n in ast.walk(block)
+        }
         for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue  # imports for type checkers only: not a dependency at run time
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("cardsmith"):
                 target = node.module
                 for alias in node.names:
@@ -41,9 +49,8 @@ def graph() -> tuple[dict[str, set[str]], list[str]]:
                 for alias in node.names:
                     if alias.name.startswith("cardsmith") and alias.name in modules:
                         edges[name].add(alias.name)
-    for name in edges:
-        edges[name].discard(name)
-        # a package's __init__ importing its own modules is not an upward import
+    for name, targets in edges.items():
+        targets.discard(name)
     return edges, private
 
 
@@ -66,16 +73,40 @@ def floors(edges: dict[str, set[str]]) -> dict[str, int]:
     return level
 
 
+def folder_of(module: str) -> str:
+    """The room of a module: ``cardsmith.audit.rules.dynamics`` -> ``audit``; top-level modules are their own."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 or (len(parts) == 2 and (ROOT / parts[1]).is_dir()) else module
+
+
 def main() -> int:
+    quiet = "--quiet" in sys.argv
     edges, private = graph()
     try:
         level = floors(edges)
     except RecursionError as exc:
         print(f"import circle: {exc}")
         return 1
-    for m in sorted(level, key=lambda k: (level[k], k)):
-        print(f"{level[m]:2d}  {m}")
-    print(f"floors: {max(level.values())}")
+    if not quiet:
+        for m in sorted(level, key=lambda k: (level[k], k)):
+            print(f"{level[m]:2d}  {m}")
+    rooms: dict[str, set[str]] = {}
+    for m, targets in edges.items():
+        rooms.setdefault(folder_of(m), set()).update(
+            folder_of(t) for t in targets if folder_of(t) != folder_of(m)
+        )
+    try:
+        room_level = floors(rooms)
+    except RecursionError as exc:
+        print(f"import circle between folders: {exc}")
+        return 1
+    print(
+        f"modules: {len(level)}, floors: {max(level.values())}; folders: {len(room_level)}, "
+        f"floors: {max(room_level.values())}"
+    )
+    if not quiet:
+        for room in sorted(room_level, key=lambda k: (room_level[k], k)):
+            print(f"  {room_level[room]}  {room}")
     for line in private:
         print("private name crosses modules:", line)
     return 1 if private else 0

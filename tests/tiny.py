@@ -40,10 +40,50 @@ _KEYWORDS = {
     "positive": ["good", "great", "excellent", "lovely", "superb"],
 }
 _FILLER = [
-    "the", "a", "movie", "film", "was", "is", "really", "quite", "very", "plot", "story", "actor",
-    "music", "scene", "ending", "and", "but", "it", "this", "that", "of", "in", "on", "with",
-    "we", "they", "saw", "watched", "felt", "thought", "yesterday", "today", "cinema", "show",
-    "book", "play", "dinner", "place", "service", "food", "time", "people", "some", "all",
+    "the",
+    "a",
+    "movie",
+    "film",
+    "was",
+    "is",
+    "really",
+    "quite",
+    "very",
+    "plot",
+    "story",
+    "actor",
+    "music",
+    "scene",
+    "ending",
+    "and",
+    "but",
+    "it",
+    "this",
+    "that",
+    "of",
+    "in",
+    "on",
+    "with",
+    "we",
+    "they",
+    "saw",
+    "watched",
+    "felt",
+    "thought",
+    "yesterday",
+    "today",
+    "cinema",
+    "show",
+    "book",
+    "play",
+    "dinner",
+    "place",
+    "service",
+    "food",
+    "time",
+    "people",
+    "some",
+    "all",
 ]
 
 NER_LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
@@ -52,8 +92,28 @@ _LAST = ["smith", "jones", "brown", "taylor", "wilson", "evans"]
 _CITY1 = ["paris", "berlin", "tokyo", "madrid", "rome", "oslo", "lima", "cairo", "jordan", "georgia", "chad"]
 # jordan/georgia/chad are names and places: the tagger cannot be perfect, metrics keep moving.
 _CITY2 = [("new", "york"), ("san", "diego"), ("hong", "kong"), ("buenos", "aires")]
-_NER_FILLER = ["went", "to", "lives", "in", "met", "visited", "from", "likes", "moved", "near",
-               "works", "at", "with", "and", "yesterday", "today", "the", "city", "office", "home"]
+_NER_FILLER = [
+    "went",
+    "to",
+    "lives",
+    "in",
+    "met",
+    "visited",
+    "from",
+    "likes",
+    "moved",
+    "near",
+    "works",
+    "at",
+    "with",
+    "and",
+    "yesterday",
+    "today",
+    "the",
+    "city",
+    "office",
+    "home",
+]
 
 VOCAB: list[str] = list(
     dict.fromkeys(
@@ -317,10 +377,20 @@ def _training_args(out_dir: str | Path, overrides: dict[str, Any]) -> Any:
     return TrainingArguments(**defaults)
 
 
-
-def _run_trainer(out_dir: str | Path, model_cls: Any, labels: list[str], encoded: Any, tokenizer: Any,
-                 collator: Any, compute_metrics: Any, *, callbacks: list[Any] | None, base_model: str | None,
-                 do_train: bool, overrides: dict[str, Any]) -> Any:
+def _run_trainer(
+    out_dir: str | Path,
+    model_cls: Any,
+    labels: list[str],
+    encoded: Any,
+    tokenizer: Any,
+    collator: Any,
+    compute_metrics: Any,
+    *,
+    callbacks: list[Any] | None,
+    base_model: str | None,
+    do_train: bool,
+    overrides: dict[str, Any],
+) -> Any:
     """A real ``Trainer`` for a tiny BERT of ``model_cls`` on the encoded train/validation splits."""
     from transformers import Trainer
 
@@ -365,9 +435,19 @@ def train_seq(
         return tokenizer(batch["text"], truncation=True, max_length=64)
 
     encoded = ds.map(encode, batched=True, remove_columns=["text"])
-    return _run_trainer(out_dir, BertForSequenceClassification, SEQ_LABELS, encoded, tokenizer,
-                        DataCollatorWithPadding(tokenizer), seq_compute_metrics, callbacks=callbacks,
-                        base_model=base_model, do_train=do_train, overrides=training_args_overrides)
+    return _run_trainer(
+        out_dir,
+        BertForSequenceClassification,
+        SEQ_LABELS,
+        encoded,
+        tokenizer,
+        DataCollatorWithPadding(tokenizer),
+        seq_compute_metrics,
+        callbacks=callbacks,
+        base_model=base_model,
+        do_train=do_train,
+        overrides=training_args_overrides,
+    )
 
 
 def train_tok(
@@ -402,6 +482,16 @@ def train_tok(
         return enc
 
     encoded = ds.map(encode, batched=True, remove_columns=["tokens", "ner_tags"])
-    return _run_trainer(out_dir, BertForTokenClassification, NER_LABELS, encoded, tokenizer,
-                        DataCollatorForTokenClassification(tokenizer), tok_compute_metrics, callbacks=callbacks,
-                        base_model=base_model, do_train=do_train, overrides=training_args_overrides)
+    return _run_trainer(
+        out_dir,
+        BertForTokenClassification,
+        NER_LABELS,
+        encoded,
+        tokenizer,
+        DataCollatorForTokenClassification(tokenizer),
+        tok_compute_metrics,
+        callbacks=callbacks,
+        base_model=base_model,
+        do_train=do_train,
+        overrides=training_args_overrides,
+    )

@@ -35,8 +35,20 @@ def _config_patterns() -> tuple[re.Pattern[bytes], re.Pattern[bytes], re.Pattern
     """``[tool.cardsmith...]`` / ``tool.cardsmith... =`` / ``tool = {...}``; a ``[tool]`` header; a
     ``cardsmith = ...`` / ``cardsmith.x = ...`` key (compiled on first use: most cards have no pyproject)."""
     tool_cardsmith = re.compile(
-        rb"^[ \t]*(?:\[\[?" + _Q + rb"tool" + _Q + rb"[ \t]*\." + _Q + rb"cardsmith"
-        + rb"|" + _Q + rb"tool" + _Q + rb"[ \t]*(?:\." + _Q + rb"cardsmith|=))",
+        rb"^[ \t]*(?:\[\[?"
+        + _Q
+        + rb"tool"
+        + _Q
+        + rb"[ \t]*\."
+        + _Q
+        + rb"cardsmith"
+        + rb"|"
+        + _Q
+        + rb"tool"
+        + _Q
+        + rb"[ \t]*(?:\."
+        + _Q
+        + rb"cardsmith|=))",
         re.MULTILINE,
     )
     tool_header = re.compile(rb"^[ \t]*\[" + _Q + rb"tool" + _Q + rb"[ \t]*\]", re.MULTILINE)
@@ -68,7 +80,9 @@ def _load_toml(path: Path) -> dict[str, Any]:
         try:
             import tomli as tomllib  # type: ignore[no-redef]
         except ModuleNotFoundError:
-            raise ConfigError(f"{path}: reading pyproject.toml needs Python 3.11+ or the tomli package") from None
+            raise ConfigError(
+                f"{path}: reading pyproject.toml needs Python 3.11+ or the tomli package"
+            ) from None
     try:
         return tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:

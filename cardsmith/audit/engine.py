@@ -34,8 +34,13 @@ from cardsmith.card.model import Card
 from cardsmith.errors import UnknownRuleError
 
 _DISABLE_RE = re.compile(r"<!--\s*cardsmith\s*:\s*disable\s*=\s*(?P<names>[^>]*?)\s*-->", re.IGNORECASE)
-_SECTION_ORDER = {"Metadata": 0, "model-index": 1, "Headline": 2, "Training hyperparameters": 3,
-                  "Training results": 4}
+_SECTION_ORDER = {
+    "Metadata": 0,
+    "model-index": 1,
+    "Headline": 2,
+    "Training hyperparameters": 3,
+    "Training results": 4,
+}
 #: Largest ``config.json`` read for its labels.
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
@@ -54,12 +59,19 @@ def suppressions(card: Card) -> list[str]:
 
 def sort_key(f: Finding) -> tuple[Any, ...]:
     loc = f.location
-    return (SEVERITY_ORDER.get(f.severity, 9), _SECTION_ORDER.get(loc.section or "", 5), loc.section or "",
-            loc.row if loc.row is not None else -1, loc.column or "", f.rule)
+    return (
+        SEVERITY_ORDER.get(f.severity, 9),
+        _SECTION_ORDER.get(loc.section or "", 5),
+        loc.section or "",
+        loc.row if loc.row is not None else -1,
+        loc.column or "",
+        f.rule,
+    )
 
 
-def selection(select: list[str] | None, ignore: list[str] | None,
-              config: dict[str, list[str]] | None) -> set[str]:
+def selection(
+    select: list[str] | None, ignore: list[str] | None, config: dict[str, list[str]] | None
+) -> set[str]:
     """The names of the rules that run: ``select`` (else the config's, else all) minus every ``ignore``."""
     cfg = config or {}
     sel = resolve(select) if select is not None else resolve(cfg.get("select"))
@@ -71,8 +83,14 @@ def selection(select: list[str] | None, ignore: list[str] | None,
 class Policy:
     """The one selection and suppression policy, for one card: which findings are reported."""
 
-    def __init__(self, card: Card, *, select: list[str] | None = None, ignore: list[str] | None = None,
-                 config: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        card: Card,
+        *,
+        select: list[str] | None = None,
+        ignore: list[str] | None = None,
+        config: dict[str, list[str]] | None = None,
+    ) -> None:
         self.chosen = selection(select, ignore, config)
         self.disabled = suppressions(card)
 
@@ -90,10 +108,13 @@ class Policy:
                 known[get_rule(name).name] = name
             except UnknownRuleError:
                 if "invalid-suppression" in chosen:
-                    findings.append(finding(
-                        "invalid-suppression",
-                        f"the inline comment disables {name!r}, which is not a rule (`cardsmith rules` lists them)",
-                        Location.model_construct(section="Suppressions", column=name)))
+                    findings.append(
+                        finding(
+                            "invalid-suppression",
+                            f"the inline comment disables {name!r}, which is not a rule (`cardsmith rules` lists them)",
+                            Location.model_construct(section="Suppressions", column=name),
+                        )
+                    )
         used: set[str] = set()
         for f in raw:
             if f.name not in chosen:
@@ -104,11 +125,20 @@ class Policy:
             findings.append(f)
         for name, written in known.items():
             rule = get_rule(name)
-            if whole_audit and name not in used and rule.check is not None and name in chosen and "unused-suppression" in chosen:
-                findings.append(finding(
-                    "unused-suppression",
-                    f"the inline comment disables {written}, but {name} finds nothing in this card",
-                    Location.model_construct(section="Suppressions", column=written)))
+            if (
+                whole_audit
+                and name not in used
+                and rule.check is not None
+                and name in chosen
+                and "unused-suppression" in chosen
+            ):
+                findings.append(
+                    finding(
+                        "unused-suppression",
+                        f"the inline comment disables {written}, but {name} finds nothing in this card",
+                        Location.model_construct(section="Suppressions", column=written),
+                    )
+                )
         findings.sort(key=sort_key)
         return findings
 
@@ -131,8 +161,13 @@ def labels_beside(folder: Path) -> int | None:
     return n if isinstance(n, int) and not isinstance(n, bool) and n >= 2 else None
 
 
-def run_rules(card: Card, *, selected: set[str] | None = None, facts: CardFacts | None = None,
-              num_labels_of: Callable[[], int | None] | None = None) -> list[Finding]:
+def run_rules(
+    card: Card,
+    *,
+    selected: set[str] | None = None,
+    facts: CardFacts | None = None,
+    num_labels_of: Callable[[], int | None] | None = None,
+) -> list[Finding]:
     """Run the audit rules (all, or the ``selected`` names) on a card; unsorted, unsuppressed."""
     ctx = AuditContext(card, facts if facts is not None else analyze(card), num_labels_of)
     out: list[Finding] = []
@@ -140,14 +175,24 @@ def run_rules(card: Card, *, selected: set[str] | None = None, facts: CardFacts 
         if r.check is None or (selected is not None and r.name not in selected):
             continue
         for message, location in r.check(ctx):
-            out.append(Finding.model_construct(rule=r.code, name=r.name, severity=r.severity, message=message,
-                                               location=location))
+            out.append(
+                Finding.model_construct(
+                    rule=r.code, name=r.name, severity=r.severity, message=message, location=location
+                )
+            )
     return out
 
 
-def audit_card(card: Card, *, select: list[str] | None = None, ignore: list[str] | None = None,
-               path: str | Path | None = None, config: dict[str, list[str]] | None = None,
-               num_labels: int | None = None, produced: Iterable[Finding] = ()) -> AuditReport:
+def audit_card(
+    card: Card,
+    *,
+    select: list[str] | None = None,
+    ignore: list[str] | None = None,
+    path: str | Path | None = None,
+    config: dict[str, list[str]] | None = None,
+    num_labels: int | None = None,
+    produced: Iterable[Finding] = (),
+) -> AuditReport:
     """Audit one card.
 
     ``path`` is reported, and locates the ``[tool.cardsmith]`` config (unless ``config``, a table
@@ -178,4 +223,6 @@ def audit_card(card: Card, *, select: list[str] | None = None, ignore: list[str]
         if gc_was_enabled:
             gc.enable()
     raw.extend(produced)
-    return AuditReport.model_construct(path=str(path) if path is not None else None, findings=policy.apply(raw))
+    return AuditReport.model_construct(
+        path=str(path) if path is not None else None, findings=policy.apply(raw)
+    )

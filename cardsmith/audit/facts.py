@@ -27,123 +27,24 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Literal
 
+from cardsmith.card.metric_names import (
+    METRIC_KINDS,
+    VAL_LOSS_NAMES,
+    Role,
+    column_role,
+    metric_kind,
+    norm_name,
+)
 from cardsmith.card.model import Card, HeadlineMetric
 from cardsmith.card.numbers import EPS, Cell, agree, interval
 
-Role = Literal["train_loss", "val_loss", "epoch", "step", "metric", "pseudo", "train_metric"]
 Scale = Literal["fraction", "percent"]
 
 _INF = math.inf
 _NINF = -math.inf
 _isnan = math.isnan
-
-_PSEUDO_WORDS = (
-    "runtime", "samples per second", "steps per second", "samples/s", "steps/s", "gen len",
-    "genlen", "generation length", "model preparation time", "learning rate", "lr", "grad norm",
-    "num tokens", "tokens", "flos", "time", "seconds", "memory",
-)
-_VAL_LOSS_NAMES = {
-    "validation loss", "val loss", "valid loss", "eval loss", "evaluation loss", "loss",
-    "dev loss", "test loss", "validation_loss",
-}
-_TRAIN_LOSS_NAMES = {"training loss", "train loss", "trainingloss", "train_loss"}
-
-# kind -> (lower bound, upper bound on the fraction scale or None, higher is better)
-_KINDS: dict[str, tuple[float | None, float | None, bool | None]] = {
-    "accuracy": (0.0, 1.0, True),
-    "precision": (0.0, 1.0, True),
-    "recall": (0.0, 1.0, True),
-    "f1": (0.0, 1.0, True),
-    "auc": (0.0, 1.0, True),
-    "rouge": (0.0, 1.0, True),
-    "bleu": (0.0, 1.0, True),
-    "chrf": (0.0, 1.0, True),
-    "meteor": (0.0, 1.0, True),
-    "exact": (0.0, 1.0, True),
-    "jaccard": (0.0, 1.0, True),
-    "iou": (0.0, 1.0, True),
-    "map": (0.0, 1.0, True),
-    "correlation": (-1.0, 1.0, True),
-    "error_rate": (0.0, None, False),
-    "error": (0.0, None, False),
-    "other": (None, None, None),
-}
-
-
-@lru_cache(maxsize=4096)
-def norm_name(name: str) -> str:
-    """``eval_overall_f1`` -> ``overall f1``; ``Validation-Loss`` -> ``validation loss``."""
-    low = name.strip().strip("*_`").strip().lower()
-    low = re.sub(r"[_\-]+", " ", low)
-    low = re.sub(r"\s+", " ", low).strip()
-    if low.startswith("eval ") and len(low) > 5:
-        low = low[5:]
-    return low
-
-
-@lru_cache(maxsize=4096)
-def metric_kind(name: str) -> str:
-    """The kind of a metric from its name (``Overall F1`` -> ``f1``, ``Wer`` -> ``error_rate``)."""
-    n = norm_name(name)
-    words = set(re.split(r"[^a-z0-9]+", n))
-    if "f1" in words or n.startswith("f1") or n.endswith("f1") or "f1score" in n.replace(" ", ""):
-        return "f1"
-    if "precision" in n:
-        return "precision"
-    if "recall" in n:
-        return "recall"
-    if "matthews" in n or "mcc" in words or "pearson" in n or "spearman" in n or "combined score" in n:
-        return "correlation"
-    if words & {"wer", "cer", "ter"} or "word error" in n or "character error" in n:
-        return "error_rate"
-    if words & {"mae", "mse", "rmse", "mape", "smape", "perplexity", "ppl"}:
-        return "error"
-    if "accuracy" in n or words & {"acc"}:
-        return "accuracy"
-    if "rouge" in n:
-        return "rouge"
-    if "bleu" in n:
-        return "bleu"
-    if "chr f" in n or "chrf" in n:
-        return "chrf"
-    if "meteor" in n:
-        return "meteor"
-    if "exact" in n or words & {"em"}:
-        return "exact"
-    if "auc" in words or "roc" in words:
-        return "auc"
-    if "jaccard" in n:
-        return "jaccard"
-    if words & {"iou", "miou"}:
-        return "iou"
-    if words & {"map"}:
-        return "map"
-    return "other"
-
-
-@lru_cache(maxsize=4096)
-def column_role(name: str, *, has_val_loss_column: bool) -> Role:
-    """Role of a results-table column from its name."""
-    n = norm_name(name)
-    raw = name.strip().lower()
-    if n in {"epoch", "epochs"}:
-        return "epoch"
-    if n in {"step", "steps", "global step"}:
-        return "step"
-    if n in _TRAIN_LOSS_NAMES or raw in _TRAIN_LOSS_NAMES:
-        return "train_loss"
-    if n in _VAL_LOSS_NAMES or raw in _VAL_LOSS_NAMES:
-        if n == "loss" and has_val_loss_column:
-            return "train_loss"
-        return "val_loss"
-    if any(word in n for word in _PSEUDO_WORDS if len(word) > 3) or n in {"lr", "time"}:
-        return "pseudo"
-    if n.startswith(("train ", "training ")):
-        return "train_metric"
-    return "metric"
 
 
 class Column:
@@ -151,7 +52,9 @@ class Column:
 
     __slots__ = ("index", "kind", "name", "role", "scale")
 
-    def __init__(self, index: int, name: str, role: Role, kind: str = "other", scale: Scale | None = None) -> None:
+    def __init__(
+        self, index: int, name: str, role: Role, kind: str = "other", scale: Scale | None = None
+    ) -> None:
         self.index = index
         self.name = name
         self.role: Role = role
@@ -159,13 +62,15 @@ class Column:
         self.scale: Scale | None = scale
 
     def __repr__(self) -> str:
-        return (f"Column(index={self.index!r}, name={self.name!r}, role={self.role!r}, kind={self.kind!r}, "
-                f"scale={self.scale!r})")
+        return (
+            f"Column(index={self.index!r}, name={self.name!r}, role={self.role!r}, kind={self.kind!r}, "
+            f"scale={self.scale!r})"
+        )
 
     @property
     def bounds(self) -> tuple[float | None, float | None]:
         """Lower and upper bound on this column's scale (``None``: unbounded)."""
-        lo, hi, _ = _KINDS.get(self.kind, (None, None, None))
+        lo, hi, _ = METRIC_KINDS.get(self.kind, (None, None, None))
         if hi is not None and self.scale == "percent":
             hi = hi * 100.0
             lo = lo * 100.0 if lo is not None else None
@@ -177,11 +82,14 @@ class Column:
             return False
         if self.role != "metric":
             return None
-        return _KINDS.get(self.kind, (None, None, None))[2]
+        return METRIC_KINDS.get(self.kind, (None, None, None))[2]
 
     @property
     def is_bounded(self) -> bool:
-        return self.role in {"metric", "train_metric"} and _KINDS.get(self.kind, (None, None, None))[1] is not None
+        return (
+            self.role in {"metric", "train_metric"}
+            and METRIC_KINDS.get(self.kind, (None, None, None))[1] is not None
+        )
 
 
 class Row:
@@ -255,8 +163,10 @@ class CardFacts:
         self._values: dict[int, tuple[int, list[float | None]]] = {}
 
     def __repr__(self) -> str:
-        return (f"CardFacts(columns={self.columns!r}, rows=[{len(self.rows)} rows], scale={self.scale!r}, "
-                f"averaging={self.averaging!r})")
+        return (
+            f"CardFacts(columns={self.columns!r}, rows=[{len(self.rows)} rows], scale={self.scale!r}, "
+            f"averaging={self.averaging!r})"
+        )
 
     # -- columns -----------------------------------------------------------------------------------
 
@@ -320,8 +230,10 @@ class CardFacts:
         if cached is not None and cached[0] == len(self.rows):
             return cached[1]
         isfinite = math.isfinite
-        values = [v if c is not None and (v := c.value) is not None and isfinite(v) else None
-                  for c in self.cells(column)]
+        values = [
+            v if c is not None and (v := c.value) is not None and isfinite(v) else None
+            for c in self.cells(column)
+        ]
         self._values[column.index] = (len(self.rows), values)
         return values
 
@@ -451,7 +363,9 @@ def _is_token_classification(card: Card, columns: list[Column]) -> bool:
         return True
     md = card.metadata.data if card.metadata is not None else {}
     tags = md.get("tags")
-    tag_list = [str(t).lower() for t in tags] if isinstance(tags, list) else [str(tags).lower()] if tags else []
+    tag_list = (
+        [str(t).lower() for t in tags] if isinstance(tags, list) else [str(tags).lower()] if tags else []
+    )
     if md.get("pipeline_tag") == "token-classification" or "token-classification" in tag_list:
         return True
     for entry in card.metadata.model_index or []:
@@ -468,7 +382,7 @@ def analyze(card: Card) -> CardFacts:
     table = card.results
     if table is not None and table.columns:
         names = list(table.columns)
-        has_val = any(norm_name(n) in _VAL_LOSS_NAMES - {"loss"} for n in names)
+        has_val = any(norm_name(n) in VAL_LOSS_NAMES - {"loss"} for n in names)
         for i, name in enumerate(names):
             role = column_role(name, has_val_loss_column=has_val)
             kind = metric_kind(name) if role in {"metric", "train_metric"} else "other"
@@ -489,8 +403,11 @@ def analyze(card: Card) -> CardFacts:
         if metric.value.value is None:
             continue
         linked = link_name(metric.name, facts)
-        if (linked is not None and linked.role in {"metric", "val_loss", "train_loss", "train_metric"}
-                and all(link.column is not linked for link in facts.headline_links)):
+        if (
+            linked is not None
+            and linked.role in {"metric", "val_loss", "train_loss", "train_metric"}
+            and all(link.column is not linked for link in facts.headline_links)
+        ):
             facts.headline_links.append(HeadlineLink(metric=metric, column=linked))
     if facts.headline_links:
         matching = [True] * len(facts.rows)
@@ -505,18 +422,15 @@ def analyze(card: Card) -> CardFacts:
     scales = [c.scale for c in facts.columns if c.is_bounded and c.role == "metric" and c.scale]
     if not scales:
         scales = [
-            s for m in card.headline
-            if _KINDS.get(metric_kind(m.name), (None, None, None))[1] is not None
+            s
+            for m in card.headline
+            if METRIC_KINDS.get(metric_kind(m.name), (None, None, None))[1] is not None
             and (s := value_scale(m.value)) is not None
         ]
     if scales:
         facts.scale = "percent" if scales.count("percent") > scales.count("fraction") else "fraction"
     _infer_averaging(facts)
     return facts
-
-
-def _agrees_cell(a: Cell, b: Cell | None) -> bool:
-    return b is not None and agree(a, b)
 
 
 _EVIDENCE_KINDS = ("precision", "recall", "f1", "accuracy")
@@ -547,7 +461,9 @@ def _infer_averaging(facts: CardFacts) -> None:
     n, ev = _evidence(facts)
     if not n:
         return
-    where = "in every row" if facts.rows and n > 1 else ("in the only row" if facts.rows else "in the headline")
+    where = (
+        "in every row" if facts.rows and n > 1 else ("in the only row" if facts.rows else "in the headline")
+    )
     overall = any(norm_name(c.name).startswith("overall") for c in facts.metrics)
 
     def all_rows(keys: tuple[str, ...], test: Callable[..., bool]) -> bool:
@@ -574,8 +490,11 @@ def _infer_averaging(facts: CardFacts) -> None:
             facts.averaging = "micro"
             facts.averaging_evidence = f"precision, recall, F1 and accuracy are equal {where}"
             return
-        if has["accuracy"] and all_rows(("recall", "accuracy"), agree) \
-                and not all_rows(("precision", "accuracy"), agree):
+        if (
+            has["accuracy"]
+            and all_rows(("recall", "accuracy"), agree)
+            and not all_rows(("precision", "accuracy"), agree)
+        ):
             facts.averaging = "weighted"
             facts.averaging_evidence = f"recall equals accuracy {where} (weighted recall is accuracy)"
             return
@@ -587,9 +506,8 @@ def _infer_averaging(facts: CardFacts) -> None:
                 )
             else:
                 facts.averaging = "binary"
-                facts.averaging_evidence = (
-                    f"F1 is the harmonic mean of precision and recall {where}"
-                    + ("" if not has["accuracy"] else ", accuracy differs (binary, or entity-level seqeval)")
+                facts.averaging_evidence = f"F1 is the harmonic mean of precision and recall {where}" + (
+                    "" if not has["accuracy"] else ", accuracy differs (binary, or entity-level seqeval)"
                 )
             return
         facts.averaging = "macro"

@@ -12,8 +12,9 @@ from cardsmith.card.parse import card_file, load_card
 from cardsmith.errors import ParseError
 
 
-def audit_paths(paths: list[str], *, select: list[str] | None = None,
-                ignore: list[str] | None = None) -> list[AuditReport]:
+def audit_paths(
+    paths: list[str], *, select: list[str] | None = None, ignore: list[str] | None = None
+) -> list[AuditReport]:
     """Audit many cards in one call (a folder means its README.md), in the order given.
 
     Every path is checked before any card is audited, so a missing path fails fast; a card that
@@ -39,6 +40,13 @@ def audit_paths(paths: list[str], *, select: list[str] | None = None,
         except ParseError as exc:
             msg = str(exc)
             raise type(exc)(msg if str(file) in msg or given in msg else f"{given}: {msg}") from None
-        reports.append(audit_card(card, select=select, ignore=ignore, path=given if Path(given).is_file()
-                                  else str(file), config=config))
+        reports.append(
+            audit_card(
+                card,
+                select=select,
+                ignore=ignore,
+                path=given if Path(given).is_file() else str(file),
+                config=config,
+            )
+        )
     return reports

@@ -14,12 +14,14 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cardsmith.audit.facts import CardFacts, Column, Row
 from cardsmith.audit.report import Location, Severity
 from cardsmith.card.model import Card
 from cardsmith.card.numbers import Cell
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cardsmith.audit.facts import CardFacts, Column, Row
 
 #: Where the rules are documented (SARIF ``helpUri``): the README's rule table.
 HELP_URI = "https://github.com/cardsmith/cardsmith/blob/main/README.md#rules"
@@ -56,8 +58,9 @@ class AuditContext:
 
     __slots__ = ("_num_labels", "_num_labels_of", "card", "facts")
 
-    def __init__(self, card: Card, facts: CardFacts,
-                 num_labels_of: Callable[[], int | None] | None = None) -> None:
+    def __init__(
+        self, card: Card, facts: CardFacts, num_labels_of: Callable[[], int | None] | None = None
+    ) -> None:
         self.card = card
         self.facts = facts
         self._num_labels_of = num_labels_of
@@ -94,9 +97,16 @@ class Rule:
     doc: str
     produced_by: str
 
-    def __init__(self, name: str, code: str, severity: Severity, summary: str,
-                 check: Callable[[AuditContext], Iterable[Hit]] | None, doc: str,
-                 produced_by: str = "audit") -> None:
+    def __init__(
+        self,
+        name: str,
+        code: str,
+        severity: Severity,
+        summary: str,
+        check: Callable[[AuditContext], Iterable[Hit]] | None,
+        doc: str,
+        produced_by: str = "audit",
+    ) -> None:
         for key, value in zip(self._FIELDS, (name, code, severity, summary, check, doc, produced_by)):
             object.__setattr__(self, key, value)
 
@@ -129,9 +139,11 @@ class Rule:
         """The rule's documentation in Markdown (``cardsmith rules NAME``, SARIF's ``help.markdown``)."""
         parts = self.sections
         example = parts.get("Example", "")
-        return (f"**{self.name}** ({self.code}, {self.severity}): {self.summary}\n\n"
-                f"{parts.get('What it does', '')}\n\n**Why is this bad?** {parts.get('Why is this bad', '')}\n\n"
-                f"**Example**\n\n```\n{example}\n```\n")
+        return (
+            f"**{self.name}** ({self.code}, {self.severity}): {self.summary}\n\n"
+            f"{parts.get('What it does', '')}\n\n**Why is this bad?** {parts.get('Why is this bad', '')}\n\n"
+            f"**Example**\n\n```\n{example}\n```\n"
+        )
 
     @property
     def sections(self) -> dict[str, str]:
@@ -156,21 +168,27 @@ def _dedent(text: str) -> str:
     return "\n".join(ln[cut:] for ln in lines)
 
 
-def rule(name: str, code: str, severity: Severity, summary: str, *, produced_by: str = "audit") -> Callable[
-    [Callable[[AuditContext], Iterable[Hit]]], Rule
-]:
+def rule(
+    name: str, code: str, severity: Severity, summary: str, *, produced_by: str = "audit"
+) -> Callable[[Callable[[AuditContext], Iterable[Hit]]], Rule]:
     """Declare a rule from its check function (whose docstring is the rule's documentation)."""
 
     def wrap(fn: Callable[[AuditContext], Iterable[Hit]]) -> Rule:
-        return Rule(name=name, code=code, severity=severity, summary=summary,
-                    check=None if produced_by != "audit" else fn, doc=_dedent(fn.__doc__ or "").strip(),
-                    produced_by=produced_by)
+        return Rule(
+            name=name,
+            code=code,
+            severity=severity,
+            summary=summary,
+            check=None if produced_by != "audit" else fn,
+            doc=_dedent(fn.__doc__ or "").strip(),
+            produced_by=produced_by,
+        )
 
     return wrap
 
 
 def table_location(facts: CardFacts, row: Row | None, column: Column | str | None) -> Location:
-    name = column.name if isinstance(column, Column) else column
+    name = column if column is None or isinstance(column, str) else column.name
     return place(section=TABLE, row=row.number if row is not None else None, column=name)
 
 

@@ -85,7 +85,7 @@ class AuditReport(BaseModel):
         return [f.name for f in self.findings]
 
     def to_json_dict(self) -> dict[str, object]:
-        from cardsmith.card.model import plain_dump  # model_dump(mode="json"), without building serializers
+        from cardsmith.card.plain import plain_dump  # model_dump(mode="json"), without building serializers
 
         out: dict[str, object] = {
             "path": self.path,

@@ -228,7 +228,6 @@ def read_text(path: str | Path) -> str:
 # Atomic file writes: a reader sees the old file or the new one, never half of either.
 
 
-
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
 

@@ -37,99 +37,23 @@ class _Model(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
 
-_NONE_TYPE = type(None)
-_PLAIN = (str, int, bool, _NONE_TYPE)
-
-
-class _NotPlain(Exception):
-    """A value :func:`plain_dump` does not convert itself (it falls back to ``model_dump``)."""
-
-
-def _plain(value: Any, exclude_none: bool) -> Any:
-    t = type(value)
-    if t in _PLAIN:
-        return value
-    if t is float:
-        return value if math.isfinite(value) else None
-    if t is list or t is tuple:
-        return [_plain(v, exclude_none) for v in value]
-    if t is dict:
-        out = {}
-        for k, v in value.items():
-            if type(k) is not str:
-                raise _NotPlain
-            out[k] = _plain(v, exclude_none)
-        return out
-    if isinstance(value, BaseModel):
-        return _plain_model(value, exclude_none)
-    raise _NotPlain
-
-
-def _plain_model(model: BaseModel, exclude_none: bool) -> dict[str, Any]:
-    if not _is_plain_class(type(model)):
-        raise _NotPlain
-    out: dict[str, Any] = {}
-    values = model.__dict__
-    for name in type(model).__pydantic_fields__:
-        v = values[name]
-        if v is None and exclude_none:
-            continue
-        out[name] = _plain(v, exclude_none)
-    extra = model.__pydantic_extra__
-    if extra:
-        for name, v in extra.items():
-            if v is None and exclude_none:
-                continue
-            out[name] = _plain(v, exclude_none)
-    return out
-
-
-def plain_dump(model: BaseModel, *, exclude_none: bool = False) -> dict[str, Any]:
-    """``model.model_dump(mode="json", exclude_none=...)``, without building pydantic's serializer.
-
-    Handles the plain data cards and reports hold (strings, numbers, lists, dicts with string
-    keys, nested models) in pure Python; anything else (bytes, sets, dates, custom serializers)
-    falls back to ``model_dump``, so the result is always the same.
-    """
-    try:
-        return _plain_model(model, exclude_none)
-    except (_NotPlain, KeyError, AttributeError):
-        return model.model_dump(mode="json", exclude_none=exclude_none)
-
-
-_PLAIN_CLASSES: dict[type, bool] = {}
-
-
-def _is_plain_class(cls: type[BaseModel]) -> bool:
-    """No serializers, computed fields or aliases: ``model_dump`` is the fields (then the extras) as they are."""
-    known = _PLAIN_CLASSES.get(cls)
-    if known is None:
-        dec = cls.__pydantic_decorators__
-        known = not (dec.field_serializers or dec.model_serializers or dec.computed_fields) and all(
-            f.alias is None and f.serialization_alias is None and f.exclude is None
-            for f in cls.__pydantic_fields__.values()
-        )
-        _PLAIN_CLASSES[cls] = known
-    return known
-
-
 # --------------------------------------------------------------------------------------------------
 # Front matter
 # --------------------------------------------------------------------------------------------------
 
 
-class _Open(_Model):
+class OpenModel(_Model):
     """A mapping from YAML that keeps unknown keys (``model_extra``) in their order."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
-class IndexTask(_Open):
+class IndexTask(OpenModel):
     type: str | None = None
     name: str | None = None
 
 
-class IndexDataset(_Open):
+class IndexDataset(OpenModel):
     type: str | None = None
     name: str | None = None
     config: str | None = None
@@ -138,7 +62,7 @@ class IndexDataset(_Open):
     args: Any = None
 
 
-class IndexMetric(_Open):
+class IndexMetric(OpenModel):
     type: str | None = None
     name: str | None = None
     value: Any = None
@@ -146,13 +70,13 @@ class IndexMetric(_Open):
     verified: bool | None = None
 
 
-class IndexResult(_Open):
+class IndexResult(OpenModel):
     task: IndexTask | None = None
     dataset: IndexDataset | None = None
     metrics: list[IndexMetric] = Field(default_factory=list)
 
 
-class ModelIndexEntry(_Open):
+class ModelIndexEntry(OpenModel):
     name: str | None = None
     results: list[IndexResult] = Field(default_factory=list)
 
@@ -334,3 +258,20 @@ class Card(_Model):
         default_factory=list,
         description="What cardsmith could not recover when building the card (shown as info).",
     )
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-compatible copy of YAML data (keys as strings, odd scalars as strings)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, (bytes, bytearray)):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (set, frozenset)):
+        return sorted((jsonable(v) for v in value), key=repr)
+    return str(value)

@@ -28,10 +28,14 @@ _NUMBER_RE = re.compile(
         \s*(?P<pct>%)?\s*$""",
     re.VERBOSE,
 )
-_SPECIAL = {"nan": math.nan, "inf": math.inf, "+inf": math.inf, "-inf": -math.inf,
-            "infinity": math.inf, "-infinity": -math.inf}
-
-
+_SPECIAL = {
+    "nan": math.nan,
+    "inf": math.inf,
+    "+inf": math.inf,
+    "-inf": -math.inf,
+    "infinity": math.inf,
+    "-infinity": -math.inf,
+}
 
 
 def trainer_round(value: Any, decimals: int = 4) -> str:
@@ -43,11 +47,19 @@ def trainer_round(value: Any, decimals: int = 4) -> str:
     return text
 
 
-def _cell(cls: "type[Cell]", text: str, value: float | None = None, decimals: int | None = None,
-          percent: bool = False, fields_set: frozenset[str] = frozenset({"text"})) -> "Cell":
+def _cell(
+    cls: type[Cell],
+    text: str,
+    value: float | None = None,
+    decimals: int | None = None,
+    percent: bool = False,
+    fields_set: frozenset[str] = frozenset({"text"}),
+) -> Cell:
     """A :class:`Cell` from already typed values, without running validation."""
     cell = object.__new__(cls)
-    object.__setattr__(cell, "__dict__", {"text": text, "value": value, "decimals": decimals, "percent": percent})
+    object.__setattr__(
+        cell, "__dict__", {"text": text, "value": value, "decimals": decimals, "percent": percent}
+    )
     object.__setattr__(cell, "__pydantic_fields_set__", set(fields_set))
     object.__setattr__(cell, "__pydantic_extra__", None)
     object.__setattr__(cell, "__pydantic_private__", None)
@@ -75,7 +87,7 @@ class Cell(BaseModel):
     percent: bool = False
 
     @classmethod
-    def parse(cls, text: str) -> "Cell":
+    def parse(cls, text: str) -> Cell:
         """Read a printed cell: ``0.9546``, ``1e-08``, ``17.71%``, ``**0.5**``, ``No log``, ``nan``."""
         raw = text
         core = text.strip().strip("*_`").strip()
@@ -100,7 +112,7 @@ class Cell(BaseModel):
         return _cell(cls, raw, value, decimals, bool(m.group("pct")), _ALL_CELL_FIELDS)
 
     @classmethod
-    def of(cls, value: float | None, text: str | None = None) -> "Cell":
+    def of(cls, value: float | None, text: str | None = None) -> Cell:
         """A cell for a value known exactly (from a training log).
 
         ``value`` keeps full precision; ``text`` defaults to how the Trainer prints the value

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import ast
 import gc
-import math
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from cardsmith.card.io import MAX_CARD_BYTES, MAX_TABLE_ROWS, decode_text, load_yaml, read_text
+from cardsmith.card.lines import split_lines, strip_eol
 from cardsmith.card.model import (
     Block,
     Card,
@@ -46,12 +46,13 @@ from cardsmith.card.model import (
     IndexTask,
     Metadata,
     ModelIndexEntry,
+    OpenModel,
     Optimizer,
     ResultsTable,
-    _Open,
-    plain_dump,
+    jsonable,
 )
 from cardsmith.card.numbers import printed
+from cardsmith.card.plain import plain_dump
 from cardsmith.card.sections import heading_key
 from cardsmith.errors import InputTooLargeError, NotACardError, ParseError
 
@@ -76,7 +77,6 @@ HEADLINE_LEAD = "It achieves the following results on the evaluation set:"
 #: The line the Trainer writes before the hyperparameter list.
 HYPERPARAMETERS_LEAD = "The following hyperparameters were used during training:"
 
-_LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _FENCE_CLOSE = {"---", "..."}
 _CONTROL_RE = re.compile(r"[\x01-\x08\x0e-\x1a\x1c-\x1f\x7f]")
 
@@ -104,8 +104,14 @@ _OPT_RE = re.compile(
 )
 
 _INT_FIELDS = {
-    "train_batch_size", "eval_batch_size", "seed", "num_devices", "gradient_accumulation_steps",
-    "total_train_batch_size", "total_eval_batch_size", "training_steps",
+    "train_batch_size",
+    "eval_batch_size",
+    "seed",
+    "num_devices",
+    "gradient_accumulation_steps",
+    "total_train_batch_size",
+    "total_eval_batch_size",
+    "training_steps",
 }
 _FLOAT_FIELDS = {"learning_rate", "lr_scheduler_warmup_ratio", "label_smoothing_factor"}
 _NUMBER_FIELDS = {"lr_scheduler_warmup_steps", "num_epochs"}
@@ -179,37 +185,8 @@ def _markdown() -> MarkdownIt:
 # --------------------------------------------------------------------------------------------------
 
 
-def split_lines(text: str) -> list[str]:
-    """Split text into lines that keep their line ending (``\\n``, ``\\r\\n`` or ``\\r``).
-
-    The split matches markdown-it's line numbering, so ``token.map`` indexes this list.
-    """
-    return _LINE_RE.findall(text)
-
-
-def _strip_eol(line: str) -> str:
-    return line.rstrip("\r\n")
-
-
 def _is_blank(line: str) -> bool:
     return not line.strip()
-
-
-def _jsonable(value: Any) -> Any:
-    """A JSON-compatible copy of YAML data (keys as strings, odd scalars as strings)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else repr(value)
-    if isinstance(value, (bytes, bytearray)):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, (set, frozenset)):
-        return sorted((_jsonable(v) for v in value), key=repr)
-    return str(value)
 
 
 _CELL_FIELDS_SET = frozenset({"text", "value", "decimals", "percent"})
@@ -283,9 +260,7 @@ def part_snapshot(card: Card, kind: str) -> Any:
         table = card.results
         if table is None:
             return None
-        rows = [
-            [printed(c) for c in row] for row in table.rows
-        ]
+        rows = [[printed(c) for c in row] for row in table.rows]
         return {"columns": list(table.columns), "rows": rows}
     if kind == "framework_versions":
         return [[fv.name, fv.version] for fv in card.framework_versions]
@@ -302,7 +277,7 @@ def _index_dump(entries: list[ModelIndexEntry] | None) -> Any:
 
 def metadata_snapshot(metadata: Metadata) -> dict[str, Any]:
     """``{"data": ..., "model_index": ...}``: the front matter as JSON, for change detection."""
-    return {"data": _jsonable(metadata.data), "model_index": _index_dump(metadata.model_index)}
+    return {"data": jsonable(metadata.data), "model_index": _index_dump(metadata.model_index)}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -321,7 +296,7 @@ def _coerce_index_node(node: Any, scalar_fields: tuple[str, ...]) -> Any:
             if isinstance(value, (dict, list)):
                 import json
 
-                out[field] = json.dumps(_jsonable(value))
+                out[field] = json.dumps(jsonable(value))
             else:
                 out[field] = str(value)
     return out
@@ -376,8 +351,10 @@ def typed_model_index(value: Any, notes: list[str] | None = None) -> list[ModelI
                     for m in metrics
                     if isinstance(m, dict)
                 ]
-            for sub, fields in (("task", ("type", "name")),
-                                ("dataset", ("type", "name", "config", "split", "revision"))):
+            for sub, fields in (
+                ("task", ("type", "name")),
+                ("dataset", ("type", "name", "config", "split", "revision")),
+            ):
                 node = res.get(sub)
                 if node is not None and not isinstance(node, dict):
                     res[sub] = {"name": str(node)}
@@ -401,7 +378,7 @@ _NONE = type(None)
 _STR_OR_NONE = (str, _NONE)
 
 
-def _open_node(cls: type[_Open], node: Any, scalars: tuple[str, ...], flags: tuple[str, ...] = ()) -> Any:
+def _open_node(cls: type[OpenModel], node: Any, scalars: tuple[str, ...], flags: tuple[str, ...] = ()) -> Any:
     """``cls.model_construct(**node)`` when validation would keep ``node``'s values as they are, else None.
 
     That is: ``node`` is a mapping of string keys (none starting with ``_``) whose ``scalars`` are
@@ -438,8 +415,10 @@ def _index_entry_fast(entry: dict[str, Any]) -> ModelIndexEntry | None:
         if type(res) is not dict:
             return None
         node = dict(res)
-        for sub, cls, fields in (("task", IndexTask, ("type", "name")),
-                                 ("dataset", IndexDataset, ("type", "name", "config", "split", "revision"))):
+        for sub, cls, fields in (
+            ("task", IndexTask, ("type", "name")),
+            ("dataset", IndexDataset, ("type", "name", "config", "split", "revision")),
+        ):
             value = node.get(sub)
             if value is not None:
                 typed = _open_node(cls, value, fields)
@@ -469,11 +448,11 @@ def _index_entry_fast(entry: dict[str, Any]) -> ModelIndexEntry | None:
 
 def _parse_front_matter(lines: list[str], notes: list[str]) -> tuple[Metadata | None, int]:
     """Read the YAML front matter; returns the metadata and the index of the first body line."""
-    if not lines or _strip_eol(lines[0]).rstrip() != "---":
+    if not lines or strip_eol(lines[0]).rstrip() != "---":
         return None, 0
     close = None
     for i in range(1, len(lines)):
-        if _strip_eol(lines[i]).rstrip() in _FENCE_CLOSE:
+        if strip_eol(lines[i]).rstrip() in _FENCE_CLOSE:
             close = i
             break
     if close is None:
@@ -490,9 +469,7 @@ def _parse_front_matter(lines: list[str], notes: list[str]) -> tuple[Metadata | 
     if "model-index" not in data and "model_index" in data:
         key = "model_index"
     model_index = typed_model_index(data.get(key), notes) if key in data else None
-    meta = Metadata.model_construct(
-        data=data, model_index=model_index, model_index_key=key, raw=raw
-    )
+    meta = Metadata.model_construct(data=data, model_index=model_index, model_index_key=key, raw=raw)
     meta.__pydantic_fields_set__ = {"data", "model_index", "model_index_key", "raw"}
     return meta, close + 1
 
@@ -518,8 +495,9 @@ def parse_optimizer(text: str) -> Optimizer:
             name = value.get("name") or value.get("class_name")
             b1, b2, eps = (_real(value.get(k)) for k in ("beta_1", "beta_2", "epsilon"))
             betas = (b1, b2) if b1 is not None and b2 is not None else None
-            return Optimizer.model_construct(text=text, name=str(name) if name is not None else None,
-                                             betas=betas, epsilon=eps)
+            return Optimizer.model_construct(
+                text=text, name=str(name) if name is not None else None, betas=betas, epsilon=eps
+            )
     m = _OPT_RE.match(stripped)
     if m:
         betas = None
@@ -535,8 +513,13 @@ def parse_optimizer(text: str) -> Optimizer:
             except ValueError:
                 eps = None
         args = m.group("args")
-        return Optimizer.model_construct(text=text, name=m.group("name"), betas=betas, epsilon=eps,
-                                         args=args.strip() if args is not None else None)
+        return Optimizer.model_construct(
+            text=text,
+            name=m.group("name"),
+            betas=betas,
+            epsilon=eps,
+            args=args.strip() if args is not None else None,
+        )
     return Optimizer.model_construct(text=text)
 
 
@@ -561,15 +544,15 @@ def _list_items(tokens: list[Token], open_index: int) -> list[tuple[int, int]]:
 
 def _item_text(lines: list[str], start: int, end: int) -> str | None:
     """An item's text without its marker; continuation lines joined with ``\\n``. None if not ``-``."""
-    first = _strip_eol(lines[start])
+    first = strip_eol(lines[start])
     m = _ITEM_MARK_RE.match(first)
     if not m:
         return None
-    parts = [first[m.end():]]
+    parts = [first[m.end() :]]
     last = end
     while last > start + 1 and _is_blank(lines[last - 1]):
         last -= 1
-    parts.extend(_strip_eol(lines[j]) for j in range(start + 1, last))
+    parts.extend(strip_eol(lines[j]) for j in range(start + 1, last))
     return "\n".join(parts)
 
 
@@ -646,7 +629,9 @@ def _parse_table(lines: list[str], start: int, end: int) -> tuple[ResultsTable, 
     return ResultsTable.model_construct(columns=columns, rows=rows), texts
 
 
-def _table_rows(lines: list[str], start: int, end: int, ncols: int) -> tuple[list[list[Cell]], list[list[str]]]:
+def _table_rows(
+    lines: list[str], start: int, end: int, ncols: int
+) -> tuple[list[list[Cell]], list[list[str]]]:
     """Rows of cells (equal texts share one immutable :class:`Cell`) and rows of their texts."""
     split = _PIPE_SPLIT_RE.split
     cache: dict[str, Cell] = {}
@@ -663,8 +648,11 @@ def _table_rows(lines: list[str], start: int, end: int, ncols: int) -> tuple[lis
         else:
             frac = m.group(1)
             cell = _new(Cell)
-            _setattr(cell, "__dict__", {"text": text, "value": float(text), "decimals": len(frac) if frac else 0,
-                                        "percent": False})
+            _setattr(
+                cell,
+                "__dict__",
+                {"text": text, "value": float(text), "decimals": len(frac) if frac else 0, "percent": False},
+            )
             _set_fields_set(cell, fields_set)
             _set_extra(cell, None)
             _set_private(cell, None)
@@ -692,7 +680,9 @@ def _table_rows(lines: list[str], start: int, end: int, ncols: int) -> tuple[lis
     return rows, text_rows
 
 
-def _parse_framework_versions(lines: list[str], items: list[tuple[int, int]]) -> list[FrameworkVersion] | None:
+def _parse_framework_versions(
+    lines: list[str], items: list[tuple[int, int]]
+) -> list[FrameworkVersion] | None:
     out = []
     for start, end in items:
         text = _item_text(lines, start, end)
@@ -801,7 +791,9 @@ def _parse_card(text: str | bytes) -> Card:
     return card
 
 
-def _add_text_blocks(blocks: list[Block], body: list[str], start: int, end: int, heading_starts: set[int]) -> None:
+def _add_text_blocks(
+    blocks: list[Block], body: list[str], start: int, end: int, heading_starts: set[int]
+) -> None:
     if start >= end:
         return
     cut = start
@@ -841,7 +833,7 @@ def _scan_tokens(
             continue
         if tok.type == "paragraph_open":
             pending_lead = None
-            para = [_strip_eol(body[j]) for j in range(start, end)]
+            para = [strip_eol(body[j]) for j in range(start, end)]
             if "intro" not in taken:
                 for j, line in enumerate(para):
                     m = _INTRO_RE.search(line)
@@ -856,7 +848,7 @@ def _scan_tokens(
                         if ds in ("None", ""):
                             ds = None
                     fields["dataset_name"] = ds
-                    if m.start() == 0 and line[m.end():].strip() == "":
+                    if m.start() == 0 and line[m.end() :].strip() == "":
                         spans.append((start + j, start + j + 1, "intro"))
                     break
             last = para[-1].strip() if para else ""
@@ -892,8 +884,11 @@ def _scan_tokens(
                     spans.append((start, _trim_end(body, start, end), "framework_versions"))
             continue
         pending_lead = None
-        if tok.type == "table_open" and section in ("training results", "training result") \
-                and "results" not in taken:
+        if (
+            tok.type == "table_open"
+            and section in ("training results", "training result")
+            and "results" not in taken
+        ):
             taken.add("results")
             fields["results"], fields["_results_texts"] = _parse_table(body, start, end)
             spans.append((start, end, "results"))
@@ -921,7 +916,9 @@ def card_file(path: str | Path) -> Path:
     if p.is_dir():
         readme = p / "README.md"
         if not readme.is_file():
-            raise ParseError(f"{path}: folder has no README.md (a folder without a README.md holds no model card)")
+            raise ParseError(
+                f"{path}: folder has no README.md (a folder without a README.md holds no model card)"
+            )
         return readme
     if not p.exists():
         raise ParseError(f"{path}: no such file or folder")

@@ -33,6 +33,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from cardsmith.card.lines import split_lines, strip_eol
 from cardsmith.card.model import (
     Block,
     Card,
@@ -44,20 +45,17 @@ from cardsmith.card.model import (
     ModelIndexEntry,
     Optimizer,
     ResultsTable,
-    plain_dump,
+    jsonable,
 )
 from cardsmith.card.numbers import printed, trainer_round
 from cardsmith.card.parse import (
     HEADLINE_LEAD,
     HYPERPARAMETERS_LEAD,
-    _jsonable,
-    _strip_eol,
-    metadata_snapshot,
     parse_optimizer,
     part_snapshot,
-    split_lines,
     typed_model_index,
 )
+from cardsmith.card.plain import plain_dump
 from cardsmith.card.sections import atx_heading, heading_key
 from cardsmith.errors import RenderError
 
@@ -137,7 +135,12 @@ def format_optimizer(opt: Optimizer) -> str:
     """The optimizer line's value: its original ``text`` while the typed fields still match it."""
     if opt.text:
         parsed = parse_optimizer(opt.text)
-        if (parsed.name, parsed.betas, parsed.epsilon, parsed.args) == (opt.name, opt.betas, opt.epsilon, opt.args):
+        if (parsed.name, parsed.betas, parsed.epsilon, parsed.args) == (
+            opt.name,
+            opt.betas,
+            opt.epsilon,
+            opt.args,
+        ):
             return opt.text
     if opt.name is None:
         return opt.text
@@ -190,7 +193,7 @@ def format_hyperparameters(hp: Hyperparameters) -> str:
 
 
 def format_headline(card: Card) -> str:
-    """"It achieves the following results..." and the headline list (``\\n`` endings)."""
+    """ "It achieves the following results..." and the headline list (``\\n`` endings)."""
     lines = [HEADLINE_LEAD]
     lines.extend(f"- {h.name}: {printed(h.value)}" for h in card.headline)
     return "\n".join(lines) + "\n"
@@ -260,7 +263,9 @@ def effective_metadata(card: Card, snapshot: dict[str, Any] | None) -> dict[str,
     else:
         baseline = _index_json(typed_model_index(data.get(key))) if key in data else None
     current = _index_json(meta.model_index)
-    if json.dumps(current, sort_keys=False, default=str) == json.dumps(baseline, sort_keys=False, default=str):
+    if json.dumps(current, sort_keys=False, default=str) == json.dumps(
+        baseline, sort_keys=False, default=str
+    ):
         return data
     data = dict(data)
     if meta.model_index is None:
@@ -346,7 +351,7 @@ class _Item:
         self.text = text
         self.heading: str | None = None
         if kind == "text" and text:
-            first = _strip_eol(text.split("\n", 1)[0])
+            first = strip_eol(text.split("\n", 1)[0])
             found = atx_heading(first)
             if found is not None:
                 self.heading = heading_key(found[1])
@@ -371,7 +376,7 @@ def _regenerate(card: Card, block: Block, nl: str) -> str | None:
     if kind == "metadata":
         data = effective_metadata(card, block.snapshot if isinstance(block.snapshot, dict) else None)
         snap = block.snapshot.get("data") if isinstance(block.snapshot, dict) else None
-        if json.dumps(_jsonable(data)) == json.dumps(snap):
+        if json.dumps(jsonable(data)) == json.dumps(snap):
             return block.text
         return _nl(render_metadata(data), nl) or None
     current = part_snapshot(card, kind)
@@ -403,7 +408,9 @@ def _same(a: Any, b: Any) -> bool:
         return False
 
 
-def _insert(items: list[_Item], pos: int, kind: str, text: str, nl: str, *, blank_before: bool = True) -> None:
+def _insert(
+    items: list[_Item], pos: int, kind: str, text: str, nl: str, *, blank_before: bool = True
+) -> None:
     if blank_before and pos > 0 and not _ends_blank(items[pos - 1].text):
         text = nl + text
     if pos < len(items) and not _starts_blank(items[pos].text):
@@ -459,7 +466,7 @@ def _insert_section(items: list[_Item], kind: str, part: str, nl: str) -> None:
         _heading_index(items, s) is None for s in siblings
     ):
         text = f"## Training procedure{nl}{nl}" + text
-    for later in _ANCHORS[rank + 1:]:
+    for later in _ANCHORS[rank + 1 :]:
         j = _heading_index(items, later)
         if j is not None:
             _insert(items, j, kind, text, nl)
@@ -474,7 +481,8 @@ def _insert_section(items: list[_Item], kind: str, part: str, nl: str) -> None:
 
 def _has_intro_text(items: list[_Item]) -> bool:
     return any(
-        item.kind == "text" and ("fine-tuned version of" in item.text or "trained from scratch on" in item.text)
+        item.kind == "text"
+        and ("fine-tuned version of" in item.text or "trained from scratch on" in item.text)
         for item in items
     )
 
@@ -509,8 +517,11 @@ def render_card(card: Card) -> str:
     body_start = 1 if items and items[0].kind == "metadata" else 0
     if "title" not in present and card.title is not None:
         _insert(items, body_start, "title", _nl(f"# {card.title}\n", nl), nl, blank_before=body_start > 0)
-    if "intro" not in present and (card.base_model is not None or card.dataset_name is not None) \
-            and not _has_intro_text(items):
+    if (
+        "intro" not in present
+        and (card.base_model is not None or card.dataset_name is not None)
+        and not _has_intro_text(items)
+    ):
         t = index_of("title")
         pos = t + 1 if t is not None else body_start
         _insert(items, pos, "intro", _nl(format_intro(card) + "\n", nl), nl, blank_before=pos > 0)
@@ -556,12 +567,3 @@ def render_card(card: Card) -> str:
     elif text and not text.endswith(("\n", "\r")):
         text += nl
     return text
-
-
-def snapshot_all(card: Card) -> None:
-    """Mark every part block of ``card`` as unchanged (take new snapshots of the current values)."""
-    for block in card.blocks:
-        if block.kind == "metadata":
-            block.snapshot = metadata_snapshot(card.metadata)
-        elif block.kind != "text":
-            block.snapshot = part_snapshot(card, block.kind)

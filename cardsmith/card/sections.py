@@ -20,11 +20,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cardsmith.card.lines import strip_eol
 from cardsmith.card.model import Block, Card
 
 __all__ = [
-    "Section", "atx_heading", "body_lines", "find", "heading_key", "headings", "replace_section", "section_text",
-    "text_of", "without_front_matter",
+    "Section",
+    "atx_heading",
+    "body_lines",
+    "find",
+    "heading_key",
+    "headings",
+    "replace_section",
+    "section_text",
+    "text_of",
+    "without_front_matter",
 ]
 
 
@@ -61,14 +70,6 @@ def heading_key(title: str) -> str:
 
 
 _INVISIBLE = {cp: None for cp in (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD)}
-
-
-def _strip_eol(line: str) -> str:
-    if line.endswith("\n"):
-        line = line[:-1]
-    if line.endswith("\r"):
-        line = line[:-1]
-    return line
 
 
 def _indent(line: str) -> int:
@@ -157,7 +158,7 @@ def headings(lines: Sequence[str]) -> list[Section]:
     paragraph_start = -1
     n = len(lines)
     for i in range(n):
-        line = _strip_eol(lines[i])
+        line = strip_eol(lines[i])
         if fence is not None:
             if _indent(line) <= 3 and _fence_closes(line.lstrip(" "), fence):
                 fence = None
@@ -188,7 +189,7 @@ def headings(lines: Sequence[str]) -> list[Section]:
             if prev_paragraph:
                 level = _setext_level(line)
                 if level is not None:
-                    title = " ".join(_strip_eol(lines[j]).strip() for j in range(paragraph_start, i))
+                    title = " ".join(strip_eol(lines[j]).strip() for j in range(paragraph_start, i))
                     found.append((title, level, paragraph_start, i + 1))
                     prev_paragraph = False
                     continue
@@ -207,15 +208,18 @@ def headings(lines: Sequence[str]) -> list[Section]:
     for k in range(len(found) - 1, -1, -1):
         title, level, head, start = found[k]
         end = found[k + 1][2] if k + 1 < len(found) else n
-        subtree_end = min(following[1:level + 1])
-        out.append(Section(title=title, level=level, heading=head, start=start, end=end, subtree_end=subtree_end))
+        subtree_end = min(following[1 : level + 1])
+        out.append(
+            Section(title=title, level=level, heading=head, start=start, end=end, subtree_end=subtree_end)
+        )
         following[level] = head
     out.reverse()
     return out
 
 
-def find(lines: Sequence[str], title: str, *, level: int | None = None,
-         sections: list[Section] | None = None) -> Section | None:
+def find(
+    lines: Sequence[str], title: str, *, level: int | None = None, sections: list[Section] | None = None
+) -> Section | None:
     """The first section titled ``title`` (compared with :func:`heading_key`), of ``level`` if given."""
     want = heading_key(title)
     for section in sections if sections is not None else headings(lines):
@@ -227,7 +231,7 @@ def find(lines: Sequence[str], title: str, *, level: int | None = None,
 def text_of(lines: Sequence[str], section: Section, *, subtree: bool = False) -> str:
     """The text under ``section`` without surrounding blank lines (``""`` for an empty section)."""
     end = section.subtree_end if subtree else section.end
-    body = [_strip_eol(lines[i]) for i in range(section.start, end)]
+    body = [strip_eol(lines[i]) for i in range(section.start, end)]
     return "\n".join(body).strip("\n").strip()
 
 
@@ -243,10 +247,10 @@ def body_lines(card: Card) -> list[str]:
 
 def without_front_matter(lines: list[str]) -> list[str]:
     """``lines`` after a leading ``---`` ... ``---`` (or ``...``) front matter, when there is one."""
-    if lines and _strip_eol(lines[0]).rstrip() == "---":
+    if lines and strip_eol(lines[0]).rstrip() == "---":
         for i in range(1, len(lines)):
-            if _strip_eol(lines[i]).rstrip() in ("---", "..."):
-                return lines[i + 1:]
+            if strip_eol(lines[i]).rstrip() in ("---", "..."):
+                return lines[i + 1 :]
     return lines
 
 

@@ -48,16 +48,23 @@ def audit(paths: tuple[str, ...], fmt: str, select: tuple[str, ...], ignore: tup
 @click.argument("repo")
 @click.option("--revision", help="Branch, tag or commit of a Hub repository.")
 @click.option("--rerun", is_flag=True, help="Re-evaluate the checkpoint and compare every claimed metric.")
-@click.option("--dataset", "dataset", help="Hub dataset id, save_to_disk folder, or .json/.jsonl/.csv/.parquet file.")
+@click.option(
+    "--dataset", "dataset", help="Hub dataset id, save_to_disk folder, or .json/.jsonl/.csv/.parquet file."
+)
 @click.option("--dataset-config", help="Dataset configuration name.")
 @click.option("--split", help="Dataset split to evaluate on.")
 @click.option("--text-column", help="Text column (or two, comma-separated, for sentence pairs).")
 @click.option("--label-column", help="Label column.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True)
+@click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True
+)
 @click.option("--dtype", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1),
-              help="Examples per forward pass in the rerun (default 64); the loss is still grouped like the "
-                   "Trainer's batches of the card's eval_batch_size.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    help="Examples per forward pass in the rerun (default 64); the loss is still grouped like the "
+    "Trainer's batches of the card's eval_batch_size.",
+)
 @click.option("--max-examples", type=click.IntRange(min=1), help="Evaluate on at most N examples.")
 @click.option("--write", is_flag=True, help="Record the reproduced results in the card (atomically).")
 @click.option("--trust-remote-code", is_flag=True, help="Allow the repository's own code (auto_map) to run.")
@@ -74,14 +81,21 @@ def verify(repo: str, fmt: str, select: tuple[str, ...], ignore: tuple[str, ...]
 
 @app.command()
 @click.argument("source")
-@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write here (atomically); what a person wrote in an existing file is kept.")
-@click.option("--plot", is_flag=True, help="Also draw training curves (PNG beside the card; needs matplotlib).")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here (atomically); what a person wrote in an existing file is kept.",
+)
+@click.option(
+    "--plot", is_flag=True, help="Also draw training curves (PNG beside the card; needs matplotlib)."
+)
 def render(source: str, output: Path | None, plot: bool) -> None:
     """Write the Markdown card for a card, a training output folder, or a card JSON."""
     from cardsmith.card.render import render_card
     from cardsmith.train.merge import write_card
-    from cardsmith.train.record import load_source
+    from cardsmith.train.output_dir import load_source
 
     card = load_source(source)
     if output is None:
@@ -110,8 +124,14 @@ def parse(card: str, fmt: str) -> None:
 
 
 @app.command()
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("schemas"),
-              show_default=True, help="Folder to write the JSON Schemas into.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("schemas"),
+    show_default=True,
+    help="Folder to write the JSON Schemas into.",
+)
 def schema(out: Path) -> None:
     """Write the JSON Schemas of the card and of the report."""
     from cardsmith.cli.schemas import write_schemas
@@ -122,9 +142,17 @@ def schema(out: Path) -> None:
 
 @app.command()
 @click.argument("name", required=False)
-@click.option("--update-readme", "readme", type=click.Path(dir_okay=False, path_type=Path),
-              help="Rewrite the rule table between the rules:start/rules:end markers of this Markdown file.")
-@click.option("--check", is_flag=True, help="With --update-readme: only check that the table is current (exit 1 if not).")
+@click.option(
+    "--update-readme",
+    "readme",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Rewrite the rule table between the rules:start/rules:end markers of this Markdown file.",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="With --update-readme: only check that the table is current (exit 1 if not).",
+)
 def rules(name: str | None, readme: Path | None, check: bool) -> None:
     """List the rules, or explain one (by name or code)."""
     from cardsmith.cli.rules_doc import print_rule, print_rules, update_readme_file
@@ -143,11 +171,21 @@ def hook() -> None:
 
 
 @hook.command("install")
-@click.option("--repo", "repo", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              show_default=True, help="The git repository.")
-@click.option("--cards", "cards", multiple=True,
-              help="Which files are cards (fnmatch glob, repeatable; default: README.md and *.md files "
-                   "with model-card front matter). Stored in the git config cardsmith.cards.")
+@click.option(
+    "--repo",
+    "repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The git repository.",
+)
+@click.option(
+    "--cards",
+    "cards",
+    multiple=True,
+    help="Which files are cards (fnmatch glob, repeatable; default: README.md and *.md files "
+    "with model-card front matter). Stored in the git config cardsmith.cards.",
+)
 def hook_install(repo: Path, cards: tuple[str, ...]) -> None:
     """Install the pre-push hook (an existing hook is kept and still runs)."""
     from cardsmith.hook.install import CHAINED_NAME, install_hook

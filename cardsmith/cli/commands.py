@@ -29,4 +29,6 @@ def run_hook(remote: str | None, url: str | None) -> int:
     from cardsmith.cli.formats import print_reports
     from cardsmith.hook.run import run_pre_push
 
-    return run_pre_push(sys.stdin, remote=remote, url=url, show=lambda reports: print_reports(reports, "text"))
+    return run_pre_push(
+        sys.stdin, remote=remote, url=url, show=lambda reports: print_reports(reports, "text")
+    )

@@ -23,9 +23,25 @@ INTERRUPTED = 130
 
 #: Optional modules and the extra that installs them.
 EXTRA_OF: dict[str, str] = {
-    **{name: "eval" for name in ("torch", "transformers", "datasets", "sklearn", "seqeval", "accelerate",
-                                 "safetensors", "tokenizers", "scipy", "jiwer", "rouge_score", "sacrebleu",
-                                 "soundfile", "PIL")},
+    **{
+        name: "eval"
+        for name in (
+            "torch",
+            "transformers",
+            "datasets",
+            "sklearn",
+            "seqeval",
+            "accelerate",
+            "safetensors",
+            "tokenizers",
+            "scipy",
+            "jiwer",
+            "rouge_score",
+            "sacrebleu",
+            "soundfile",
+            "PIL",
+        )
+    },
     "matplotlib": "plot",
     "ray": "scale",
     "pyarrow": "scale",
@@ -71,9 +87,10 @@ def exit_for(exc: BaseException) -> int:
         if extra is not None:
             _say(f'error: this needs {exc.name}: pip install "cardsmith[{extra}]"')
             return FAILED
-    if os.environ.get("CARDSMITH_DEBUG") or not isinstance(exc, Exception):
-        if isinstance(exc, Exception):
-            raise exc
-        # A BaseException that is no Exception (e.g. a Rust panic from a tokenizer): one line too.
-    _say(f"internal error: {type(exc).__name__}: {one_line(str(exc))} (set CARDSMITH_DEBUG=1 for a traceback)")
+    if os.environ.get("CARDSMITH_DEBUG") and isinstance(exc, Exception):
+        raise exc
+    # Anything else, a BaseException that is no Exception too (a Rust panic in a tokenizer): one line.
+    _say(
+        f"internal error: {type(exc).__name__}: {one_line(str(exc))} (set CARDSMITH_DEBUG=1 for a traceback)"
+    )
     return FAILED

@@ -118,7 +118,9 @@ def changed_paths(ref: PushedRef, remote: str | None, cwd: Path | None = None) -
     if not commits:  # the remote already has every commit
         return local, set()
     if not any(sha.startswith("-") for sha in listing):  # nothing in common with the remote
-        return local, _name_set(git_out(["ls-tree", "-r", "-z", "--name-only", "--full-tree", local], cwd=cwd))
+        return local, _name_set(
+            git_out(["ls-tree", "-r", "-z", "--name-only", "--full-tree", local], cwd=cwd)
+        )
     out = git_out(
         ["diff-tree", "--stdin", "-r", "-z", "--name-only", "--no-commit-id", "--root", "-m", "--no-renames"],
         cwd=cwd,

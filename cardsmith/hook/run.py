@@ -141,9 +141,7 @@ def select_cards(
         return chosen, read_blobs([f.sha for f in chosen if f.size <= MAX_CARD_BYTES], cwd)
     md = [f for f in present if f.path.lower().endswith(".md")]
     blobs = read_blobs([f.sha for f in md if f.size <= MAX_CARD_BYTES], cwd)
-    chosen = [
-        f for f in md if is_readme(f.path) or (f.sha in blobs and has_card_front_matter(blobs[f.sha]))
-    ]
+    chosen = [f for f in md if is_readme(f.path) or (f.sha in blobs and has_card_front_matter(blobs[f.sha]))]
     return chosen, blobs
 
 
@@ -163,8 +161,10 @@ def _audit_ref(
         if data is None:
             reason = "cannot read the file"
             if item.size > MAX_CARD_BYTES:
-                reason = (f"{item.path} is {item.size / 1048576:.1f} MiB; cards larger than "
-                          f"{MAX_CARD_BYTES // 1048576} MiB are not read")
+                reason = (
+                    f"{item.path} is {item.size / 1048576:.1f} MiB; cards larger than "
+                    f"{MAX_CARD_BYTES // 1048576} MiB are not read"
+                )
             outcomes.append(CardOutcome(path=item.path, commit=commit, failure=reason))
             continue
         outcome = audit_blob(item.path, data, commit=commit, config=config)

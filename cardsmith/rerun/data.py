@@ -37,7 +37,16 @@ PAIR_COLUMNS: list[tuple[str, str]] = [
     ("text1", "text2"),
     ("text_a", "text_b"),
 ]
-TEXT_COLUMNS: list[str] = ["text", "sentence", "content", "review", "document", "question", "utterance", "tweet"]
+TEXT_COLUMNS: list[str] = [
+    "text",
+    "sentence",
+    "content",
+    "review",
+    "document",
+    "question",
+    "utterance",
+    "tweet",
+]
 TOKENS_COLUMNS: list[str] = ["tokens", "words"]
 SEQ_LABEL_COLUMNS: list[str] = ["label", "labels", "label_id", "class", "target"]
 TOK_LABEL_COLUMNS: list[str] = ["ner_tags", "labels", "tags", "label", "pos_tags", "chunk_tags"]
@@ -184,7 +193,9 @@ def _load_file(path: Path, source: DatasetSource) -> Any:
     try:
         ds = load_dataset(builder, data_files=str(path), split="train", **kwargs)
     except Exception as exc:  # noqa: BLE001 - any parse failure of a user file: one clear line
-        raise DatasetError(f"{path}: cannot be read as {builder} ({type(exc).__name__}: {_short(exc)})") from None
+        raise DatasetError(
+            f"{path}: cannot be read as {builder} ({type(exc).__name__}: {_short(exc)})"
+        ) from None
     source.split = None  # a data file is one split
     return ds
 
@@ -323,8 +334,9 @@ def label_mapping(
     return {i: by_name[_norm(name)] for i, name in enumerate(dataset_names)}
 
 
-def _to_id(value: Any, mapping: dict[Any, int] | None, label2id: dict[str, int], num_labels: int,
-           where: str) -> int:
+def _to_id(
+    value: Any, mapping: dict[Any, int] | None, label2id: dict[str, int], num_labels: int, where: str
+) -> int:
     if isinstance(value, bool):
         value = int(value)
     if isinstance(value, str):
@@ -334,7 +346,9 @@ def _to_id(value: Any, mapping: dict[Any, int] | None, label2id: dict[str, int],
         if value.strip().lstrip("-").isdigit():
             value = int(value.strip())
         else:
-            raise DatasetError(f"{where}: label {value!r} is not one of the model's labels {sorted(label2id)}")
+            raise DatasetError(
+                f"{where}: label {value!r} is not one of the model's labels {sorted(label2id)}"
+            )
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if not isinstance(value, int):
@@ -368,7 +382,9 @@ def prepare(
         ds = ds.select(range(max_examples))
     if len(ds) == 0:
         raise DatasetError(f"{source.name}: the evaluation split is empty")
-    texts, label = detect_columns(list(ds.column_names), task, text_column=text_column, label_column=label_column)
+    texts, label = detect_columns(
+        list(ds.column_names), task, text_column=text_column, label_column=label_column
+    )
     id2label, real = model_labels(config)
     num_labels = max(id2label) + 1
     names = _class_names(ds.features.get(label))

@@ -15,61 +15,14 @@ Also: the mapping from the names cards print ("F1", "Overall F1", "Matthews Corr
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
+from cardsmith.card.metric_names import ACCURACY, F1, MCC, PRECISION, RECALL
+
 #: Averagings tried for precision/recall/F1, in order of preference when several reproduce a card.
 AVERAGINGS: tuple[str, ...] = ("binary", "micro", "macro", "weighted")
-
-#: Canonical metric keys cardsmith can recompute.
-LOSS = "loss"
-ACCURACY = "accuracy"
-PRECISION = "precision"
-RECALL = "recall"
-F1 = "f1"
-MCC = "matthews_correlation"
-PRF = (PRECISION, RECALL, F1)
-
-_ALIASES: dict[str, str] = {
-    "loss": LOSS,
-    "validation loss": LOSS,
-    "eval loss": LOSS,
-    "evaluation loss": LOSS,
-    "val loss": LOSS,
-    "accuracy": ACCURACY,
-    "acc": ACCURACY,
-    "token accuracy": ACCURACY,
-    "precision": PRECISION,
-    "recall": RECALL,
-    "f1": F1,
-    "f1 score": F1,
-    "f1-score": F1,
-    "f-1": F1,
-    "matthews correlation": MCC,
-    "matthews corr": MCC,
-    "matthews correlation coefficient": MCC,
-    "mcc": MCC,
-}
-_PREFIXES = ("eval ", "validation ", "test ", "overall ")
-
-
-def canonical_metric(name: str) -> str | None:
-    """The computed metric a card's metric name stands for; ``None`` when cardsmith cannot recompute it.
-
-    ``"F1"``, ``"Overall F1"``, ``"eval_f1"`` -> ``"f1"``; ``"Loss"``, ``"Validation Loss"`` ->
-    ``"loss"``; ``"Matthews Correlation"`` -> ``"matthews_correlation"``; ``"Runtime"`` -> ``None``.
-    """
-    low = re.sub(r"[\s_]+", " ", name.strip().lower()).strip(" :")
-    if low in _ALIASES:
-        return _ALIASES[low]
-    for prefix in _PREFIXES:
-        if low.startswith(prefix):
-            rest = low[len(prefix):]
-            if rest in _ALIASES:
-                return _ALIASES[rest]
-    return None
 
 
 def classification_metrics(

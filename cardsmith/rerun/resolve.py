@@ -163,7 +163,9 @@ def _resolve_hub(repo: str, *, revision: str | None, weights: bool, trust_remote
     except (OSError, ValueError) as exc:
         raise ResolveError(f"{where}: cannot be downloaded ({type(exc).__name__}: {exc})") from None
     except Exception as exc:  # noqa: BLE001 - HTTP errors of every kind: one clear line
-        raise ResolveError(f"{where}: cannot be downloaded ({type(exc).__name__}: {_first_line(exc)})") from None
+        raise ResolveError(
+            f"{where}: cannot be downloaded ({type(exc).__name__}: {_first_line(exc)})"
+        ) from None
     path = Path(folder)
     return ResolvedModel(
         path=path,

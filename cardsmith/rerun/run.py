@@ -61,8 +61,9 @@ def task_of(config: dict[str, Any]) -> str:
         )
     if arch.endswith("ForSequenceClassification"):
         problem = config.get("problem_type")
-        if problem == "regression" or (problem is None and int(config.get("num_labels") or 0) == 1
-                                       and not config.get("id2label")):
+        if problem == "regression" or (
+            problem is None and int(config.get("num_labels") or 0) == 1 and not config.get("id2label")
+        ):
             raise UnsupportedTaskError(f"{arch}: regression is not supported yet")
         if problem == "multi_label_classification":
             raise UnsupportedTaskError(f"{arch}: multi-label classification is not supported yet")
@@ -119,8 +120,9 @@ def pick_device(requested: str = "auto") -> Any:
     return torch.device(requested)
 
 
-def load_model(path: Path, task: str, *, device: Any, dtype: str = "fp32", trust_remote_code: bool = False
-               ) -> tuple[Any, Any]:
+def load_model(
+    path: Path, task: str, *, device: Any, dtype: str = "fp32", trust_remote_code: bool = False
+) -> tuple[Any, Any]:
     """``AutoModelFor...from_pretrained(path, use_safetensors=True)`` and ``AutoTokenizer``, in eval mode."""
     import torch
     from transformers import (
@@ -135,7 +137,9 @@ def load_model(path: Path, task: str, *, device: Any, dtype: str = "fp32", trust
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
     except Exception as exc:  # noqa: BLE001 - a broken or missing tokenizer: one clear line
-        raise EvaluationError(f"cannot load the tokenizer from {path}: {type(exc).__name__}: {_short(exc)}") from None
+        raise EvaluationError(
+            f"cannot load the tokenizer from {path}: {type(exc).__name__}: {_short(exc)}"
+        ) from None
     try:
         model = auto.from_pretrained(
             str(path),
@@ -144,7 +148,9 @@ def load_model(path: Path, task: str, *, device: Any, dtype: str = "fp32", trust
             dtype=getattr(torch, DTYPES[dtype]),
         )
     except Exception as exc:  # noqa: BLE001
-        raise EvaluationError(f"cannot load the model from {path}: {type(exc).__name__}: {_short(exc)}") from None
+        raise EvaluationError(
+            f"cannot load the model from {path}: {type(exc).__name__}: {_short(exc)}"
+        ) from None
     model.to(device)
     model.eval()
     return model, tokenizer
@@ -184,8 +190,9 @@ def _max_length(tokenizer: Any, model: Any) -> int:
     return min(candidates) if candidates else 512
 
 
-def encode(data: EvalData, tokenizer: Any, max_length: int) -> tuple[list[list[int]], list[list[int]] | None,
-                                                                    list[list[int]] | None]:
+def encode(
+    data: EvalData, tokenizer: Any, max_length: int
+) -> tuple[list[list[int]], list[list[int]] | None, list[list[int]] | None]:
     """Tokenize every example (no padding): input ids, token type ids, and for token tasks the labels.
 
     Token classification labels each word's first sub-token and sets -100 elsewhere (special tokens,
@@ -250,8 +257,9 @@ def run_evaluation(
 
     start = time.perf_counter()
     dev = pick_device(device)
-    model, tokenizer = load_model(model_path, data.task, device=dev, dtype=dtype,
-                                  trust_remote_code=trust_remote_code)
+    model, tokenizer = load_model(
+        model_path, data.task, device=dev, dtype=dtype, trust_remote_code=trust_remote_code
+    )
     ids, type_ids, token_labels = encode(data, tokenizer, _max_length(tokenizer, model))
     pad_id = tokenizer.pad_token_id
     if pad_id is None:
@@ -271,12 +279,14 @@ def run_evaluation(
         task_id = bar.add_task("eval", total=n, rate="")
         done = 0
         for begin in range(0, n, size):
-            batch = order[begin:begin + size]
+            batch = order[begin : begin + size]
             width = max(len(ids[i]) for i in batch)
             input_ids = torch.full((len(batch), width), int(pad_id), dtype=torch.long)
             mask = torch.zeros((len(batch), width), dtype=torch.long)
             types = torch.zeros((len(batch), width), dtype=torch.long) if type_ids is not None else None
-            labels = torch.full((len(batch), width), -100, dtype=torch.long) if token_labels is not None else None
+            labels = (
+                torch.full((len(batch), width), -100, dtype=torch.long) if token_labels is not None else None
+            )
             for row, i in enumerate(batch):
                 length = len(ids[i])
                 input_ids[row, :length] = torch.tensor(ids[i], dtype=torch.long)
@@ -291,7 +301,9 @@ def run_evaluation(
             try:
                 logits = model(**inputs).logits.float()
             except Exception as exc:  # noqa: BLE001 - a model that cannot run: one clear line
-                raise EvaluationError(f"the forward pass failed: {type(exc).__name__}: {_short(exc)}") from None
+                raise EvaluationError(
+                    f"the forward pass failed: {type(exc).__name__}: {_short(exc)}"
+                ) from None
             if data.task == TOKEN and labels is not None:
                 labels = labels.to(dev)
                 losses = torch.nn.functional.cross_entropy(

@@ -42,14 +42,9 @@ from cardsmith.audit.engine import audit_card
 from cardsmith.card.model import Card
 from cardsmith.card.parse import load_card
 from cardsmith.errors import CardsmithError
-from cardsmith.train.record import (
-    RECORD_CALLBACK_NAME,
-    TrainingRecord,
-    build_card,
-    dataset_record,
-    eval_key_order,
-    record_from_training,
-)
+from cardsmith.train.from_trainer import dataset_record, record_from_training
+from cardsmith.train.output_dir import RECORD_CALLBACK_NAME
+from cardsmith.train.record import TrainingRecord, build_card, eval_key_order
 
 _CARD_OPTIONS = ("language", "license", "tags", "model_name", "finetuned_from", "tasks", "dataset")
 
@@ -85,8 +80,9 @@ class CardCallback(TrainerCallback, ExportableState):
     Runs on the main process only (``state.is_world_process_zero``).
     """
 
-    def __init__(self, plot: bool = False, path: str | None = None, audit: bool = True,
-                 **card_options: Any) -> None:
+    def __init__(
+        self, plot: bool = False, path: str | None = None, audit: bool = True, **card_options: Any
+    ) -> None:
         unknown = set(card_options) - set(_CARD_OPTIONS)
         if unknown:
             raise TypeError(f"CardCallback got unknown option(s): {', '.join(sorted(unknown))}")
@@ -125,9 +121,25 @@ class CardCallback(TrainerCallback, ExportableState):
             def create_model_card(*args: Any, **kwargs: Any) -> None:
                 """cardsmith's card instead of the Trainer's template (see cardsmith.train.callback)."""
                 if args:
-                    kwargs = {**dict(zip(("language", "license", "tags", "model_name", "finetuned_from",
-                                          "tasks", "dataset_tags", "dataset", "dataset_args"), args)),
-                              **kwargs}
+                    kwargs = {
+                        **dict(
+                            zip(
+                                (
+                                    "language",
+                                    "license",
+                                    "tags",
+                                    "model_name",
+                                    "finetuned_from",
+                                    "tasks",
+                                    "dataset_tags",
+                                    "dataset",
+                                    "dataset_args",
+                                ),
+                                args,
+                            )
+                        ),
+                        **kwargs,
+                    }
                 if not trainer.is_world_process_zero():
                     return
                 callback._write_from_trainer(trainer, **kwargs)
@@ -202,8 +214,9 @@ class CardCallback(TrainerCallback, ExportableState):
             train_ds = getattr(loader, "dataset", None) if loader is not None else None
         return eval_ds, train_ds
 
-    def _build_record(self, args: Any, state: Any, kwargs: dict[str, Any],
-                      options: dict[str, Any] | None = None) -> TrainingRecord:
+    def _build_record(
+        self, args: Any, state: Any, kwargs: dict[str, Any], options: dict[str, Any] | None = None
+    ) -> TrainingRecord:
         eval_ds, train_ds = self._datasets(kwargs)
         model = kwargs.get("model")
         if model is None and self._trainer is not None:
@@ -212,15 +225,21 @@ class CardCallback(TrainerCallback, ExportableState):
         if optimizer is None and self._trainer is not None:
             optimizer = self._trainer.optimizer
         record = record_from_training(
-            args, model, state=state, eval_dataset=eval_ds, train_dataset=train_ds, optimizer=optimizer,
+            args,
+            model,
+            state=state,
+            eval_dataset=eval_ds,
+            train_dataset=train_ds,
+            optimizer=optimizer,
             **{**self.card_options, **(options or {})},
         )
         if record.dataset is None and eval_ds is None and train_ds is not None:
             record.dataset = dataset_record(train_ds)
         return record
 
-    def _remember(self, args: Any, state: Any, kwargs: dict[str, Any],
-                  record: TrainingRecord | None = None) -> None:
+    def _remember(
+        self, args: Any, state: Any, kwargs: dict[str, Any], record: TrainingRecord | None = None
+    ) -> None:
         record = record or self._build_record(args, state, kwargs)
         self.record = record.model_dump(mode="json")
         callbacks = getattr(state, "stateful_callbacks", None)
@@ -232,15 +251,17 @@ class CardCallback(TrainerCallback, ExportableState):
             return Path(self.path)
         return Path(args.output_dir) / "README.md"
 
-    def _write(self, args: Any, state: Any, kwargs: dict[str, Any],
-               options: dict[str, Any] | None = None) -> Path:
+    def _write(
+        self, args: Any, state: Any, kwargs: dict[str, Any], options: dict[str, Any] | None = None
+    ) -> Path:
         from cardsmith.train.merge import write_card
 
         record = self._build_record(args, state, kwargs, options)
         self._remember(args, state, kwargs, record)
         card = build_card(record, state)
-        self.written = write_card(card, self._target(args), plot=self.plot,
-                                  log_history=list(state.log_history))
+        self.written = write_card(
+            card, self._target(args), plot=self.plot, log_history=list(state.log_history)
+        )
         self.card = load_card(self.written)
         if self.audit:
             self._audit()
@@ -266,11 +287,7 @@ class CardCallback(TrainerCallback, ExportableState):
         card = self.card
         if card is None:
             return
-        try:
-            self.report = audit_card(card, path=self.written)
-        except ImportError:  # the auditor is not installed in this build
-            self.report = None
-            return
+        self.report = audit_card(card, path=self.written)
         findings = list(getattr(self.report, "findings", []) or [])
         where = self.written or "model card"
         if not findings:
@@ -280,5 +297,8 @@ class CardCallback(TrainerCallback, ExportableState):
             loc = finding.location
             parts = [p for p in (loc.section, f"row {loc.row}" if loc.row else None, loc.column) if p]
             at = f" [{', '.join(parts)}]" if parts else ""
-            print(f"cardsmith: {where}: {finding.severity} {finding.name} ({finding.rule}): "
-                  f"{finding.message}{at}", file=sys.stderr)
+            print(
+                f"cardsmith: {where}: {finding.severity} {finding.name} ({finding.rule}): "
+                f"{finding.message}{at}",
+                file=sys.stderr,
+            )

@@ -56,8 +56,11 @@ def _merge_metadata(old: Metadata, new: Metadata) -> Metadata:
                 tags.append(tag)
         data["tags"] = tags
     model_index = new.model_index
-    index_key = old.model_index_key if old.model_index is not None or old.model_index_key in data else \
-        new.model_index_key
+    index_key = (
+        old.model_index_key
+        if old.model_index is not None or old.model_index_key in data
+        else new.model_index_key
+    )
     if "model-index" in new_data:
         if index_key != "model-index" and index_key in data:
             data[index_key] = copy.deepcopy(new_data["model-index"])
@@ -110,16 +113,21 @@ def ensure_blocks(card: Card) -> Card:
 def add_curves_link(card: Card, link: str = CURVES_LINK) -> Card:
     """Link the training-curves image from "Training results" (once: idempotent on re-render)."""
     card = ensure_blocks(card)
-    target = link[link.index("](") + 1:] if "](" in link else link
+    target = link[link.index("](") + 1 :] if "](" in link else link
     if any(target in b.text for b in card.blocks if b.kind == "text"):
         return card
     nl = card.newline
     idx = next((i for i, b in enumerate(card.blocks) if b.kind == "results"), None)
     if idx is None:
         # No table: put it at the end of the "Training results" section, else before the versions.
-        heading = next((i for i, b in enumerate(card.blocks)
-                        if b.kind == "text" and b.text.lstrip().lower().startswith("### training results")),
-                       None)
+        heading = next(
+            (
+                i
+                for i, b in enumerate(card.blocks)
+                if b.kind == "text" and b.text.lstrip().lower().startswith("### training results")
+            ),
+            None,
+        )
         idx = heading
     if idx is None:
         idx = next((i for i, b in enumerate(card.blocks) if b.kind == "framework_versions"), None)
@@ -133,8 +141,9 @@ def add_curves_link(card: Card, link: str = CURVES_LINK) -> Card:
     return card
 
 
-def write_card(card: Card, path: str | Path, *, plot: bool = False,
-               log_history: list[dict[str, Any]] | None = None) -> Path:
+def write_card(
+    card: Card, path: str | Path, *, plot: bool = False, log_history: list[dict[str, Any]] | None = None
+) -> Path:
     """Write ``card`` to ``path`` atomically; an existing file is parsed and merged (what a person
     wrote is kept). With ``plot=True`` the training curves are drawn into ``training_curves.png``
     beside the card and linked from its "Training results" section."""

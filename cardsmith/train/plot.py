@@ -12,12 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from cardsmith.card.io import atomic_write_bytes
+from cardsmith.card.metric_names import column_role
 from cardsmith.card.model import Card
 from cardsmith.errors import MissingExtraError
-
-#: Table columns that are not curves of their own.
-_NOT_METRICS = {"training loss", "epoch", "step", "validation loss", "gen len",
-                "model preparation time", "runtime", "samples per second", "steps per second"}
 
 
 def _numbers(cells: list[Any]) -> list[float | None]:
@@ -33,8 +30,9 @@ def _series(xs: list[float | None], ys: list[float | None]) -> tuple[list[float]
     return [p[0] for p in pts], [p[1] for p in pts]
 
 
-def plot_training_curves(card: Card, path: str | Path, *,
-                         log_history: list[dict[str, Any]] | None = None) -> Path:
+def plot_training_curves(
+    card: Card, path: str | Path, *, log_history: list[dict[str, Any]] | None = None
+) -> Path:
     """Draw the card's training curves into ``path`` (PNG, written atomically) and return it.
 
     Left: training loss (every logged value when ``log_history`` is given, else the table's) and
@@ -70,8 +68,12 @@ def plot_training_curves(card: Card, path: str | Path, *,
     if log_history:
         key = "step" if xname == "Step" else "epoch"
         for entry in log_history:
-            if "loss" in entry and isinstance(entry.get(key), (int, float)) \
-                    and isinstance(entry["loss"], (int, float)) and math.isfinite(entry["loss"]):
+            if (
+                "loss" in entry
+                and isinstance(entry.get(key), (int, float))
+                and isinstance(entry["loss"], (int, float))
+                and math.isfinite(entry["loss"])
+            ):
                 train_x.append(float(entry[key]))
                 train_y.append(float(entry["loss"]))
     elif table is not None:
@@ -92,9 +94,10 @@ def plot_training_curves(card: Card, path: str | Path, *,
         ax_loss.legend()
 
     if table is not None:
+        has_val = any(column_role(n, has_val_loss_column=False) == "val_loss" for n in table.columns)
         for name in table.columns:
-            if name.strip().lower() in _NOT_METRICS:
-                continue
+            if column_role(name, has_val_loss_column=has_val) != "metric":
+                continue  # losses, progress and pseudo-metrics (runtime, Gen Len) are not metric curves
             col = table.column(name)
             mx, my = _series(xs, _numbers(col or []))
             if mx:
@@ -104,8 +107,9 @@ def plot_training_curves(card: Card, path: str | Path, *,
     if ax_metric.lines:
         ax_metric.legend()
     else:
-        ax_metric.text(0.5, 0.5, "no evaluation metrics logged", ha="center", va="center",
-                       transform=ax_metric.transAxes)
+        ax_metric.text(
+            0.5, 0.5, "no evaluation metrics logged", ha="center", va="center", transform=ax_metric.transAxes
+        )
     fig.tight_layout()
 
     buffer = io.BytesIO()

@@ -26,8 +26,6 @@ import json
 import math
 import os
 import re
-from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -48,12 +46,9 @@ from cardsmith.card.model import (
     ResultsTable,
 )
 from cardsmith.card.numbers import trainer_round
-from cardsmith.card.parse import load_card
-from cardsmith.errors import CardsmithError, ParseError
-
-# --------------------------------------------------------------------------------------------------
-# Constants mirrored from transformers.modelcard (so the light core needs no transformers)
-# --------------------------------------------------------------------------------------------------
+from cardsmith.card.parse import parse_card, parse_optimizer
+from cardsmith.card.render import render_card
+from cardsmith.errors import ParseError
 
 TASK_TAG_TO_NAME: dict[str, str] = {
     "fill-mask": "Masked Language Modeling",
@@ -71,10 +66,21 @@ TASK_TAG_TO_NAME: dict[str, str] = {
     "audio-classification": "Audio Classification",
 }
 
+
 METRIC_TAGS = [
-    "accuracy", "bleu", "f1", "matthews_correlation", "pearsonr", "precision", "recall", "rouge",
-    "sacrebleu", "spearmanr", "wer",
+    "accuracy",
+    "bleu",
+    "f1",
+    "matthews_correlation",
+    "pearsonr",
+    "precision",
+    "recall",
+    "rouge",
+    "sacrebleu",
+    "spearmanr",
+    "wer",
 ]
+
 
 #: Architecture-name suffixes -> pipeline task, used when transformers is not installed.
 _SUFFIX_TASKS: list[tuple[str, str]] = [
@@ -93,16 +99,26 @@ _SUFFIX_TASKS: list[tuple[str, str]] = [
     ("ForObjectDetection", "object-detection"),
 ]
 
-_NOT_HUB_BUILDERS = {"csv", "json", "pandas", "parquet", "text", "arrow", "generator", "imagefolder",
-                     "audiofolder", "webdataset", "sql", "videofolder"}
-_HUB_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
-_CHECKPOINT_RE = re.compile(r"checkpoint-(\d+)\s*$")
-_HEADLINE_SKIP = {"runtime", "samples_per_second", "steps_per_second", "epoch", "step"}
-_ROW_SKIP = {"total_flos", "epoch", "step", "eval_runtime", "eval_samples_per_second",
-             "eval_steps_per_second"}
 
-#: Where the callback's record lives inside ``trainer_state.json``.
-RECORD_CALLBACK_NAME = "CardCallback"
+_HUB_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
+
+
+CHECKPOINT_RE = re.compile(r"checkpoint-(\d+)\s*$")
+
+
+_HEADLINE_SKIP = {"runtime", "samples_per_second", "steps_per_second", "epoch", "step"}
+
+
+_ROW_SKIP = {
+    "total_flos",
+    "epoch",
+    "step",
+    "eval_runtime",
+    "eval_samples_per_second",
+    "eval_steps_per_second",
+}
+
+
 #: The sentence after the headline list that says which checkpoint the headline reports.
 HEADLINE_NOTE_PREFIX = "The results above are"
 
@@ -156,11 +172,6 @@ class LogSummary(BaseModel):
     last_eval: dict[str, Any] | None = None
 
 
-# --------------------------------------------------------------------------------------------------
-# Reading the log
-# --------------------------------------------------------------------------------------------------
-
-
 def _metric_name(key: str) -> str:
     """``eval_overall_f1`` -> ``Overall F1`` (transformers' column naming)."""
     return " ".join(part.capitalize() for part in key.split("_")[1:])
@@ -205,7 +216,7 @@ def parse_log(log_history: list[dict[str, Any]]) -> LogSummary:
             out.row_entries.append(entry)
     if summary_idx is not None:
         out.train_summary = entries[summary_idx]
-        after = [e for e in entries[summary_idx + 1:] if "eval_loss" in e]
+        after = [e for e in entries[summary_idx + 1 :] if "eval_loss" in e]
         out.final_eval = after[-1] if after else None
     evals = [e for e in entries if "eval_loss" in e]
     out.last_eval = evals[-1] if evals else None
@@ -252,11 +263,6 @@ def results_table(summary: LogSummary) -> ResultsTable | None:
     return ResultsTable(columns=columns, rows=rows)
 
 
-# --------------------------------------------------------------------------------------------------
-# Which evaluation the card reports
-# --------------------------------------------------------------------------------------------------
-
-
 class HeadlineChoice(BaseModel):
     entry: dict[str, Any] | None = None
     note: str | None = None
@@ -269,7 +275,7 @@ def _best_step(state: dict[str, Any]) -> int | None:
         return step
     ckpt = state.get("best_model_checkpoint")
     if isinstance(ckpt, str):
-        m = _CHECKPOINT_RE.search(ckpt.replace("\\", "/"))
+        m = CHECKPOINT_RE.search(ckpt.replace("\\", "/"))
         if m:
             return int(m.group(1))
     return None
@@ -305,8 +311,10 @@ def choose_headline(summary: LogSummary, state: dict[str, Any], record: Training
         if record.load_best_model_at_end and best is not None:
             r = row_of(best)
             where = f" (the row of step {best})" if r else ""
-            note = (f"{HEADLINE_NOTE_PREFIX} the final evaluation of the best checkpoint, `{ckpt_name}`"
-                    f"{where}, selected{by} and restored by `load_best_model_at_end`.")
+            note = (
+                f"{HEADLINE_NOTE_PREFIX} the final evaluation of the best checkpoint, `{ckpt_name}`"
+                f"{where}, selected{by} and restored by `load_best_model_at_end`."
+            )
             return HeadlineChoice(entry=entry, note=note, row=r)
         return HeadlineChoice(entry=entry, note=None, row=None)
 
@@ -326,14 +334,18 @@ def choose_headline(summary: LogSummary, state: dict[str, Any], record: Training
             entry = rows[r - 1]
             last_step = rows[-1].get("step") if rows else None
             if r == len(rows):
-                note = (f"{HEADLINE_NOTE_PREFIX} those of the best checkpoint, `{ckpt_name}` (the last "
-                        f"evaluation, step {best}), selected{by}; `load_best_model_at_end` kept it.")
+                note = (
+                    f"{HEADLINE_NOTE_PREFIX} those of the best checkpoint, `{ckpt_name}` (the last "
+                    f"evaluation, step {best}), selected{by}; `load_best_model_at_end` kept it."
+                )
             else:
                 epoch = entry.get("epoch")
                 at = f"epoch {trainer_round(epoch)}, step {best}" if epoch is not None else f"step {best}"
-                note = (f"{HEADLINE_NOTE_PREFIX} those of the best checkpoint, `{ckpt_name}` ({at}), "
-                        f"selected{by} and {restored}; the last evaluation "
-                        f"(step {last_step}) is the last row of the table.")
+                note = (
+                    f"{HEADLINE_NOTE_PREFIX} those of the best checkpoint, `{ckpt_name}` ({at}), "
+                    f"selected{by} and {restored}; the last evaluation "
+                    f"(step {last_step}) is the last row of the table."
+                )
             return HeadlineChoice(entry=entry, note=note, row=r)
     if summary.last_eval is None:
         return HeadlineChoice()
@@ -366,16 +378,11 @@ def _guess_best_metric(rows: list[dict[str, Any]], step: int, state: dict[str, A
     return ""
 
 
-# --------------------------------------------------------------------------------------------------
-# Model, task, dataset
-# --------------------------------------------------------------------------------------------------
-
-
 def looks_like_hub_id(name: Any) -> bool:
     """True for ``bert-base-uncased`` or ``org/name``; False for local paths, empty or odd strings."""
     if not isinstance(name, str) or not name or "\\" in name or name.startswith((".", "/", "~")):
         return False
-    if not _HUB_ID_RE.match(name) or ".." in name or _CHECKPOINT_RE.search(name):
+    if not _HUB_ID_RE.match(name) or ".." in name or CHECKPOINT_RE.search(name):
         return False
     try:
         if os.path.isdir(name):
@@ -410,146 +417,17 @@ def task_for_architecture(arch: str | None) -> str | None:
     return None
 
 
-def _labels_from_config(config: Any) -> list[str]:
-    id2label = getattr(config, "id2label", None) if not isinstance(config, dict) else config.get("id2label")
-    if not isinstance(id2label, dict):
-        return []
-    pairs = []
-    for key, value in id2label.items():
-        try:
-            pairs.append((int(key), str(value)))
-        except (TypeError, ValueError):
-            continue
-    return [v for _, v in sorted(pairs)]
-
-
-def dataset_record(dataset: Any) -> DatasetRecord | None:
-    """Name/config/split of a ``datasets.Dataset`` (``info.dataset_name`` first, then the builder)."""
-    if dataset is None:
-        return None
-    try:
-        import datasets as hf_datasets
-    except ImportError:  # pragma: no cover - only called with datasets objects
-        return None
-    if not isinstance(dataset, (hf_datasets.Dataset, hf_datasets.IterableDataset)):
-        inner = getattr(dataset, "dataset", None)  # a torch Subset or wrapper around a Dataset
-        if inner is not None and inner is not dataset:
-            return dataset_record(inner)
-        return None
-    info = getattr(dataset, "info", None)
-    name = getattr(info, "dataset_name", None) if info is not None else None
-    builder = getattr(info, "builder_name", None) if info is not None else None
-    if not name and builder and builder not in _NOT_HUB_BUILDERS:
-        name = builder
-    if not name:
-        return None
-    config = getattr(info, "config_name", None) if info is not None else None
-    split = getattr(dataset, "split", None)
-    return DatasetRecord(
-        name=str(name),
-        type=str(name),
-        config=str(config) if config else None,
-        split=str(split) if split is not None else None,
-    )
-
-
-def _versions() -> list[tuple[str, str]]:
-    """Framework versions in transformers' order (Transformers, Pytorch, Datasets, Tokenizers)."""
-    out: list[tuple[str, str]] = []
-    for label, module in (("Transformers", "transformers"), ("Pytorch", "torch"),
-                          ("Datasets", "datasets"), ("Tokenizers", "tokenizers")):
-        try:
-            mod = __import__(module)
-        except ImportError:
-            continue
-        version = getattr(mod, "__version__", None)
-        if version:
-            out.append((label, str(version)))
-    return out
-
-
-# --------------------------------------------------------------------------------------------------
-# Hyperparameters
-# --------------------------------------------------------------------------------------------------
-
-_TYPED = set(Hyperparameters.model_fields) - {"extra", "order", "optimizer"}
-
-
-def _trainer_hyperparameters(args: Any) -> list[tuple[str, Any]]:
-    """``extract_hyperparameters_from_trainer`` of the installed transformers, on ``args``."""
-    from transformers.modelcard import extract_hyperparameters_from_trainer
-
-    values = extract_hyperparameters_from_trainer(SimpleNamespace(args=args))
-    return [(str(k), _jsonable(v)) for k, v in values.items()]
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    inner = getattr(value, "value", None)  # enums
-    if isinstance(inner, (int, float, str)):
-        return inner
-    return str(value)
-
-
-def _precision(args: Any) -> str:
-    if getattr(args, "bf16", False):
-        return "bf16 mixed precision"
-    if getattr(args, "fp16", False):
-        return "fp16 mixed precision"
-    if getattr(args, "bf16_full_eval", False) or getattr(args, "fp16_full_eval", False):
-        return "fp32 (half-precision evaluation)"
-    return "fp32"
-
-
-def _optimizer_class(optimizer: Any) -> str | None:
-    if optimizer is None:
-        return None
-    inner = getattr(optimizer, "optimizer", None)  # accelerate's AcceleratedOptimizer
-    opt = inner if inner is not None and inner is not optimizer else optimizer
-    cls = type(opt)
-    name = f"{cls.__module__}.{cls.__qualname__}"
-    defaults = getattr(opt, "defaults", None)
-    if isinstance(defaults, dict) and defaults.get("fused"):
-        name += " (fused)"
-    return name
-
-
-def _extra_hyperparameters(args: Any, state: Any, optimizer: Any) -> list[tuple[str, Any]]:
-    """What the Trainer's card never records."""
-    extra: list[tuple[str, Any]] = [("training_precision", _precision(args))]
-    wd = getattr(args, "weight_decay", None)
-    if wd is not None:
-        extra.append(("weight_decay", _jsonable(wd)))
-    mgn = getattr(args, "max_grad_norm", None)
-    if mgn is not None:
-        extra.append(("max_grad_norm", _jsonable(mgn)))
-    max_steps = getattr(state, "max_steps", 0) if state is not None else 0
-    get_warmup = getattr(args, "get_warmup_steps", None)
-    if callable(get_warmup) and isinstance(max_steps, int) and max_steps > 0:
-        try:
-            warmup = int(get_warmup(max_steps))
-        except Exception:  # noqa: BLE001 - an API change must not break the card
-            warmup = None
-        if warmup is not None:
-            extra.append(("warmup_steps_effective", warmup))
-    cls = _optimizer_class(optimizer)
-    if cls:
-        extra.append(("optimizer_class", cls))
-    return extra
+TYPED_HYPERPARAMETERS = set(Hyperparameters.model_fields) - {"extra", "order", "optimizer"}
 
 
 def _optimizer_of(text: str) -> Optimizer:
     """The typed optimizer line, read by the parser so that the renderer writes ``text`` back."""
-    try:
-        from cardsmith.card.parse import parse_optimizer
-    except ImportError:  # pragma: no cover - parser always present in a full install
-        return Optimizer(text=text)
     return parse_optimizer(text)
 
 
-def hyperparameters_from_pairs(pairs: list[tuple[str, Any]], optimizer: dict[str, Any] | None = None) -> (
-        Hyperparameters | None):
+def hyperparameters_from_pairs(
+    pairs: list[tuple[str, Any]], optimizer: dict[str, Any] | None = None
+) -> Hyperparameters | None:
     """Typed :class:`Hyperparameters` from ordered ``(key, value)`` pairs."""
     if not pairs:
         return None
@@ -557,7 +435,7 @@ def hyperparameters_from_pairs(pairs: list[tuple[str, Any]], optimizer: dict[str
     for key, value in pairs:
         if key == "optimizer":
             hp.optimizer = _optimizer_of(str(value))
-        elif key in _TYPED and value is not None and not isinstance(value, bool):
+        elif key in TYPED_HYPERPARAMETERS and value is not None and not isinstance(value, bool):
             try:
                 typed = getattr(Hyperparameters.model_validate({key: value}), key)
             except Exception:  # noqa: BLE001 - pydantic ValidationError: keep it as text
@@ -568,75 +446,6 @@ def hyperparameters_from_pairs(pairs: list[tuple[str, Any]], optimizer: dict[str
             hp.extra[key] = str(value)
         hp.order.append(key)
     return hp
-
-
-# --------------------------------------------------------------------------------------------------
-# Records
-# --------------------------------------------------------------------------------------------------
-
-
-def record_from_training(
-    args: Any,
-    model: Any,
-    *,
-    state: Any = None,
-    eval_dataset: Any = None,
-    train_dataset: Any = None,
-    optimizer: Any = None,
-    **opts: Any,
-) -> TrainingRecord:
-    """The record of a run from its ``TrainingArguments``, model and datasets (no trainer needed)."""
-    config = getattr(model, "config", None)
-    arch = None
-    if model is not None:
-        unwrapped = getattr(model, "module", model)  # DDP / DataParallel
-        arch = type(unwrapped).__name__
-        config = getattr(unwrapped, "config", config)
-    name_or_path = getattr(config, "_name_or_path", None) or getattr(config, "name_or_path", None)
-    base = opts.get("finetuned_from") or (name_or_path if looks_like_hub_id(name_or_path) else None)
-    task = opts.get("tasks") or task_for_architecture(arch)
-    if isinstance(task, list):
-        task = task[0] if task else None
-    model_name = opts.get("model_name") or Path(str(getattr(args, "output_dir", "") or "")).name or base
-    ds = dataset_record(eval_dataset if eval_dataset is not None else train_dataset)
-    if opts.get("dataset"):
-        name = opts["dataset"] if isinstance(opts["dataset"], str) else opts["dataset"][0]
-        ds = DatasetRecord(name=name, type=ds.type if ds else name, config=ds.config if ds else None,
-                           split=ds.split if ds else None)
-    hps = _trainer_hyperparameters(args) + _extra_hyperparameters(args, state, optimizer)
-    optim_value = getattr(args, "optim", None)
-    optimizer_info = {
-        "name": _jsonable(optim_value),
-        "betas": [getattr(args, "adam_beta1", None), getattr(args, "adam_beta2", None)],
-        "epsilon": getattr(args, "adam_epsilon", None),
-        "args": getattr(args, "optim_args", None) or None,
-    }
-    tags = ["generated_from_trainer"]
-    user_tags = opts.get("tags")
-    if isinstance(user_tags, str):
-        user_tags = [user_tags]
-    for tag in user_tags or []:
-        if tag not in tags:
-            tags.insert(len(tags) - 1, tag)
-    language = opts.get("language")
-    return TrainingRecord(
-        model_name=model_name or None,
-        base_model=base,
-        task=task,
-        architecture=arch,
-        labels=_labels_from_config(config) if config is not None else [],
-        dataset=ds,
-        hyperparameters=hps,
-        optimizer=optimizer_info,
-        load_best_model_at_end=bool(getattr(args, "load_best_model_at_end", False)),
-        metric_for_best_model=getattr(args, "metric_for_best_model", None),
-        greater_is_better=getattr(args, "greater_is_better", None),
-        framework_versions=_versions(),
-        license=opts.get("license"),
-        language=[language] if isinstance(language, str) else language,
-        tags=tags,
-        eval_key_order=eval_key_order(list(getattr(state, "log_history", []) or [])),
-    )
 
 
 def _state_dict(state: Any) -> dict[str, Any]:
@@ -652,11 +461,6 @@ def _state_dict(state: Any) -> dict[str, Any]:
         "num_train_epochs": getattr(state, "num_train_epochs", None),
         "train_batch_size": getattr(state, "train_batch_size", None),
     }
-
-
-# --------------------------------------------------------------------------------------------------
-# The card
-# --------------------------------------------------------------------------------------------------
 
 
 def _reorder(entry: dict[str, Any], order: list[str]) -> dict[str, Any]:
@@ -725,11 +529,6 @@ def attach_headline_note(card: Card, note: str | None) -> Card:
     A card without blocks is rendered once (the Trainer's template) and parsed back, so the
     sentence becomes an ordinary text block that renders verbatim: stable on re-render.
     """
-    try:
-        from cardsmith.card.parse import parse_card
-        from cardsmith.card.render import render_card
-    except ImportError:  # the parser/renderer not available: the sentence stays in notes
-        return card
     if not card.blocks:
         notes = list(card.notes)
         card = parse_card(render_card(card))
@@ -786,11 +585,15 @@ def _metadata(record: TrainingRecord, headline: dict[str, Any]) -> Metadata:
             ds["split"] = record.dataset.split
         if record.dataset.config is not None:
             ds["args"] = record.dataset.config
-        entry["results"].append({
-            "task": {"name": task_name, "type": record.task},
-            "dataset": ds,
-            "metrics": [{"name": key, "type": tag, "value": headline[key]} for tag, key in metric_tags.items()],
-        })
+        entry["results"].append(
+            {
+                "task": {"name": task_name, "type": record.task},
+                "dataset": ds,
+                "metrics": [
+                    {"name": key, "type": tag, "value": headline[key]} for tag, key in metric_tags.items()
+                ],
+            }
+        )
     data["model-index"] = [entry]
     typed = [
         ModelIndexEntry(
@@ -808,351 +611,14 @@ def _metadata(record: TrainingRecord, headline: dict[str, Any]) -> Metadata:
     return Metadata(data=data, model_index=typed)
 
 
-def card_from_trainer(trainer: Any, **opts: Any) -> Card:
-    """An accurate card from a ``transformers.Trainer`` after ``trainer.train()``.
-
-    ``opts`` take the keywords of ``Trainer.create_model_card``: ``language``, ``license``,
-    ``tags``, ``model_name``, ``finetuned_from``, ``tasks``, ``dataset``.
-    """
-    args = getattr(trainer, "args", None)
-    state = getattr(trainer, "state", None)
-    if args is None or state is None:
-        raise CardsmithError("card_from_trainer needs a transformers.Trainer (with .args and .state)")
-    record = record_from_training(
-        args,
-        getattr(trainer, "model", None),
-        state=state,
-        eval_dataset=_first_dataset(getattr(trainer, "eval_dataset", None)),
-        train_dataset=getattr(trainer, "train_dataset", None),
-        optimizer=getattr(trainer, "optimizer", None),
-        **opts,
-    )
-    return build_card(record, state)
-
-
-def _first_dataset(dataset: Any) -> Any:
-    if isinstance(dataset, dict):  # eval_dataset={"a": ds, "b": ds}: the card reports the first
-        return next(iter(dataset.values()), None)
-    return dataset
-
-
-# --------------------------------------------------------------------------------------------------
-# Output folders
-# --------------------------------------------------------------------------------------------------
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    from cardsmith.card.io import read_text
-
-    try:
-        text = read_text(path)
-    except CardsmithError:
-        raise
-    except OSError as exc:
-        raise CardsmithError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ParseError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(data, dict):
-        raise ParseError(f"{path}: expected a JSON object")
-    return data
-
-
-def _checkpoint_dirs(folder: Path) -> list[Path]:
-    found = []
-    for child in folder.iterdir() if folder.is_dir() else []:
-        m = re.fullmatch(r"checkpoint-(\d+)", child.name)
-        if m and child.is_dir() and (child / "trainer_state.json").is_file():
-            found.append((int(m.group(1)), child))
-    return [p for _, p in sorted(found)]
-
-
-def find_trainer_state(folder: Path) -> Path | None:
-    """``folder/trainer_state.json``, else the latest ``checkpoint-N/trainer_state.json``."""
-    direct = folder / "trainer_state.json"
-    if direct.is_file():
-        return direct
-    checkpoints = _checkpoint_dirs(folder)
-    return checkpoints[-1] / "trainer_state.json" if checkpoints else None
-
-
-def _record_from_state(state: dict[str, Any]) -> TrainingRecord | None:
-    callbacks = state.get("stateful_callbacks")
-    if not isinstance(callbacks, dict):
-        return None
-    stored = callbacks.get(RECORD_CALLBACK_NAME)
-    if isinstance(stored, list):
-        stored = stored[-1] if stored else None
-    if not isinstance(stored, dict):
-        return None
-    data = (stored.get("attributes") or {}).get("record")
-    if not isinstance(data, dict):
-        return None
-    try:
-        return TrainingRecord.model_validate(data)
-    except Exception:  # noqa: BLE001 - a foreign or damaged record: ignore it
-        return None
-
-
-def _steps_per_epoch(log: list[dict[str, Any]]) -> float | None:
-    for entry in reversed(log):
-        epoch, step = entry.get("epoch"), entry.get("step")
-        if isinstance(epoch, (int, float)) and isinstance(step, (int, float)) and epoch > 0 and step > 0:
-            return step / epoch
-    return None
-
-
-def _state_hyperparameters(state: dict[str, Any], notes: list[str]) -> list[tuple[str, Any]]:
-    """What ``trainer_state.json`` itself tells about the hyperparameters (no training_args.bin)."""
-    pairs: list[tuple[str, Any]] = []
-    tbs = state.get("train_batch_size")
-    if isinstance(tbs, int) and tbs > 0:
-        pairs.append(("train_batch_size", tbs))
-    max_steps = state.get("max_steps")
-    epochs = state.get("num_train_epochs")
-    spe = _steps_per_epoch(state.get("log_history") or [])
-    if isinstance(max_steps, int) and max_steps > 0 and isinstance(epochs, (int, float)) and spe:
-        # With num_train_epochs, max_steps = ceil(epochs * steps per epoch); with max_steps set,
-        # num_train_epochs is derived from it and max_steps falls short of a whole number of epochs.
-        if abs(max_steps - epochs * spe) <= max(1.0, 0.01 * max_steps):
-            pairs.append(("num_epochs", epochs))
-        else:
-            pairs.append(("training_steps", max_steps))
-    elif isinstance(epochs, (int, float)) and epochs > 0:
-        pairs.append(("num_epochs", epochs))
-    notes.append(
-        "Some hyperparameters could not be recovered: trainer_state.json does not record the "
-        "learning rate, evaluation batch size, seed, optimizer or scheduler, and training_args.bin is a "
-        "pickle that cardsmith does not load."
-    )
-    return pairs
-
-
-def card_from_output_dir(path: str | Path, **opts: Any) -> Card:
-    """The card of a training output folder: ``trainer_state.json`` + ``config.json`` (+ README.md).
-
-    ``path`` is the folder given as ``TrainingArguments(output_dir=...)``, a ``checkpoint-N``
-    folder, or a ``trainer_state.json`` file. Without a ``trainer_state.json`` at the top, the
-    latest checkpoint's is read. ``training_args.bin`` is never unpickled: hyperparameters come
-    from the record :class:`cardsmith.CardCallback` leaves in ``trainer_state.json``, else from an
-    existing README.md, else only what the state itself says (with a note).
-    """
-    target = Path(path)
-    if target.is_file() and target.name.endswith(".json"):
-        state_path: Path | None = target
-        folder = target.parent
-    elif target.is_dir():
-        folder = target
-        state_path = find_trainer_state(folder)
-    else:
-        raise CardsmithError(f"{target}: no such training output folder")
-    if state_path is None:
-        raise CardsmithError(f"{target}: no trainer_state.json (not a training output folder)")
-    state = _read_json(state_path)
-    if not isinstance(state.get("log_history", []), list):
-        raise ParseError(f"{state_path}: log_history is not a list")
-
-    config: dict[str, Any] = {}
-    for candidate in (folder / "config.json", state_path.parent / "config.json"):
-        if candidate.is_file():
-            try:
-                config = _read_json(candidate)
-            except ParseError:
-                config = {}
-            break
-
-    existing = _existing_card(folder)
-    record = _record_from_state(state)
-    notes: list[str] = []
-    if record is None:
-        record = _record_from_files(folder, state, config, existing, notes, opts)
-    else:
-        if opts.get("model_name"):
-            record.model_name = opts["model_name"]
-    record.notes = notes + [n for n in record.notes if n not in notes]
-    card = build_card(record, state)
-    if existing is not None and not record.eval_key_order:
-        _order_like(card, existing)
-    return card
-
-
-def _order_like(card: Card, existing: Card) -> None:
-    """trainer_state.json sorts each entry's keys: take the column and headline order of the README."""
-    table, old = card.results, existing.results
-    if table is not None and old is not None and set(table.columns) == set(old.columns) \
-            and table.columns != old.columns:
-        idx = [table.columns.index(c) for c in old.columns]
-        table.columns = list(old.columns)
-        table.rows = [[row[i] for i in idx] for row in table.rows]
-    names = [h.name for h in existing.headline]
-    if card.headline and set(names) == {h.name for h in card.headline}:
-        card.headline.sort(key=lambda h: names.index(h.name))
-        metrics = card.metadata.data.get("metrics")
-        if isinstance(metrics, list):
-            tags = [n.lower().replace(" ", "_") for n in names]
-            metrics.sort(key=lambda m: tags.index(m) if m in tags else len(tags))
-        for entry in card.metadata.model_index or []:
-            for result in entry.results:
-                result.metrics.sort(key=lambda m: names.index(m.name) if m.name in names else len(names))
-        for entry in card.metadata.data.get("model-index") or []:
-            for result in entry.get("results") or []:
-                ms = result.get("metrics")
-                if isinstance(ms, list):
-                    ms.sort(key=lambda m: names.index(m.get("name")) if m.get("name") in names else len(names))
-
-
-def _existing_card(folder: Path) -> Card | None:
-    readme = folder / "README.md"
-    if not readme.is_file():
-        return None
-    try:
-        from cardsmith.card.parse import load_card
-
-        return load_card(readme)
-    except ImportError:  # pragma: no cover - parser not available
-        return None
-    except CardsmithError:
-        return None
-
-
-def _record_from_files(
-    folder: Path,
-    state: dict[str, Any],
-    config: dict[str, Any],
-    existing: Card | None,
-    notes: list[str],
-    opts: dict[str, Any],
-) -> TrainingRecord:
-    archs = config.get("architectures")
-    arch = archs[0] if isinstance(archs, list) and archs and isinstance(archs[0], str) else None
-    name_or_path = config.get("_name_or_path")
-    base = opts.get("finetuned_from") or (name_or_path if looks_like_hub_id(name_or_path) else None)
-    title_folder = folder.parent if _CHECKPOINT_RE.fullmatch(folder.name) else folder
-    model_name = opts.get("model_name") or title_folder.resolve().name or None
-    dataset: DatasetRecord | None = None
-    license_ = None
-    language = None
-    tags = ["generated_from_trainer"]
-    versions: list[tuple[str, str]] = []
-    hp_pairs: list[tuple[str, Any]] = []
-    optimizer_info: dict[str, Any] | None = None
-
-    if existing is not None:
-        md = existing.metadata
-        if base is None:
-            b = md.base_model if isinstance(md.base_model, str) else existing.base_model
-            base = b if looks_like_hub_id(b) else None
-        license_ = md.license
-        lang = md.get("language")
-        language = [lang] if isinstance(lang, str) else lang if isinstance(lang, list) else None
-        mtags = md.get("tags")
-        if isinstance(mtags, list) and mtags:
-            tags = [str(t) for t in mtags]
-        dataset = _dataset_from_card(existing)
-        versions = [(fv.name, fv.version) for fv in existing.framework_versions]
-        if existing.title and not opts.get("model_name"):
-            model_name = existing.title
-        if existing.hyperparameters is not None:
-            hp_pairs, optimizer_info = _pairs_from_hyperparameters(existing.hyperparameters)
-    if not hp_pairs:
-        hp_pairs = _state_hyperparameters(state, notes)
-    else:
-        notes.append("Hyperparameters were taken from the existing README.md (training_args.bin is a "
-                      "pickle that cardsmith does not load).")
-    if not versions:
-        tv = config.get("transformers_version")
-        if isinstance(tv, str) and tv:
-            versions = [("Transformers", tv)]
-        notes.append("Framework versions other than Transformers (from config.json) are not recorded "
-                     "in a training output folder.")
-    if base is None:
-        notes.append("The base model is unknown: config.json does not record the model it was "
-                     "fine-tuned from.")
-    if dataset is None:
-        notes.append("The dataset is unknown: trainer_state.json does not record it.")
-    return TrainingRecord(
-        model_name=model_name,
-        base_model=base,
-        task=task_for_architecture(arch),
-        architecture=arch,
-        labels=_labels_from_config(config),
-        dataset=dataset,
-        hyperparameters=hp_pairs,
-        optimizer=optimizer_info,
-        load_best_model_at_end=_load_best_from_state(state),
-        metric_for_best_model=None,
-        greater_is_better=None,
-        framework_versions=versions,
-        license=license_,
-        language=language,
-        tags=tags,
-    )
-
-
-def _load_best_from_state(state: dict[str, Any]) -> bool | None:
-    callbacks = state.get("stateful_callbacks")
-    if isinstance(callbacks, dict) and "EarlyStoppingCallback" in callbacks:
-        return True  # early stopping requires load_best_model_at_end
-    return None
-
-
-def _dataset_from_card(card: Card) -> DatasetRecord | None:
-    for entry in card.metadata.model_index or []:
-        for result in entry.results:
-            ds = result.dataset
-            if ds is not None and (ds.name or ds.type):
-                return DatasetRecord(name=str(ds.name or ds.type), type=ds.type, config=ds.config,
-                                     split=ds.split)
-    names = card.metadata.datasets
-    if names:
-        return DatasetRecord(name=names[0], type=names[0])
-    if card.dataset_name:
-        return DatasetRecord(name=card.dataset_name, type=None)
-    return None
-
-
-def _pairs_from_hyperparameters(hp: Hyperparameters) -> tuple[list[tuple[str, Any]], dict[str, Any] | None]:
-    pairs: list[tuple[str, Any]] = []
-    optimizer_info = None
-    keys = list(hp.order) or [k for k in _TYPED if getattr(hp, k) is not None] + list(hp.extra)
-    for key in keys:
-        if key == "optimizer" and hp.optimizer is not None:
-            pairs.append((key, hp.optimizer.text))
-            optimizer_info = {"name": hp.optimizer.name, "betas": list(hp.optimizer.betas or []) or None,
-                              "epsilon": hp.optimizer.epsilon, "args": hp.optimizer.args}
-        elif key in _TYPED and getattr(hp, key, None) is not None:
-            pairs.append((key, getattr(hp, key)))
-        elif key in hp.extra:
-            pairs.append((key, hp.extra[key]))
-    return pairs, optimizer_info
-
-
-# --------------------------------------------------------------------------------------------------
-# `cardsmith render SOURCE`
-# --------------------------------------------------------------------------------------------------
-
-
-def load_source(source: str) -> Card:
-    """What ``cardsmith render`` reads: a card file, a training output folder, or a card JSON file."""
-    path = Path(source)
-    if not path.exists():
-        raise CardsmithError(f"{source}: no such file or folder")
-    if path.is_dir():
-        if find_trainer_state(path) is not None:
-            return card_from_output_dir(path)
-        if (path / "README.md").is_file():
-            return load_card(path / "README.md")
-        raise CardsmithError(
-            f"{source}: neither a training output folder (trainer_state.json) nor a model folder (README.md)"
-        )
-    if path.suffix.lower() == ".json":
-        data = _read_json(path)
-        if "log_history" in data:
-            return card_from_output_dir(path)
+def labels_from_config(config: Any) -> list[str]:
+    id2label = getattr(config, "id2label", None) if not isinstance(config, dict) else config.get("id2label")
+    if not isinstance(id2label, dict):
+        return []
+    pairs = []
+    for key, value in id2label.items():
         try:
-            return Card.model_validate(data)
-        except Exception as exc:  # noqa: BLE001 - pydantic ValidationError: bad input
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ParseError(f"{source}: not a card JSON ({first})") from None
-    return load_card(path)
+            pairs.append((int(key), str(value)))
+        except (TypeError, ValueError):
+            continue
+    return [v for _, v in sorted(pairs)]

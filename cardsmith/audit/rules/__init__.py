@@ -15,41 +15,44 @@ from cardsmith.audit.rules import completeness, contradictions, dynamics, reprod
 from cardsmith.errors import UnknownRuleError
 
 #: Every rule, in the order ``cardsmith rules`` lists them.
-RULES: tuple[Rule, ...] = build_registry([
-    contradictions.loss_equals_metric,
-    contradictions.shifted_cell,
-    contradictions.headline_mismatch,
-    contradictions.model_index_mismatch,
-    contradictions.headline_not_final_or_best,
-    contradictions.steps_not_proportional,
-    contradictions.progress_not_monotonic,
-    contradictions.metric_out_of_range,
-    contradictions.f1_not_harmonic_mean,
-    contradictions.batch_size_inconsistent,
-    contradictions.epochs_exceed_config,
-    dynamics.frozen_metric,
-    dynamics.training_loss_rising,
-    dynamics.best_checkpoint_not_reported,
-    dynamics.chance_level_loss,
-    dynamics.zero_metric,
-    completeness.table_truncated,
-    completeness.missing_base_model,
-    completeness.missing_dataset,
-    completeness.missing_license,
-    completeness.placeholder_section,
-    completeness.empty_model_index,
-    completeness.implied_metrics,
-    reproduction.metric_not_reproduced,
-    reproduction.loss_not_reproduced,
-    suppression.unused_suppression,
-    suppression.invalid_suppression,
-])
+RULES: tuple[Rule, ...] = build_registry(
+    [
+        contradictions.loss_equals_metric,
+        contradictions.shifted_cell,
+        contradictions.headline_mismatch,
+        contradictions.model_index_mismatch,
+        contradictions.headline_not_final_or_best,
+        contradictions.steps_not_proportional,
+        contradictions.progress_not_monotonic,
+        contradictions.metric_out_of_range,
+        contradictions.f1_not_harmonic_mean,
+        contradictions.batch_size_inconsistent,
+        contradictions.epochs_exceed_config,
+        dynamics.frozen_metric,
+        dynamics.training_loss_rising,
+        dynamics.best_checkpoint_not_reported,
+        dynamics.chance_level_loss,
+        dynamics.zero_metric,
+        completeness.table_truncated,
+        completeness.missing_base_model,
+        completeness.missing_dataset,
+        completeness.missing_license,
+        completeness.placeholder_section,
+        completeness.empty_model_index,
+        completeness.implied_metrics,
+        reproduction.metric_not_reproduced,
+        reproduction.loss_not_reproduced,
+        suppression.unused_suppression,
+        suppression.invalid_suppression,
+    ]
+)
 
 _BY_KEY: dict[str, Rule] = {}
 
 for _r in RULES:
     _BY_KEY[_r.name] = _r
     _BY_KEY[_r.code.lower()] = _r
+
 
 def get_rule(name_or_code: str) -> Rule:
     """A rule by name or code (case-insensitive); :class:`UnknownRuleError` otherwise."""
@@ -63,14 +66,21 @@ def get_rule(name_or_code: str) -> Rule:
         raise UnknownRuleError(f"unknown rule {name_or_code!r}{hint}; `cardsmith rules` lists them")
     return found
 
+
 def resolve(names: Iterable[str] | None) -> set[str] | None:
     """Names or codes -> rule names; ``None`` stays ``None``. Unknown names raise."""
     if names is None:
         return None
     return {get_rule(n).name for n in names}
 
+
 def finding(name: str, message: str, location: Location | None = None) -> Finding:
     """A finding of the registered rule ``name`` (or code), with its code and severity filled in."""
     r = get_rule(name)
-    return Finding.model_construct(rule=r.code, name=r.name, severity=r.severity, message=message,
-                                   location=location if location is not None else place())
+    return Finding.model_construct(
+        rule=r.code,
+        name=r.name,
+        severity=r.severity,
+        message=message,
+        location=location if location is not None else place(),
+    )

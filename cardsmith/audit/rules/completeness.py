@@ -65,16 +65,23 @@ def table_truncated(ctx: AuditContext) -> Iterator[Hit]:
         k = round(multiple(d)) - 1
         if k >= 1:
             missing += k
-            spans.append(f"{k} between {f.row_label(pts[i][0]).removeprefix('the row of ')} and "
-                         f"{f.row_label(pts[i + 1][0]).removeprefix('the row of ')}")
+            spans.append(
+                f"{k} between {f.row_label(pts[i][0]).removeprefix('the row of ')} and "
+                f"{f.row_label(pts[i + 1][0]).removeprefix('the row of ')}"
+            )
     if missing:
         unit = "steps" if col is f.step else "epochs"
-        yield (f"{missing} evaluation{'s are' if missing > 1 else ' is'} missing from the table "
-               f"(evaluations every {base:g} {unit}): " + "; ".join(spans), table_location(f, None, col))
+        yield (
+            f"{missing} evaluation{'s are' if missing > 1 else ' is'} missing from the table "
+            f"(evaluations every {base:g} {unit}): " + "; ".join(spans),
+            table_location(f, None, col),
+        )
+
 
 _PLACEHOLDERS = re.compile(r"^\s*\[?\s*more information needed\s*\]?\.?\s*$", re.IGNORECASE)
 
-@rule("placeholder-section", "CS305", "info", "a section still says \"More information needed\"")
+
+@rule("placeholder-section", "CS305", "info", 'a section still says "More information needed"')
 def placeholder_section(ctx: AuditContext) -> Iterator[Hit]:
     """
     What it does:
@@ -95,8 +102,12 @@ def placeholder_section(ctx: AuditContext) -> Iterator[Hit]:
         if body and all(_PLACEHOLDERS.match(ln) for ln in body.splitlines() if ln.strip()):
             names.append(section.title)
     if names:
-        yield (f"{len(names)} section{'s say' if len(names) > 1 else ' says'} \"More information needed\": "
-               + ", ".join(names), place(section=names[0]))
+        yield (
+            f'{len(names)} section{"s say" if len(names) > 1 else " says"} "More information needed": '
+            + ", ".join(names),
+            place(section=names[0]),
+        )
+
 
 @rule("missing-base-model", "CS302", "info", "the card does not name its base model")
 def missing_base_model(ctx: AuditContext) -> Iterator[Hit]:
@@ -113,8 +124,11 @@ def missing_base_model(ctx: AuditContext) -> Iterator[Hit]:
     md = ctx.card.metadata
     body = (ctx.card.base_model or "").strip()
     if md.base_model is None and body.lower() in {"", "none", "null"}:
-        yield ("the card names no base model (no base_model metadata, no \"fine-tuned version of\" link)",
-               place(section=METADATA, column="base_model"))
+        yield (
+            'the card names no base model (no base_model metadata, no "fine-tuned version of" link)',
+            place(section=METADATA, column="base_model"),
+        )
+
 
 @rule("missing-dataset", "CS303", "info", "the card does not name its training/evaluation dataset")
 def missing_dataset(ctx: AuditContext) -> Iterator[Hit]:
@@ -132,9 +146,14 @@ def missing_dataset(ctx: AuditContext) -> Iterator[Hit]:
     datasets = [d for d in md.datasets if d.strip().lower() not in {"none", "null", ""}]
     body = (ctx.card.dataset_name or "").strip().lower()
     if not datasets and body in {"", "none", "null", "unknown", "an unknown", "an unknown dataset"}:
-        yield (("the card names no dataset (no datasets metadata; the text says "
-               f"{'an unknown dataset' if body in {'', 'unknown', 'an unknown', 'an unknown dataset'} else 'None'})"),
-               place(section=METADATA, column="datasets"))
+        yield (
+            (
+                "the card names no dataset (no datasets metadata; the text says "
+                f"{'an unknown dataset' if body in {'', 'unknown', 'an unknown', 'an unknown dataset'} else 'None'})"
+            ),
+            place(section=METADATA, column="datasets"),
+        )
+
 
 @rule("missing-license", "CS304", "info", "the metadata has no license")
 def missing_license(ctx: AuditContext) -> Iterator[Hit]:
@@ -151,6 +170,7 @@ def missing_license(ctx: AuditContext) -> Iterator[Hit]:
     """
     if ctx.card.metadata.license is None:
         yield ("the metadata has no license", place(section=METADATA, column="license"))
+
 
 @rule("empty-model-index", "CS306", "info", "the `model-index` has no results (`results: []`)")
 def empty_model_index(ctx: AuditContext) -> Iterator[Hit]:
@@ -170,11 +190,15 @@ def empty_model_index(ctx: AuditContext) -> Iterator[Hit]:
     if mi is None:
         return
     if not any(m.value is not None for e in mi for r in e.results for m in r.metrics):
-        yield ("the model-index has no metric values (results: [])",
-               place(section=MODEL_INDEX))
+        yield ("the model-index has no metric values (results: [])", place(section=MODEL_INDEX))
 
-@rule("implied-metrics", "CS307", "info",
-      "what the numbers imply: the metric scale (fraction or percent) and the averaging")
+
+@rule(
+    "implied-metrics",
+    "CS307",
+    "info",
+    "what the numbers imply: the metric scale (fraction or percent) and the averaging",
+)
 def implied_metrics(ctx: AuditContext) -> Iterator[Hit]:
     """
     What it does:

@@ -29,14 +29,20 @@ from cardsmith.audit.registry import (
     rule,
     table_location,
 )
+from cardsmith.card.metric_names import kind_bounds
 from cardsmith.card.model import Card
 from cardsmith.card.numbers import EPS, Cell, agree, distinct, same_digits
 
 #: ``same_digits`` of two cells printed with at least 3 decimals needs their values this close.
 _SAME_DIGITS_3 = 0.5e-3 + EPS + 1e-12
 
-@rule("loss-equals-metric", "CS101", "error",
-      "a loss cell equals a metric cell of the same row to every printed digit (copy or column shift)")
+
+@rule(
+    "loss-equals-metric",
+    "CS101",
+    "error",
+    "a loss cell equals a metric cell of the same row to every printed digit (copy or column shift)",
+)
 def loss_equals_metric(ctx: AuditContext) -> Iterator[Hit]:
     """
     What it does:
@@ -52,7 +58,9 @@ def loss_equals_metric(ctx: AuditContext) -> Iterator[Hit]:
         | 0.4235        | 4.0   | 7168 | 0.9546          | 0.9546 |   <- Validation Loss = F1
     """
     f = ctx.facts
-    metrics = [(c, f.cells(c)) for c in f.columns if c.role in {"metric", "train_metric"} and c.kind != "error"]
+    metrics = [
+        (c, f.cells(c)) for c in f.columns if c.role in {"metric", "train_metric"} and c.kind != "error"
+    ]
     losses = [(c, f.cells(c), f.values(c)) for c in f.losses]
     if not metrics or not losses:
         return
@@ -67,15 +75,29 @@ def loss_equals_metric(ctx: AuditContext) -> Iterator[Hit]:
             for mc, mcells in metrics:
                 b = mcells[i]
                 # same_digits needs the values within half a unit of the 3rd decimal at most
-                if (b is None or b.value is None or abs(av - b.value) > _SAME_DIGITS_3  # type: ignore[operator]
-                        or b.decimals is None or not is_finite_number(b) or min(a.decimals, b.decimals) < 3):
+                if (
+                    b is None
+                    or b.value is None
+                    or abs(av - b.value) > _SAME_DIGITS_3  # type: ignore[operator]
+                    or b.decimals is None
+                    or not is_finite_number(b)
+                    or min(a.decimals, b.decimals) < 3
+                ):
                     continue
                 if same_digits(a, b):
-                    yield (f"{lc.name} equals {mc.name} ({cell_text(a)}) in {f.row_label(row)}", table_location(f, row, lc))
+                    yield (
+                        f"{lc.name} equals {mc.name} ({cell_text(a)}) in {f.row_label(row)}",
+                        table_location(f, row, lc),
+                    )
                     break
 
-@rule("headline-mismatch", "CS103", "error",
-      "a headline result (\"It achieves the following results\") matches no row of the results table")
+
+@rule(
+    "headline-mismatch",
+    "CS103",
+    "error",
+    'a headline result ("It achieves the following results") matches no row of the results table',
+)
 def headline_mismatch(ctx: AuditContext) -> Iterator[Hit]:
     """
     What it does:
@@ -112,9 +134,17 @@ def headline_mismatch(ctx: AuditContext) -> Iterator[Hit]:
             here = row.cell(ln.column)
             if here is not None and agree(ln.metric.value, here):
                 continue
-            other = next((c for c in f.columns if c.role in {"metric", "val_loss", "train_loss"}
-                          and c is not ln.column and (x := row.cell(c)) is not None
-                          and agree(ln.metric.value, x)), None)
+            other = next(
+                (
+                    c
+                    for c in f.columns
+                    if c.role in {"metric", "val_loss", "train_loss"}
+                    and c is not ln.column
+                    and (x := row.cell(c)) is not None
+                    and agree(ln.metric.value, x)
+                ),
+                None,
+            )
             if other is None:
                 ok = False
                 break
@@ -122,16 +152,34 @@ def headline_mismatch(ctx: AuditContext) -> Iterator[Hit]:
                 moved.append((ln.column.name, other.name))
         if ok and moved:
             swaps = "; ".join(f"{a} <-> {b}" for a, b in moved)
-            yield ((f"the headline ({shown}) matches {f.row_label(row)} only with cells exchanged "
-                   f"({swaps}): the row or the headline has values in the wrong column"),
-                   table_location(f, row, moved[0][0]))
+            yield (
+                (
+                    f"the headline ({shown}) matches {f.row_label(row)} only with cells exchanged "
+                    f"({swaps}): the row or the headline has values in the wrong column"
+                ),
+                table_location(f, row, moved[0][0]),
+            )
             return
-    best = max(f.rows, key=lambda r: (sum(1 for ln in links if (c := r.cell(ln.column)) is not None
-                                          and agree(ln.metric.value, c)), r.number))
-    diffs = ", ".join(f"{ln.column.name} {cell_text(best.cell(ln.column))}" for ln in links
-                      if not ((c := best.cell(ln.column)) is not None and agree(ln.metric.value, c)))
-    yield ((f"the headline ({shown}) matches no row of the results table; the closest, "
-           f"{f.row_label(best)}, has {diffs}"), place(section=HEADLINE, column=links[0].metric.name))
+    best = max(
+        f.rows,
+        key=lambda r: (
+            sum(1 for ln in links if (c := r.cell(ln.column)) is not None and agree(ln.metric.value, c)),
+            r.number,
+        ),
+    )
+    diffs = ", ".join(
+        f"{ln.column.name} {cell_text(best.cell(ln.column))}"
+        for ln in links
+        if not ((c := best.cell(ln.column)) is not None and agree(ln.metric.value, c))
+    )
+    yield (
+        (
+            f"the headline ({shown}) matches no row of the results table; the closest, "
+            f"{f.row_label(best)}, has {diffs}"
+        ),
+        place(section=HEADLINE, column=links[0].metric.name),
+    )
+
 
 def _index_metrics(card: Card) -> Iterator[tuple[str, str | None, float, Cell]]:
     """(display name, type, value, cell) of every numeric model-index metric."""
@@ -151,12 +199,18 @@ def _index_metrics(card: Card) -> Iterator[tuple[str, str | None, float, Cell]]:
                     continue
                 yield (m.name or m.type or "?", m.type, cell.value, cell)
 
+
 def _same_metric(a: str, b: str) -> bool:
     na, nb = norm_name(a), norm_name(b)
     return bool(na == nb or na.replace(" ", "") == nb.replace(" ", ""))
 
-@rule("model-index-mismatch", "CS104", "error",
-      "a `model-index` metric value disagrees with the headline or the table")
+
+@rule(
+    "model-index-mismatch",
+    "CS104",
+    "error",
+    "a `model-index` metric value disagrees with the headline or the table",
+)
 def model_index_mismatch(ctx: AuditContext) -> Iterator[Hit]:
     """
     What it does:
@@ -176,20 +230,35 @@ def model_index_mismatch(ctx: AuditContext) -> Iterator[Hit]:
         head = next((h for h in card.headline if any(_same_metric(h.name, k) for k in keys)), None)
         if head is not None and head.value.value is not None:
             if not agree(head.value, cell):
-                yield (f"model-index {name} is {cell_text(cell)} but the headline says {head.name} {cell_text(head.value)}",
-                       place(section=MODEL_INDEX, column=name))
+                yield (
+                    f"model-index {name} is {cell_text(cell)} but the headline says {head.name} {cell_text(head.value)}",
+                    place(section=MODEL_INDEX, column=name),
+                )
             continue
-        col = next((c for c in f.columns if c.role in {"metric", "val_loss"}
-                    and any(_same_metric(c.name, k) for k in keys)), None)
+        col = next(
+            (
+                c
+                for c in f.columns
+                if c.role in {"metric", "val_loss"} and any(_same_metric(c.name, k) for k in keys)
+            ),
+            None,
+        )
         if col is None:
             continue
         values = [c for c in f.cells(col) if is_finite_number(c)]
         if values and not any(agree(cell, c) for c in values):  # type: ignore[arg-type]
-            yield (f"model-index {name} is {cell_text(cell)} but no row of the results table has that {col.name}",
-                   place(section=MODEL_INDEX, column=name))
+            yield (
+                f"model-index {name} is {cell_text(cell)} but no row of the results table has that {col.name}",
+                place(section=MODEL_INDEX, column=name),
+            )
 
-@rule("steps-not-proportional", "CS106", "error",
-      "steps per epoch differ between rows beyond what epoch rounding explains")
+
+@rule(
+    "steps-not-proportional",
+    "CS106",
+    "error",
+    "steps per epoch differ between rows beyond what epoch rounding explains",
+)
 def steps_not_proportional(ctx: AuditContext) -> Iterator[Hit]:
     """
     What it does:
@@ -226,9 +295,14 @@ def steps_not_proportional(ctx: AuditContext) -> Iterator[Hit]:
         return
     if lo_row[0] > hi_row[1] * (1 + 1e-9):
         a, b = sorted([lo_row, hi_row], key=lambda x: x[2].number)
-        yield ((f"steps per epoch are {a[3]:.4g} in {f.row_label(a[2])} but {b[3]:.4g} in "
-               f"{f.row_label(b[2])}, more than the rounding of the epochs explains"),
-               table_location(f, b[2], f.step))
+        yield (
+            (
+                f"steps per epoch are {a[3]:.4g} in {f.row_label(a[2])} but {b[3]:.4g} in "
+                f"{f.row_label(b[2])}, more than the rounding of the epochs explains"
+            ),
+            table_location(f, b[2], f.step),
+        )
+
 
 @rule("progress-not-monotonic", "CS107", "error", "epochs or steps go backwards")
 def progress_not_monotonic(ctx: AuditContext) -> Iterator[Hit]:
@@ -255,15 +329,20 @@ def progress_not_monotonic(ctx: AuditContext) -> Iterator[Hit]:
                 continue
             assert c is not None and c.value is not None
             if prev is not None and v < floor and v + c.half_ulp < floor:
-                yield (f"{col.name} goes back from {cell_text(prev)} to {cell_text(c)} in {f.row_label(row)}", table_location(f, row, col))
+                yield (
+                    f"{col.name} goes back from {cell_text(prev)} to {cell_text(c)} in {f.row_label(row)}",
+                    table_location(f, row, col),
+                )
             if c is not prev:
                 floor = c.value - c.half_ulp - EPS
             prev = c
+
 
 def epoch_half_ulp(cell: Cell) -> float:
     """Rounding of a printed epoch: the Trainer rounds epochs to 2 (older) or 4 decimals and drops
     trailing zeros, so ``1.0`` or ``20`` is known to +-0.005, not +-0.05 or +-0.5."""
     return min(cell.half_ulp, 0.005)
+
 
 def _out_of_range(kind_lo: float | None, kind_hi: float | None, cell: Cell) -> str | None:
     v = cell.value
@@ -277,16 +356,13 @@ def _out_of_range(kind_lo: float | None, kind_hi: float | None, cell: Cell) -> s
         return f"is above {kind_hi:g}"
     return None
 
-def _kind_bounds(kind: str, scale: str | None) -> tuple[float | None, float | None]:
-    from cardsmith.audit.facts import _KINDS
 
-    lo, hi, _ = _KINDS.get(kind, (None, None, None))
-    if scale == "percent" and hi is not None:
-        return (lo * 100 if lo is not None else None), hi * 100
-    return lo, hi
-
-@rule("metric-out-of-range", "CS108", "error",
-      "a bounded metric lies outside [0, 1] (or [0, 100]), a loss is negative, a value is NaN or infinite")
+@rule(
+    "metric-out-of-range",
+    "CS108",
+    "error",
+    "a bounded metric lies outside [0, 1] (or [0, 100]), a loss is negative, a value is NaN or infinite",
+)
 def metric_out_of_range(ctx: AuditContext) -> Iterator[Hit]:
     """
     What it does:
@@ -334,7 +410,10 @@ def metric_out_of_range(ctx: AuditContext) -> Iterator[Hit]:
         for i, k, why in flagged:
             col, cells = checks[k][0], checks[k][1]
             row = f.rows[i]
-            yield (f"{col.name} {cell_text(cells[i])} {why} in {f.row_label(row)}", table_location(f, row, col))
+            yield (
+                f"{col.name} {cell_text(cells[i])} {why} in {f.row_label(row)}",
+                table_location(f, row, col),
+            )
     seen_links = {id(ln.metric): ln.column for ln in f.headline_links}
     for m in card.headline:
         c = m.value
@@ -350,7 +429,7 @@ def metric_out_of_range(ctx: AuditContext) -> Iterator[Hit]:
                 why = "is not a finite number" if not math.isfinite(c.value) else None
             else:
                 scale = linked.scale if linked is not None and linked.scale else (f.scale or value_scale(c))
-                why = _out_of_range(*_kind_bounds(kind, scale), c)
+                why = _out_of_range(*kind_bounds(kind, scale), c)
         if why:
             yield (f"headline {m.name} {cell_text(c)} {why}", place(section=HEADLINE, column=m.name))
     for name, typ, _v, c in _index_metrics(card):
@@ -360,13 +439,18 @@ def metric_out_of_range(ctx: AuditContext) -> Iterator[Hit]:
         if kind == "other":
             why = "is not a finite number" if not math.isfinite(c.value or 0.0) else None
         else:
-            why = _out_of_range(*_kind_bounds(kind, f.scale or value_scale(c)), c)
+            why = _out_of_range(*kind_bounds(kind, f.scale or value_scale(c)), c)
         if why:
             yield (f"model-index {name} {cell_text(c)} {why}", place(section=MODEL_INDEX, column=name))
 
-@rule("f1-not-harmonic-mean", "CS109", "error",
-      "precision, recall and F1 are micro/binary/seqeval-style (F1 is their harmonic mean in the other "
-      "rows) but not in this row")
+
+@rule(
+    "f1-not-harmonic-mean",
+    "CS109",
+    "error",
+    "precision, recall and F1 are micro/binary/seqeval-style (F1 is their harmonic mean in the other "
+    "rows) but not in this row",
+)
 def f1_not_harmonic_mean(ctx: AuditContext) -> Iterator[Hit]:
     """
     What it does:
@@ -406,11 +490,21 @@ def f1_not_harmonic_mean(ctx: AuditContext) -> Iterator[Hit]:
             assert cp is not None and cr is not None and cf is not None and cp.value is not None
             assert cr.value is not None
             hm = 2 * cp.value * cr.value / (cp.value + cr.value) if cp.value + cr.value else 0.0
-            yield ((f"{f1.name} {cell_text(cf)} in {f.row_label(row)} is not the harmonic mean of {p.name} {cell_text(cp)} "
-                   f"and {r.name} {cell_text(cr)} ({hm:.4f}), although it is in the other rows"), table_location(f, row, f1))
+            yield (
+                (
+                    f"{f1.name} {cell_text(cf)} in {f.row_label(row)} is not the harmonic mean of {p.name} {cell_text(cp)} "
+                    f"and {r.name} {cell_text(cr)} ({hm:.4f}), although it is in the other rows"
+                ),
+                table_location(f, row, f1),
+            )
 
-@rule("batch-size-inconsistent", "CS110", "error",
-      "total_train_batch_size != train_batch_size x gradient_accumulation_steps x num_devices")
+
+@rule(
+    "batch-size-inconsistent",
+    "CS110",
+    "error",
+    "total_train_batch_size != train_batch_size x gradient_accumulation_steps x num_devices",
+)
 def batch_size_inconsistent(ctx: AuditContext) -> Iterator[Hit]:
     """
     What it does:
@@ -432,30 +526,53 @@ def batch_size_inconsistent(ctx: AuditContext) -> Iterator[Hit]:
         return
     nd = hp.num_devices
     distributed = bool(hp.distributed_type) and str(hp.distributed_type).lower() not in {"no", "none"}
-    checks = [("total_train_batch_size", hp.total_train_batch_size, hp.train_batch_size,
-               hp.gradient_accumulation_steps or 1, "train_batch_size x gradient_accumulation_steps"),
-              ("total_eval_batch_size", hp.total_eval_batch_size, hp.eval_batch_size, 1, "eval_batch_size")]
+    checks = [
+        (
+            "total_train_batch_size",
+            hp.total_train_batch_size,
+            hp.train_batch_size,
+            hp.gradient_accumulation_steps or 1,
+            "train_batch_size x gradient_accumulation_steps",
+        ),
+        ("total_eval_batch_size", hp.total_eval_batch_size, hp.eval_batch_size, 1, "eval_batch_size"),
+    ]
     for key, total, per, gas, what in checks:
         if total is None or per is None or per <= 0 or gas <= 0:
             continue
         if nd is not None and nd > 0:
             expected = per * gas * nd
             if total != expected:
-                yield (f"{key} is {total} but {what} x num_devices = {per} x "
-                       + (f"{gas} x " if gas != 1 or key.startswith("total_train") else "")
-                       + f"{nd} = {expected}", place(section=HYPERPARAMETERS, column=key))
+                yield (
+                    f"{key} is {total} but {what} x num_devices = {per} x "
+                    + (f"{gas} x " if gas != 1 or key.startswith("total_train") else "")
+                    + f"{nd} = {expected}",
+                    place(section=HYPERPARAMETERS, column=key),
+                )
         elif distributed:
             if total % (per * gas) != 0:
-                yield ((f"{key} is {total}, not a whole multiple of {what} = {per * gas} "
-                       f"(distributed_type {hp.distributed_type}, device count not stated)"),
-                       place(section=HYPERPARAMETERS, column=key))
+                yield (
+                    (
+                        f"{key} is {total}, not a whole multiple of {what} = {per * gas} "
+                        f"(distributed_type {hp.distributed_type}, device count not stated)"
+                    ),
+                    place(section=HYPERPARAMETERS, column=key),
+                )
         elif key == "total_train_batch_size" and total != per * gas:
-            yield ((f"{key} is {total} but {what} = {per} x {gas} = {per * gas} on one device "
-                   "(no num_devices or distributed_type is given)"),
-                   place(section=HYPERPARAMETERS, column=key))
+            yield (
+                (
+                    f"{key} is {total} but {what} = {per} x {gas} = {per * gas} on one device "
+                    "(no num_devices or distributed_type is given)"
+                ),
+                place(section=HYPERPARAMETERS, column=key),
+            )
 
-@rule("epochs-exceed-config", "CS111", "error",
-      "the table reaches an epoch past num_epochs, or a step past training_steps")
+
+@rule(
+    "epochs-exceed-config",
+    "CS111",
+    "error",
+    "the table reaches an epoch past num_epochs, or a step past training_steps",
+)
 def epochs_exceed_config(ctx: AuditContext) -> Iterator[Hit]:
     """
     What it does:
@@ -482,11 +599,19 @@ def epochs_exceed_config(ctx: AuditContext) -> Iterator[Hit]:
                 continue
             h = epoch_half_ulp(c) if is_epoch else c.half_ulp
             if is_finite_number(c) and c.value - h > ceiling:
-                yield (f"{col.name} {cell_text(c)} in {f.row_label(row)} is past {key}: {limit:g}", table_location(f, row, col))
+                yield (
+                    f"{col.name} {cell_text(c)} in {f.row_label(row)} is past {key}: {limit:g}",
+                    table_location(f, row, col),
+                )
                 break
 
-@rule("shifted-cell", "CS102", "warning",
-      "a loss value equals the other loss column's value in the adjacent row (a cell moved by one row)")
+
+@rule(
+    "shifted-cell",
+    "CS102",
+    "warning",
+    "a loss value equals the other loss column's value in the adjacent row (a cell moved by one row)",
+)
 def shifted_cell(ctx: AuditContext) -> Iterator[Hit]:
     """
     What it does:
@@ -511,21 +636,43 @@ def shifted_cell(ctx: AuditContext) -> Iterator[Hit]:
             return False
         if abs(a.value - b.value) > _SAME_DIGITS_3:  # same_digits at 3 or more decimals cannot hold
             return False
-        return (is_finite_number(a) and is_finite_number(b) and a.value != 0 and a.decimals is not None
-                and b.decimals is not None and min(a.decimals, b.decimals) >= 3 and same_digits(a, b))
+        return (
+            is_finite_number(a)
+            and is_finite_number(b)
+            and a.value != 0
+            and a.decimals is not None
+            and b.decimals is not None
+            and min(a.decimals, b.decimals) >= 3
+            and same_digits(a, b)
+        )
 
     tcells, vcells = f.cells(tl), f.cells(vl)
     for i in range(1, len(f.rows)):
         above, below = f.rows[i - 1], f.rows[i]
         if eq(tcells[i], vcells[i - 1]) and not eq(tcells[i], vcells[i]):
-            yield ((f"{tl.name} in {f.row_label(below)} ({cell_text(tcells[i])}) equals the {vl.name} of "
-                   f"{f.row_label(above)}: a cell moved by one row"), table_location(f, below, tl))
+            yield (
+                (
+                    f"{tl.name} in {f.row_label(below)} ({cell_text(tcells[i])}) equals the {vl.name} of "
+                    f"{f.row_label(above)}: a cell moved by one row"
+                ),
+                table_location(f, below, tl),
+            )
         if eq(vcells[i], tcells[i - 1]) and not eq(vcells[i], tcells[i]):
-            yield ((f"{vl.name} in {f.row_label(below)} ({cell_text(vcells[i])}) equals the {tl.name} of "
-                   f"{f.row_label(above)}: a cell moved by one row"), table_location(f, below, vl))
+            yield (
+                (
+                    f"{vl.name} in {f.row_label(below)} ({cell_text(vcells[i])}) equals the {tl.name} of "
+                    f"{f.row_label(above)}: a cell moved by one row"
+                ),
+                table_location(f, below, vl),
+            )
 
-@rule("headline-not-final-or-best", "CS105", "warning",
-      "the headline row is neither the last row nor the best one")
+
+@rule(
+    "headline-not-final-or-best",
+    "CS105",
+    "warning",
+    "the headline row is neither the last row nor the best one",
+)
 def headline_not_final_or_best(ctx: AuditContext) -> Iterator[Hit]:
     """
     What it does:
@@ -550,7 +697,9 @@ def headline_not_final_or_best(ctx: AuditContext) -> Iterator[Hit]:
     if any(r in f.headline_rows for r in best.values()):
         return
     best_text = ", ".join(f"best {name} in {f.row_label(r)}" for name, r in best.items())
-    yield (f"the headline reports {f.row_label(f.headline_rows[0])}, which is neither the last row "
-           f"({f.row_label(f.last_row).removeprefix('the row of ')})"
-           + (f" nor the best one ({best_text})" if best_text else ""),
-           place(section=HEADLINE))
+    yield (
+        f"the headline reports {f.row_label(f.headline_rows[0])}, which is neither the last row "
+        f"({f.row_label(f.last_row).removeprefix('the row of ')})"
+        + (f" nor the best one ({best_text})" if best_text else ""),
+        place(section=HEADLINE),
+    )

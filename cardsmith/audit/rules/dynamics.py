@@ -51,6 +51,7 @@ def _is_perfect(col: Column, cell: Cell) -> bool:
         return v - cell.half_ulp <= lo + EPS
     return False
 
+
 def _rounding_step(value: Cell, before: Cell | None, after: Cell | None) -> bool:
     """A run of ``value`` is one step of a slow trend: each neighbouring value in the column (the one
     before the run, the one after it) is the adjacent printed value, and they lie on opposite sides."""
@@ -69,8 +70,13 @@ def _rounding_step(value: Cell, before: Cell | None, after: Cell | None) -> bool
         sides.append(step > 0)
     return len(sides) < 2 or sides[0] != sides[1]
 
-@rule("frozen-metric", "CS201", "warning",
-      "a metric is identical in 3 or more consecutive evaluations while the loss moves")
+
+@rule(
+    "frozen-metric",
+    "CS201",
+    "warning",
+    "a metric is identical in 3 or more consecutive evaluations while the loss moves",
+)
 def frozen_metric(ctx: AuditContext) -> Iterator[Hit]:
     """
     What it does:
@@ -117,30 +123,41 @@ def frozen_metric(ctx: AuditContext) -> Iterator[Hit]:
                     j += 1
                 else:
                     break
-            run = numeric[i:j + 1]
+            run = numeric[i : j + 1]
             before = cells[numeric[i - 1]] if i > 0 else None
             after = cells[numeric[j + 1]] if j + 1 < len(numeric) else None
-            if len(run) >= FROZEN_RUN and not _is_perfect(col, first) and (
-                    first.decimals is None or first.decimals >= 3) and not _rounding_step(first, before, after):
+            if (
+                len(run) >= FROZEN_RUN
+                and not _is_perfect(col, first)
+                and (first.decimals is None or first.decimals >= 3)
+                and not _rounding_step(first, before, after)
+            ):
                 mover_values = f.values(mover)
-                moving = [(c, v) for k in run
-                          if (c := mover_cells[k]) is not None and (v := mover_values[k]) is not None]
+                moving = [
+                    (c, v)
+                    for k in run
+                    if (c := mover_cells[k]) is not None and (v := mover_values[k]) is not None
+                ]
                 # the loss certainly moves: its highest and lowest printed values are more than one
                 # unit of their last digit apart (adjacent values are what rounding makes of a slow trend)
-                if moving and (max(v - c.half_ulp for c, v in moving)
-                               - min(v + c.half_ulp for c, v in moving) > EPS):
+                if moving and (
+                    max(v - c.half_ulp for c, v in moving) - min(v + c.half_ulp for c, v in moving) > EPS
+                ):
                     lo = cell_text(min(moving, key=lambda cv: cv[1])[0])
                     hi = cell_text(max(moving, key=lambda cv: cv[1])[0])
                     start, end = f.rows[run[0]], f.rows[run[-1]]
-                    yield (f"{col.name} is {cell_text(first)} in {len(run)} consecutive evaluations "
-                           f"({f.row_label(start)} to {f.row_label(end).removeprefix('the row of ')}) while "
-                           f"{mover.name} moves ({lo} to {hi}): the model may predict a single class"
-                           if col is not f.val_loss else
-                           f"{col.name} is {cell_text(first)} in {len(run)} consecutive evaluations "
-                           f"({f.row_label(start)} to {f.row_label(end).removeprefix('the row of ')}) while "
-                           f"{mover.name} moves ({lo} to {hi}): a stale or skipped evaluation",
-                           table_location(f, start, col))
+                    yield (
+                        f"{col.name} is {cell_text(first)} in {len(run)} consecutive evaluations "
+                        f"({f.row_label(start)} to {f.row_label(end).removeprefix('the row of ')}) while "
+                        f"{mover.name} moves ({lo} to {hi}): the model may predict a single class"
+                        if col is not f.val_loss
+                        else f"{col.name} is {cell_text(first)} in {len(run)} consecutive evaluations "
+                        f"({f.row_label(start)} to {f.row_label(end).removeprefix('the row of ')}) while "
+                        f"{mover.name} moves ({lo} to {hi}): a stale or skipped evaluation",
+                        table_location(f, start, col),
+                    )
             i = j + 1
+
 
 @rule("training-loss-rising", "CS202", "warning", "training loss rises across the run (divergence)")
 def training_loss_rising(ctx: AuditContext) -> Iterator[Hit]:
@@ -169,12 +186,22 @@ def training_loss_rising(ctx: AuditContext) -> Iterator[Hit]:
         return
     if (c1.value - c1.half_ulp) >= (c0.value + c0.half_ulp) * (1 + MATERIAL_RISE):
         rise = (c1.value / c0.value - 1) * 100
-        yield ((f"{col.name} rises from {cell_text(c0)} ({f.row_label(r0)}) to {cell_text(c1)} ({f.row_label(r1)}), "
-               f"+{rise:.0f}%: the run diverged"), table_location(f, r1, col))
+        yield (
+            (
+                f"{col.name} rises from {cell_text(c0)} ({f.row_label(r0)}) to {cell_text(c1)} ({f.row_label(r1)}), "
+                f"+{rise:.0f}%: the run diverged"
+            ),
+            table_location(f, r1, col),
+        )
 
-@rule("best-checkpoint-not-reported", "CS203", "warning",
-      "the card reports the last checkpoint, but an earlier one was clearly better (validation loss rose "
-      "materially from its minimum)")
+
+@rule(
+    "best-checkpoint-not-reported",
+    "CS203",
+    "warning",
+    "the card reports the last checkpoint, but an earlier one was clearly better (validation loss rose "
+    "materially from its minimum)",
+)
 def best_checkpoint_not_reported(ctx: AuditContext) -> Iterator[Hit]:
     """
     What it does:
@@ -195,8 +222,11 @@ def best_checkpoint_not_reported(ctx: AuditContext) -> Iterator[Hit]:
     c_last = last.cell(col)
     if not is_finite_number(c_last):
         return
-    earlier = [(r, c, v) for r, c, v in zip(f.rows[:-1], f.cells(col), f.values(col))
-               if c is not None and v is not None]
+    earlier = [
+        (r, c, v)
+        for r, c, v in zip(f.rows[:-1], f.cells(col), f.values(col))
+        if c is not None and v is not None
+    ]
     if not earlier:
         return
     best_row, best, _ = min(earlier, key=lambda rcv: rcv[2])
@@ -205,12 +235,22 @@ def best_checkpoint_not_reported(ctx: AuditContext) -> Iterator[Hit]:
         return
     if (c_last.value - c_last.half_ulp) >= (best.value + best.half_ulp) * (1 + MATERIAL_RISE):
         rise = (c_last.value / best.value - 1) * 100
-        yield ((f"the card reports the last checkpoint ({f.row_label(last)}) although its {col.name} "
-               f"{cell_text(c_last)} is {rise:.0f}% above the minimum {cell_text(best)} of {f.row_label(best_row)}; "
-               "load_best_model_at_end would keep the better checkpoint"), table_location(f, last, col))
+        yield (
+            (
+                f"the card reports the last checkpoint ({f.row_label(last)}) although its {col.name} "
+                f"{cell_text(c_last)} is {rise:.0f}% above the minimum {cell_text(best)} of {f.row_label(best_row)}; "
+                "load_best_model_at_end would keep the better checkpoint"
+            ),
+            table_location(f, last, col),
+        )
 
-@rule("chance-level-loss", "CS204", "warning",
-      "the reported loss is at ln(num_labels): the model learned nothing")
+
+@rule(
+    "chance-level-loss",
+    "CS204",
+    "warning",
+    "the reported loss is at ln(num_labels): the model learned nothing",
+)
 def chance_level_loss(ctx: AuditContext) -> Iterator[Hit]:
     """
     What it does:
@@ -228,7 +268,9 @@ def chance_level_loss(ctx: AuditContext) -> Iterator[Hit]:
     if k is None or k < 2:
         return
     f = ctx.facts
-    cell = next((m.value for m in ctx.card.headline if norm_name(m.name) in {"loss", "validation loss"}), None)
+    cell = next(
+        (m.value for m in ctx.card.headline if norm_name(m.name) in {"loss", "validation loss"}), None
+    )
     where = place(section=HEADLINE, column="Loss")
     if cell is None and f.val_loss is not None and f.last_row is not None:
         cell = f.last_row.cell(f.val_loss)
@@ -238,8 +280,14 @@ def chance_level_loss(ctx: AuditContext) -> Iterator[Hit]:
     assert cell is not None and cell.value is not None
     chance = math.log(k)
     if abs(cell.value - chance) <= max(CHANCE_TOLERANCE * chance, cell.half_ulp) + EPS:
-        yield ((f"the reported loss {cell_text(cell)} is ln({k}) = {chance:.4f}, the loss of a uniform guess over "
-               f"{k} labels: the model learned nothing"), where)
+        yield (
+            (
+                f"the reported loss {cell_text(cell)} is ln({k}) = {chance:.4f}, the loss of a uniform guess over "
+                f"{k} labels: the model learned nothing"
+            ),
+            where,
+        )
+
 
 @rule("zero-metric", "CS205", "warning", "a reported F1/precision/recall is 0")
 def zero_metric(ctx: AuditContext) -> Iterator[Hit]:
@@ -256,8 +304,14 @@ def zero_metric(ctx: AuditContext) -> Iterator[Hit]:
     f = ctx.facts
     reported = [(m.name, m.value, place(section=HEADLINE, column=m.name)) for m in ctx.card.headline]
     if not reported and f.last_row is not None:
-        reported = [(c.name, x, table_location(f, f.last_row, c)) for c in f.metrics
-                    if (x := f.last_row.cell(c)) is not None]
+        reported = [
+            (c.name, x, table_location(f, f.last_row, c))
+            for c in f.metrics
+            if (x := f.last_row.cell(c)) is not None
+        ]
     for name, cell, where in reported:
         if metric_kind(name) in {"f1", "precision", "recall"} and cell.value == 0.0:
-            yield (f"the reported {name} is {cell_text(cell)}: the model never predicts the positive class", where)
+            yield (
+                f"the reported {name} is {cell_text(cell)}: the model never predicts the positive class",
+                where,
+            )

@@ -11,9 +11,13 @@ from cardsmith.audit.registry import (
 )
 
 
-@rule("metric-not-reproduced", "CS401", "error",
-      "(`--rerun`) a claimed metric differs from the rerun beyond the printed rounding",
-      produced_by="evaluator")
+@rule(
+    "metric-not-reproduced",
+    "CS401",
+    "error",
+    "(`--rerun`) a claimed metric differs from the rerun beyond the printed rounding",
+    produced_by="evaluator",
+)
 def metric_not_reproduced(ctx: AuditContext) -> Iterator[Hit]:
     """
     What it does:
@@ -28,8 +32,14 @@ def metric_not_reproduced(ctx: AuditContext) -> Iterator[Hit]:
     """
     return iter(())
 
-@rule("loss-not-reproduced", "CS402", "error",
-      "(`--rerun`) the claimed evaluation loss differs from the rerun", produced_by="evaluator")
+
+@rule(
+    "loss-not-reproduced",
+    "CS402",
+    "error",
+    "(`--rerun`) the claimed evaluation loss differs from the rerun",
+    produced_by="evaluator",
+)
 def loss_not_reproduced(ctx: AuditContext) -> Iterator[Hit]:
     """
     What it does:

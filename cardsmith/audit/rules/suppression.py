@@ -11,8 +11,13 @@ from cardsmith.audit.registry import (
 )
 
 
-@rule("unused-suppression", "CS901", "info",
-      "an inline `<!-- cardsmith: disable=NAME -->` suppresses a rule that does not fire", produced_by="engine")
+@rule(
+    "unused-suppression",
+    "CS901",
+    "info",
+    "an inline `<!-- cardsmith: disable=NAME -->` suppresses a rule that does not fire",
+    produced_by="engine",
+)
 def unused_suppression(ctx: AuditContext) -> Iterator[Hit]:
     """
     What it does:
@@ -26,8 +31,14 @@ def unused_suppression(ctx: AuditContext) -> Iterator[Hit]:
     """
     return iter(())
 
-@rule("invalid-suppression", "CS902", "warning",
-      "an inline `<!-- cardsmith: disable=... -->` names a rule that does not exist", produced_by="engine")
+
+@rule(
+    "invalid-suppression",
+    "CS902",
+    "warning",
+    "an inline `<!-- cardsmith: disable=... -->` names a rule that does not exist",
+    produced_by="engine",
+)
 def invalid_suppression(ctx: AuditContext) -> Iterator[Hit]:
     """
     What it does:

@@ -16,6 +16,7 @@ from cardsmith.cli.formats.text import format_text, is_tty, print_rich, stream_o
 #: The names ``--format`` accepts.
 FORMATS = ("text", "json", "sarif")
 
+
 def print_reports(reports: list[AuditReport], fmt: str, out: TextIO | None = None) -> None:
     """Print reports as ``text``, ``json`` or ``sarif``."""
     stream = stream_of(out)

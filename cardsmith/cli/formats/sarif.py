@@ -35,8 +35,12 @@ def locate_line(lines: list[str], loc: Location) -> int | None:
         for i, line in enumerate(lines):
             if line.lstrip().startswith("|") or line.count("|") >= 2:
                 cells = [_norm(c) for c in line.strip().strip("|").split("|")]
-                if loc.column and _norm(loc.column) in cells and i + 1 < len(lines) and re.match(
-                        r"^\s*\|?\s*:?-{2,}", lines[i + 1]):
+                if (
+                    loc.column
+                    and _norm(loc.column) in cells
+                    and i + 1 < len(lines)
+                    and re.match(r"^\s*\|?\s*:?-{2,}", lines[i + 1])
+                ):
                     header = i
                     break
         if header is None:
@@ -120,7 +124,7 @@ def sarif_rule(rule: Rule) -> dict[str, Any]:
 def sarif_log(reports: list[AuditReport]) -> dict[str, Any]:
     """A SARIF 2.1.0 log: one run, the registry as ``tool.driver.rules``, one result per finding."""
     from cardsmith.audit.rules import RULES
-    from cardsmith.card.model import plain_dump
+    from cardsmith.card.plain import plain_dump
     from cardsmith.version import __version__
 
     index = {r.code: i for i, r in enumerate(RULES)}
@@ -146,13 +150,17 @@ def sarif_log(reports: list[AuditReport]) -> dict[str, Any]:
     return {
         "$schema": SARIF_SCHEMA,
         "version": SARIF_VERSION,
-        "runs": [{
-            "tool": {"driver": {
-                "name": "cardsmith",
-                "version": __version__,
-                "informationUri": "https://github.com/cardsmith/cardsmith",
-                "rules": [sarif_rule(r) for r in RULES],
-            }},
-            "results": results,
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "cardsmith",
+                        "version": __version__,
+                        "informationUri": "https://github.com/cardsmith/cardsmith",
+                        "rules": [sarif_rule(r) for r in RULES],
+                    }
+                },
+                "results": results,
+            }
+        ],
     }

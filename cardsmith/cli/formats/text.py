@@ -48,8 +48,10 @@ def summary_line(reports: list[AuditReport]) -> str:
         return f"{c} {word}{'' if c == 1 or word == 'info' else 's'}"
 
     cards = len(reports)
-    return (f"{n('error', 'error')}, {n('warning', 'warning')}, {n('info', 'info')} "
-            f"in {cards} card{'' if cards == 1 else 's'}")
+    return (
+        f"{n('error', 'error')}, {n('warning', 'warning')}, {n('info', 'info')} "
+        f"in {cards} card{'' if cards == 1 else 's'}"
+    )
 
 
 def where(loc: Location) -> str:
@@ -94,8 +96,10 @@ def _reproduction_lines(report: AuditReport) -> list[str]:
     for m in rep.metrics:
         claimed = "-" if m.claimed is None else f"{m.claimed:g}"
         got = "-" if m.reproduced is None else f"{m.reproduced:.6g}"
-        out.append(f"    {m.name:<{width}}  {claimed:>10}  {got:>12}  {_match_word(m)}"
-                   + (f"  ({m.note})" if m.note else ""))
+        out.append(
+            f"    {m.name:<{width}}  {claimed:>10}  {got:>12}  {_match_word(m)}"
+            + (f"  ({m.note})" if m.note else "")
+        )
     return out
 
 
@@ -111,20 +115,28 @@ def print_rich(reports: list[AuditReport], out: TextIO) -> None:
             console.print("  [green]no findings[/green]")
         for f in report.findings:
             at = where(f.location)
-            console.print(f"  [{_COLOR[f.severity]}]{f.severity:<7}[/] [dim]{f.rule}[/dim] {f.name}: "
-                          f"{escape(f.message)}" + (f"  [dim]\\[{escape(at)}][/dim]" if at else ""))
+            console.print(
+                f"  [{_COLOR[f.severity]}]{f.severity:<7}[/] [dim]{f.rule}[/dim] {f.name}: "
+                f"{escape(f.message)}" + (f"  [dim]\\[{escape(at)}][/dim]" if at else "")
+            )
         rep = report.reproduction
         if rep is not None:
-            title = (f"reproduction on {rep.dataset}" + (f" [{rep.split}]" if rep.split else "")
-                     + f", {rep.examples} examples, {rep.device}"
-                     + (f", {rep.averaging} averaging" if rep.averaging else ""))
+            title = (
+                f"reproduction on {rep.dataset}"
+                + (f" [{rep.split}]" if rep.split else "")
+                + f", {rep.examples} examples, {rep.device}"
+                + (f", {rep.averaging} averaging" if rep.averaging else "")
+            )
             table = Table(title=escape(title), title_justify="left")
             for col in ("metric", "claimed", "reproduced", "match"):
                 table.add_column(col, justify="left" if col == "metric" else "right")
             for m in rep.metrics:
-                table.add_row(escape(m.name), "-" if m.claimed is None else f"{m.claimed:g}",
-                              "-" if m.reproduced is None else f"{m.reproduced:.6g}",
-                              _MATCH_MARKUP[_match_word(m)])
+                table.add_row(
+                    escape(m.name),
+                    "-" if m.claimed is None else f"{m.claimed:g}",
+                    "-" if m.reproduced is None else f"{m.reproduced:.6g}",
+                    _MATCH_MARKUP[_match_word(m)],
+                )
             console.print(table)
         console.print()
     console.print(summary_line(reports))
@@ -140,14 +152,19 @@ def card_summary(card: Card) -> str:
         lines.append("headline:     " + ", ".join(f"{m.name} {m.value.text.strip()}" for m in card.headline))
     hp = card.hyperparameters
     if hp is not None:
-        shown = [f"{k}={getattr(hp, k)}" for k in ("learning_rate", "train_batch_size", "num_epochs",
-                                                     "training_steps") if getattr(hp, k, None) is not None]
+        shown = [
+            f"{k}={getattr(hp, k)}"
+            for k in ("learning_rate", "train_batch_size", "num_epochs", "training_steps")
+            if getattr(hp, k, None) is not None
+        ]
         lines.append("training:     " + (", ".join(shown) or "-"))
     if card.results is not None and card.results.columns:
         table = card.results
         lines.append(f"results:      {len(table.rows)} rows x {len(table.columns)} columns")
-        widths = [max([len(c)] + [len(r[i].text.strip()) for r in table.rows if i < len(r)])
-                  for i, c in enumerate(table.columns)]
+        widths = [
+            max([len(c)] + [len(r[i].text.strip()) for r in table.rows if i < len(r)])
+            for i, c in enumerate(table.columns)
+        ]
         lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(table.columns, widths)))
         for row in table.rows:
             lines.append("  " + "  ".join(cell.text.strip().ljust(w) for cell, w in zip(row, widths)))

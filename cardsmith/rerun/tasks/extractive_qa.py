@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cardsmith.rerun.tasks.generation import Claim, Reproduced, SearchResult, _close
+from cardsmith.rerun.tasks.generation import Claim, Reproduced, SearchResult, claim_agrees
 
 MAX_LENGTH = 384
 DOC_STRIDE = 128
@@ -306,7 +306,7 @@ def reproduce_qa(
                 if key in claims:
                     scale = 1.0 if claims[key].value > 1.0 + claims[key].half_ulp else 0.01
                     value = scores[key] * scale
-                    results[key] = Reproduced(value, _close(claims[key], value, tolerance))
+                    results[key] = Reproduced(value, claim_agrees(claims[key], value, tolerance))
             settings["scale"] = (
                 "percent"
                 if all(claims[k].value > 1.0 for k in ("exact_match", "f1") if k in claims)
@@ -322,7 +322,7 @@ def reproduce_qa(
                     device=device,
                     padding=padding,
                 )
-                results["loss"] = Reproduced(loss, _close(claims["loss"], loss, tolerance))
+                results["loss"] = Reproduced(loss, claim_agrees(claims["loss"], loss, tolerance))
                 settings["loss_padding"] = padding
                 if results["loss"].match:
                     break

@@ -267,7 +267,7 @@ class SearchResult:
     seconds: float
 
 
-def _close(claim: Claim, value: float, tolerance: float) -> bool:
+def claim_agrees(claim: Claim, value: float, tolerance: float) -> bool:
     return math.isfinite(value) and abs(claim.value - value) <= claim.half_ulp + tolerance
 
 
@@ -307,7 +307,9 @@ def score_rouge(
             for scale in sorted({s for key in wanted for s in _scales(claims[key])}) or [1.0]:
                 for aggregation, values in variants:
                     out = {
-                        k: Reproduced(values[k] * scale, _close(claims[k], values[k] * scale, tolerance))
+                        k: Reproduced(
+                            values[k] * scale, claim_agrees(claims[k], values[k] * scale, tolerance)
+                        )
                         for k in wanted
                     }
                     hits = sum(r.match for r in out.values())
@@ -402,7 +404,7 @@ def reproduce_seq2seq(
                 "loss_batches": "plain mean of batch means (Seq2SeqTrainer)",
             }
             if "loss" in claims:
-                results["loss"] = Reproduced(loss_value, _close(claims["loss"], loss_value, tolerance))
+                results["loss"] = Reproduced(loss_value, claim_agrees(claims["loss"], loss_value, tolerance))
             if need_generation:
                 settings["generation"] = gen_settings
                 preds = tokenizer.batch_decode(out.generated, skip_special_tokens=True)
@@ -410,10 +412,10 @@ def reproduce_seq2seq(
                 if "gen_len" in claims:
                     lengths = generated_lengths(out.generated, pad_id)
                     value = math.fsum(lengths) / len(lengths)
-                    results["gen_len"] = Reproduced(value, _close(claims["gen_len"], value, tolerance))
+                    results["gen_len"] = Reproduced(value, claim_agrees(claims["gen_len"], value, tolerance))
                 if "bleu" in claims:
                     bleu = ts.sacrebleu_score([p.strip() for p in preds], [[r.strip()] for r in refs])
-                    scale_ok = [s for s in (1.0, 0.01) if _close(claims["bleu"], bleu * s, tolerance)]
+                    scale_ok = [s for s in (1.0, 0.01) if claim_agrees(claims["bleu"], bleu * s, tolerance)]
                     value = bleu * (scale_ok[0] if scale_ok else (0.01 if claims["bleu"].value <= 1 else 1.0))
                     results["bleu"] = Reproduced(value, bool(scale_ok))
                     settings["bleu"] = "sacrebleu corpus_bleu (13a, exp smoothing)" + (

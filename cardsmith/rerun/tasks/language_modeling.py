@@ -29,7 +29,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from cardsmith.rerun.tasks.generation import Claim, Reproduced, SearchResult, _close
+from cardsmith.rerun.tasks.generation import Claim, Reproduced, SearchResult, claim_agrees
 
 RECIPE_BLOCK_SIZES = (128, 256, 512, 1024)
 #: Masking seeds for a masked-LM rerun.
@@ -108,15 +108,17 @@ def _lm_results(
 ) -> dict[str, Reproduced]:
     out: dict[str, Reproduced] = {}
     if "loss" in claims:
-        out["loss"] = Reproduced(loss, _close(claims["loss"], loss, tolerance))
+        out["loss"] = Reproduced(loss, claim_agrees(claims["loss"], loss, tolerance))
     if "perplexity" in claims:
         ppl = math.exp(loss) if loss < 700 else math.inf
         # exp() magnifies the loss's rounding: allow the relative error it implies
-        out["perplexity"] = Reproduced(ppl, _close(claims["perplexity"], ppl, tolerance * max(ppl, 1.0)))
+        out["perplexity"] = Reproduced(
+            ppl, claim_agrees(claims["perplexity"], ppl, tolerance * max(ppl, 1.0))
+        )
     if "accuracy" in claims and accuracy is not None:
         scale = 100.0 if claims["accuracy"].value > 1.0 + claims["accuracy"].half_ulp else 1.0
         out["accuracy"] = Reproduced(
-            accuracy * scale, _close(claims["accuracy"], accuracy * scale, tolerance)
+            accuracy * scale, claim_agrees(claims["accuracy"], accuracy * scale, tolerance)
         )
     return out
 

@@ -13,11 +13,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from locations import CORPUS, FIXTURES
 
 from cardsmith.audit.paths import audit_paths
 from cardsmith.cli.app import main
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 CARDS = sorted((CORPUS / "cards").glob("*.md")) if CORPUS.is_dir() else []
 
 #: Reviewed error findings per rule (each a real contradiction in its card).
@@ -79,11 +79,20 @@ def test_cli_over_the_whole_corpus(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(json.loads(out.out)["cards"]) == len(CARDS)
 
 
-HEAVY = ("torch", "transformers", "datasets", "huggingface_hub", "sklearn", "matplotlib", "seqeval", "evaluate")
+HEAVY = (
+    "torch",
+    "transformers",
+    "datasets",
+    "huggingface_hub",
+    "sklearn",
+    "matplotlib",
+    "seqeval",
+    "evaluate",
+)
 
 
 def test_audit_path_imports_nothing_heavy() -> None:
-    card = min((Path(__file__).resolve().parents[1] / "fixtures" / "seeds").glob("seed-001*/README.md"))
+    card = min((FIXTURES / "seeds").glob("seed-001*/README.md"))
     code = (
         "import sys, io\n"
         "import cardsmith.cli.app, cardsmith.audit.engine, cardsmith.cli.formats.text, cardsmith.audit.registry, cardsmith.audit.facts, cardsmith.card.parse\n"

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from cardsmith.api import ModelCard
+from cardsmith.card.metric_names import canonical_metric
 from cardsmith.errors import DatasetError, EvaluationError, ResolveError, UnsupportedTaskError
-from cardsmith.rerun.metrics import canonical_metric, classification_metrics, seqeval_metrics, trainer_loss
+from cardsmith.rerun.metrics import classification_metrics, seqeval_metrics, trainer_loss
 
 # --------------------------------------------------------------------------------------------------
 # metrics
@@ -19,11 +20,24 @@ from cardsmith.rerun.metrics import canonical_metric, classification_metrics, se
 
 @pytest.mark.parametrize(
     ("name", "key"),
-    [("F1", "f1"), ("Overall F1", "f1"), ("eval_f1", "f1"), ("Loss", "loss"), ("Validation Loss", "loss"),
-     ("eval_loss", "loss"), ("Accuracy", "accuracy"), ("Overall Accuracy", "accuracy"),
-     ("Matthews Correlation", "matthews_correlation"), ("matthews_correlation", "matthews_correlation"),
-     ("Precision", "precision"), ("Overall Recall", "recall"), ("Runtime", None), ("Wer", None),
-     ("Rouge1", None), ("Gen Len", None)],
+    [
+        ("F1", "f1"),
+        ("Overall F1", "f1"),
+        ("eval_f1", "f1"),
+        ("Loss", "loss"),
+        ("Validation Loss", "loss"),
+        ("eval_loss", "loss"),
+        ("Accuracy", "accuracy"),
+        ("Overall Accuracy", "accuracy"),
+        ("Matthews Correlation", "matthews_correlation"),
+        ("matthews_correlation", "matthews_correlation"),
+        ("Precision", "precision"),
+        ("Overall Recall", "recall"),
+        ("Runtime", None),
+        ("Wer", None),
+        ("Rouge1", None),
+        ("Gen Len", None),
+    ],
 )
 def test_canonical_metric_names(name: str, key: str | None) -> None:
     assert canonical_metric(name) == key
@@ -120,32 +134,39 @@ The following hyperparameters were used during training:
 
 
 def test_claims_from_headline_table_and_model_index() -> None:
-    from cardsmith.rerun.verify import _agrees, _scale, claimed_metrics
+    from cardsmith.rerun.claims import agrees, claimed_metrics, scale_of
 
     card = ModelCard.from_markdown(CARD)
     claims = claimed_metrics(card)
     assert [(c.name, c.key, c.source) for c in claims] == [
-        ("Loss", "loss", "headline"), ("Matthews Correlation", "matthews_correlation", "headline")]
+        ("Loss", "loss", "headline"),
+        ("Matthews Correlation", "matthews_correlation", "headline"),
+    ]
     card.headline = []
     claims = claimed_metrics(card)
     assert [(c.name, c.key) for c in claims] == [("Validation Loss", "loss"), ("Accuracy", "accuracy")]
     acc = claims[1]
-    assert _scale(acc) == 100.0 and _agrees(acc, 0.93124, 1e-4) and not _agrees(acc, 0.9302, 1e-4)
+    assert scale_of(acc) == 100.0 and agrees(acc, 0.93124, 1e-4) and not agrees(acc, 0.9302, 1e-4)
     card.results = None
     claims = claimed_metrics(card)
     assert [(c.name, c.source) for c in claims] == [("Matthews Correlation", "model-index")]
 
 
-def test_card_dataset_and_eval_batch_size() -> None:
+def test_card_dataset_andeval_batch_size() -> None:
+    from cardsmith.rerun.claims import eval_batch_size
     from cardsmith.rerun.data import card_dataset
-    from cardsmith.rerun.verify import _eval_batch_size
 
     card = ModelCard.from_markdown(CARD)
     src = card_dataset(card)
-    assert src is not None and (src.name, src.config, src.split, src.origin) == ("glue", "cola", None, "model-index")
-    assert _eval_batch_size(card, None)[0] == 16
+    assert src is not None and (src.name, src.config, src.split, src.origin) == (
+        "glue",
+        "cola",
+        None,
+        "model-index",
+    )
+    assert eval_batch_size(card, None)[0] == 16
     card.hyperparameters = None
-    assert _eval_batch_size(card, None)[0] == 8 and _eval_batch_size(card, 32)[0] == 32
+    assert eval_batch_size(card, None)[0] == 8 and eval_batch_size(card, 32)[0] == 32
     card.metadata.model_index = None
     src = card_dataset(card)
     assert src is not None and (src.name, src.origin) == ("glue", "datasets")
@@ -159,9 +180,18 @@ def test_card_dataset_and_eval_batch_size() -> None:
 def test_detect_columns() -> None:
     from cardsmith.rerun.data import SEQUENCE, TOKEN, detect_columns
 
-    assert detect_columns(["sentence1", "sentence2", "label", "idx"], SEQUENCE) == (["sentence1", "sentence2"], "label")
-    assert detect_columns(["premise", "hypothesis", "label"], SEQUENCE) == (["premise", "hypothesis"], "label")
-    assert detect_columns(["question1", "question2", "label"], SEQUENCE) == (["question1", "question2"], "label")
+    assert detect_columns(["sentence1", "sentence2", "label", "idx"], SEQUENCE) == (
+        ["sentence1", "sentence2"],
+        "label",
+    )
+    assert detect_columns(["premise", "hypothesis", "label"], SEQUENCE) == (
+        ["premise", "hypothesis"],
+        "label",
+    )
+    assert detect_columns(["question1", "question2", "label"], SEQUENCE) == (
+        ["question1", "question2"],
+        "label",
+    )
     assert detect_columns(["sentence", "label", "idx"], SEQUENCE) == (["sentence"], "label")
     assert detect_columns(["id", "tokens", "pos_tags", "ner_tags"], TOKEN) == (["tokens"], "ner_tags")
     assert detect_columns(["a", "b", "y"], SEQUENCE, text_column="a,b", label_column="y") == (["a", "b"], "y")
@@ -213,14 +243,23 @@ def test_prepare_maps_string_labels_and_checks_token_lengths() -> None:
 def test_task_of_config() -> None:
     from cardsmith.rerun.run import task_of
 
-    assert task_of({"architectures": ["BertForSequenceClassification"], "num_labels": 3}) == "sequence-classification"
+    assert (
+        task_of({"architectures": ["BertForSequenceClassification"], "num_labels": 3})
+        == "sequence-classification"
+    )
     assert task_of({"architectures": ["RobertaForTokenClassification"]}) == "token-classification"
-    for config, words in [({"architectures": ["BertForMaskedLM"]}, "not supported yet"),
-                          ({}, "no architecture"),
-                          ({"architectures": ["BertForSequenceClassification"], "problem_type": "regression"},
-                           "regression"),
-                          ({"architectures": ["BertForSequenceClassification"],
-                            "problem_type": "multi_label_classification"}, "multi-label")]:
+    for config, words in [
+        ({"architectures": ["BertForMaskedLM"]}, "not supported yet"),
+        ({}, "no architecture"),
+        ({"architectures": ["BertForSequenceClassification"], "problem_type": "regression"}, "regression"),
+        (
+            {
+                "architectures": ["BertForSequenceClassification"],
+                "problem_type": "multi_label_classification",
+            },
+            "multi-label",
+        ),
+    ]:
         with pytest.raises(UnsupportedTaskError, match=words):
             task_of(config)
 
@@ -230,8 +269,9 @@ def test_pick_device() -> None:
 
     from cardsmith.rerun.run import pick_device
 
-    expected = "cuda" if torch.cuda.is_available() else (
-        "mps" if torch.backends.mps.is_available() else "cpu")
+    expected = (
+        "cuda" if torch.cuda.is_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
+    )
     assert pick_device("auto").type == expected
     assert pick_device("cpu").type == "cpu"
     if not torch.cuda.is_available():
@@ -261,15 +301,20 @@ def test_resolve_local_errors(tmp_path: Path) -> None:
 
 def test_reproduction_section_replaced_not_duplicated() -> None:
     from cardsmith.audit.report import ReproducedMetric, Reproduction
-    from cardsmith.rerun.verify import _replace_section, reproduction_section
+    from cardsmith.rerun.write import with_reproduction_section
 
-    rep = Reproduction(device="cpu", dataset="glue (cola)", split="validation", examples=1043,
-                       metrics=[ReproducedMetric(name="Loss", claimed=0.8086, reproduced=0.80861, match=True)])
+    rep = Reproduction(
+        device="cpu",
+        dataset="glue (cola)",
+        split="validation",
+        examples=1043,
+        metrics=[ReproducedMetric(name="Loss", claimed=0.8086, reproduced=0.80861, match=True)],
+    )
     card = ModelCard.from_markdown(CARD + "\n## Reproduction\n\nold text\n\n## Citation\n\ncite me\n")
-    blocks = _replace_section(card.blocks, reproduction_section(rep), "\n")
+    blocks = with_reproduction_section(card, rep)
     text = "".join(b.text for b in blocks)
     assert text.count("## Reproduction") == 1 and "old text" not in text and "cite me" in text
     assert "| Loss | 0.8086 | 0.8086 | yes |" in text
     plain = ModelCard.from_markdown(CARD)
-    text = "".join(b.text for b in _replace_section(plain.blocks, reproduction_section(rep), "\n"))
+    text = "".join(b.text for b in with_reproduction_section(plain, rep))
     assert text.rstrip().endswith("| Loss | 0.8086 | 0.8086 | yes |")

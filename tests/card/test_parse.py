@@ -6,6 +6,8 @@ import time
 from pathlib import Path
 
 import pytest
+from locations import CORPUS_CARDS as CORPUS
+from locations import REPO, require_corpus
 
 from cardsmith.api import ModelCard
 from cardsmith.card.io import MAX_TABLE_ROWS
@@ -13,15 +15,12 @@ from cardsmith.card.parse import parse_optimizer
 from cardsmith.card.render import render_card
 from cardsmith.errors import CardsmithError, InputTooLargeError, NotACardError, ParseError
 
-REPO = Path(__file__).resolve().parents[1]
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "cards"
 SEED = REPO / "fixtures" / "seeds" / "seed-004-distilbert-base-uncased-finetuned-conll2003" / "README.md"
 
 
 def _corpus(name: str) -> str:
     path = CORPUS / name
-    if not CORPUS.is_dir():  # pragma: no cover - only without the corpus
-        pytest.skip("the shared corpus is absent")
+    require_corpus(CORPUS)
     return path.read_bytes().decode("utf-8")
 
 
@@ -34,39 +33,70 @@ def test_seed_card_fields() -> None:
     assert card.base_model == "distilbert-base-uncased"
     assert card.dataset_name == "conll2003"
     assert [(h.name, h.value.text, h.value.value) for h in card.headline][:2] == [
-        ("Loss", "0.3165", 0.3165), ("Precision", "0.9109", 0.9109)]
+        ("Loss", "0.3165", 0.3165),
+        ("Precision", "0.9109", 0.9109),
+    ]
     hp = card.hyperparameters
     assert hp is not None
     assert hp.learning_rate == 2e-05 and hp.train_batch_size == 16 and hp.seed == 42
     assert hp.num_epochs == 3 and isinstance(hp.num_epochs, int)
-    assert hp.order == ["learning_rate", "train_batch_size", "eval_batch_size", "seed", "optimizer",
-                        "lr_scheduler_type", "num_epochs"]
+    assert hp.order == [
+        "learning_rate",
+        "train_batch_size",
+        "eval_batch_size",
+        "seed",
+        "optimizer",
+        "lr_scheduler_type",
+        "num_epochs",
+    ]
     assert hp.optimizer is not None and hp.optimizer.name == "Adam"
     assert hp.optimizer.betas == (0.9, 0.999) and hp.optimizer.epsilon == 1e-08
     table = card.results
     assert table is not None
     assert table.columns[:4] == ["Training Loss", "Epoch", "Step", "Validation Loss"]
-    assert [c.text for c in table.rows[2]] == ["0.2047", "3.0", "2634", "0.3165", "0.9109", "0.9144",
-                                                "0.9126", "0.9246"]
+    assert [c.text for c in table.rows[2]] == [
+        "0.2047",
+        "3.0",
+        "2634",
+        "0.3165",
+        "0.9109",
+        "0.9144",
+        "0.9126",
+        "0.9246",
+    ]
     assert table.rows[2][3].decimals == 4
     assert card.metadata.model_index is not None
     assert card.metadata.model_index[0].results[0].metrics[0].value == 0.9109
     assert card.metadata.model_index_key == "model-index"
     assert card.metadata.raw is not None and card.metadata.raw.startswith("library_name: transformers\n")
     assert [b.kind for b in card.blocks if b.kind != "text"] == [
-        "metadata", "title", "intro", "headline", "hyperparameters", "results"]
+        "metadata",
+        "title",
+        "intro",
+        "headline",
+        "hyperparameters",
+        "results",
+    ]
     assert ModelCard.of(card).section_text("model description") == "More information needed"
     assert ModelCard.of(card).section_text("Nonexistent section") is None
 
 
 def test_trainer_card_quirks_from_the_corpus() -> None:
     # No log cells, short "0.03" cells, framework versions
-    card = ModelCard.from_markdown(_corpus("saranscript__huggingface-models__models__rossanez__t5-small-finetuned-de-en-batch8__README.md"))
+    card = ModelCard.from_markdown(
+        _corpus(
+            "saranscript__huggingface-models__models__rossanez__t5-small-finetuned-de-en-batch8__README.md"
+        )
+    )
     assert card.results is not None
     first = card.results.rows[0][0]
     assert first.text == "No log" and first.value is None
     # old model_index key with a singular metric mapping and "datasets: - null"
-    card = ModelCard.from_markdown(_corpus("saranscript__huggingface-models__models__hoanhkhoa__bert-base-uncased-finetuned-ner__README.md"))
+    card = ModelCard.from_markdown(
+        _corpus(
+            "saranscript__huggingface-models__models__hoanhkhoa__bert-base-uncased-finetuned-ner__README.md"
+        )
+    )
     assert card.metadata.model_index_key == "model_index"
     assert card.dataset_name is None  # "on the None dataset"
     mi = card.metadata.model_index
@@ -84,10 +114,14 @@ def test_trainer_card_quirks_from_the_corpus() -> None:
     assert card.hyperparameters.optimizer.args == "No additional optimizer arguments"
     assert card.results is None  # the "Training results" section is empty
     # tags as a scalar string, Keras-template table (not a Trainer results table), no trailing newline
-    card = ModelCard.from_markdown(_corpus("Wenxin-Jiang__CS577-NLP__project__model_cards___noArch__merve_mnist_README.md"))
+    card = ModelCard.from_markdown(
+        _corpus("Wenxin-Jiang__CS577-NLP__project__model_cards___noArch__merve_mnist_README.md")
+    )
     assert card.metadata.data["tags"] == "image-classification"
     assert card.trailing_newline is False
-    assert card.hyperparameters is not None and card.hyperparameters.extra == {"training_precision": "float32"}
+    assert card.hyperparameters is not None and card.hyperparameters.extra == {
+        "training_precision": "float32"
+    }
     # headline values printed unrounded, fractional epochs
     card = ModelCard.from_markdown(_corpus("anthonyrathe__fixed-whisperv2-flemish__README.md"))
     assert card.headline[0].value.text == "0.23932012915611267"
@@ -100,20 +134,46 @@ def test_trainer_card_quirks_from_the_corpus() -> None:
     ("text", "name", "betas", "eps", "args"),
     [
         ("Adam with betas=(0.9,0.999) and epsilon=1e-08", "Adam", (0.9, 0.999), 1e-08, None),
-        (("Use OptimizerNames.ADAMW_TORCH_FUSED with betas=(0.9,0.999) and epsilon=1e-08 and "
-         "optimizer_args=No additional optimizer arguments"), "OptimizerNames.ADAMW_TORCH_FUSED", (0.9, 0.999),
-         1e-08, "No additional optimizer arguments"),
-        (("Use adamw_torch with betas=(0.9,0.999) and epsilon=1e-08 and optimizer_args=No additional "
-         "optimizer arguments"), "adamw_torch", (0.9, 0.999), 1e-08, "No additional optimizer arguments"),
-        ("Use adafactor and the args are:\nNo additional optimizer arguments", "adafactor", None, None,
-         "No additional optimizer arguments"),
+        (
+            (
+                "Use OptimizerNames.ADAMW_TORCH_FUSED with betas=(0.9,0.999) and epsilon=1e-08 and "
+                "optimizer_args=No additional optimizer arguments"
+            ),
+            "OptimizerNames.ADAMW_TORCH_FUSED",
+            (0.9, 0.999),
+            1e-08,
+            "No additional optimizer arguments",
+        ),
+        (
+            (
+                "Use adamw_torch with betas=(0.9,0.999) and epsilon=1e-08 and optimizer_args=No additional "
+                "optimizer arguments"
+            ),
+            "adamw_torch",
+            (0.9, 0.999),
+            1e-08,
+            "No additional optimizer arguments",
+        ),
+        (
+            "Use adafactor and the args are:\nNo additional optimizer arguments",
+            "adafactor",
+            None,
+            None,
+            "No additional optimizer arguments",
+        ),
         ("AdamW with betas=(0.9, 0.999)", "AdamW", (0.9, 0.999), None, None),
-        ("{'name': 'Adam', 'learning_rate': 0.001, 'beta_1': 0.9, 'beta_2': 0.999, 'epsilon': 1e-07}", "Adam",
-         (0.9, 0.999), 1e-07, None),
+        (
+            "{'name': 'Adam', 'learning_rate': 0.001, 'beta_1': 0.9, 'beta_2': 0.999, 'epsilon': 1e-07}",
+            "Adam",
+            (0.9, 0.999),
+            1e-07,
+            None,
+        ),
     ],
 )
-def test_optimizer_wordings(text: str, name: str, betas: tuple[float, float] | None, eps: float | None,
-                            args: str | None) -> None:
+def test_optimizer_wordings(
+    text: str, name: str, betas: tuple[float, float] | None, eps: float | None, args: str | None
+) -> None:
     opt = parse_optimizer(text)
     assert (opt.name, opt.betas, opt.epsilon, opt.args) == (name, betas, eps, args)
     assert opt.text == text
@@ -137,12 +197,20 @@ def test_multiline_optimizer_item_and_unknown_keys() -> None:
     assert hp.optimizer.args == "No additional optimizer arguments"
     assert hp.extra == {"weight_decay": "0.01"}
     assert hp.num_epochs == 2.5 and hp.lr_scheduler_warmup_ratio == 0.1
-    assert hp.order == ["learning_rate", "optimizer", "weight_decay", "num_epochs", "lr_scheduler_warmup_ratio"]
+    assert hp.order == [
+        "learning_rate",
+        "optimizer",
+        "weight_decay",
+        "num_epochs",
+        "lr_scheduler_warmup_ratio",
+    ]
     assert render_card(card) == text
     card.hyperparameters.seed = 7  # type: ignore[union-attr]
     out = render_card(card)
-    assert "- learning_rate: 0.0001\n- seed: 7\n- optimizer: Use adafactor and the args are:\n" \
-           "No additional optimizer arguments\n- weight_decay: 0.01\n" in out
+    assert (
+        "- learning_rate: 0.0001\n- seed: 7\n- optimizer: Use adafactor and the args are:\n"
+        "No additional optimizer arguments\n- weight_decay: 0.01\n" in out
+    )
 
 
 def test_short_rows_and_text_cells() -> None:
@@ -215,9 +283,14 @@ def test_load_card_folder_and_json(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_long_table_parses_fast() -> None:
-    rows = ["| Training Loss | Epoch | Step | Validation Loss | Accuracy |", "|:---:|:---:|:---:|:---:|:---:|"]
-    rows += [f"| {i % 997 / 1000:.4f} | {i / 100:.2f} | {i} | {i % 991 / 1000:.4f} | 0.{i % 9973:04d} |"
-             for i in range(100_000)]
+    rows = [
+        "| Training Loss | Epoch | Step | Validation Loss | Accuracy |",
+        "|:---:|:---:|:---:|:---:|:---:|",
+    ]
+    rows += [
+        f"| {i % 997 / 1000:.4f} | {i / 100:.2f} | {i} | {i % 991 / 1000:.4f} | 0.{i % 9973:04d} |"
+        for i in range(100_000)
+    ]
     text = "# big\n\n### Training results\n\n" + "\n".join(rows) + "\n"
     start = time.perf_counter()
     card = ModelCard.from_markdown(text)

@@ -27,26 +27,27 @@ try:
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
+from locations import CORPUS, REPO, require_corpus
+
 from cardsmith.api import ModelCard
 from cardsmith.audit.config import _may_configure_cardsmith
 from cardsmith.audit.engine import audit_card
 from cardsmith.audit.paths import audit_paths
 from cardsmith.card import io as limits
 from cardsmith.card import parse
-from cardsmith.card.model import ModelIndexEntry, plain_dump
+from cardsmith.card.model import ModelIndexEntry
+from cardsmith.card.plain import plain_dump
 from cardsmith.cli import fast as _entry
 from cardsmith.cli.app import main as cli_main
 from cardsmith.errors import InputTooLargeError, ParseError
 
-ROOT = Path(__file__).resolve().parents[1]
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+ROOT = REPO
 SEED_FILES = sorted((ROOT / "fixtures" / "seeds").glob("*/README.md"))
 FIXTURE_CARDS = sorted((ROOT / "fixtures").glob("**/*.md"))
 
 
 def corpus_cards() -> list[Path]:
-    if not (CORPUS / "cards").is_dir():
-        pytest.skip("the shared corpus is not available")
+    require_corpus(CORPUS / "cards")
     return sorted((CORPUS / "cards").glob("*.md"))
 
 
@@ -87,8 +88,11 @@ needs_libyaml = pytest.mark.skipif(limits._FastLoader is None, reason="PyYAML wi
 
 @needs_libyaml
 def test_both_yaml_loaders_read_every_corpus_front_matter_alike() -> None:
-    texts = [fm for p in corpus_cards() + FIXTURE_CARDS
-             if (fm := front_matter(p.read_text(encoding="utf-8"))) is not None]
+    texts = [
+        fm
+        for p in corpus_cards() + FIXTURE_CARDS
+        if (fm := front_matter(p.read_text(encoding="utf-8"))) is not None
+    ]
     assert len(texts) > 100
     for text in texts:
         fast, slow = outcome(limits._FastLoader, text), outcome(limits._BoundedLoader, text)
@@ -101,7 +105,17 @@ def test_mutated_front_matter_reads_alike_or_falls_back() -> None:
     else (errors, tabs, byte-order marks, unprintable characters) goes through the pure loader."""
     texts = [fm for p in FIXTURE_CARDS if (fm := front_matter(p.read_text(encoding="utf-8")))]
     rng = random.Random(1234)
-    pieces = list(":-[]{}#&*!|>'\"%@`?, \n\\") + ["\t", "\ufeff", "\u00e9", "\u2028", "\x85", "  ", "\r\n", "x", "0"]
+    pieces = list(":-[]{}#&*!|>'\"%@`?, \n\\") + [
+        "\t",
+        "\ufeff",
+        "\u00e9",
+        "\u2028",
+        "\x85",
+        "  ",
+        "\r\n",
+        "x",
+        "0",
+    ]
     compared = 0
     for _ in range(1500):
         chars = list(rng.choice(texts))
@@ -145,15 +159,24 @@ def test_fast_loader_keeps_the_limits() -> None:
 
 def test_pyproject_prefilter_never_skips_a_cardsmith_table() -> None:
     spellings = [
-        "[tool.cardsmith]\nignore = ['x']\n", "[ tool . 'cardsmith' ]\n", '[[tool."cardsmith"]]\n',
-        "[tool.cardsmith.sub]\nx = 1\n", "tool.cardsmith.select = ['a']\n", '"tool"."cardsmith" = {select = []}\n',
-        "tool = {cardsmith = {select = []}}\n", "[tool]\ncardsmith = {select = []}\n", "[tool]\n  cardsmith.select = []\n",
+        "[tool.cardsmith]\nignore = ['x']\n",
+        "[ tool . 'cardsmith' ]\n",
+        '[[tool."cardsmith"]]\n',
+        "[tool.cardsmith.sub]\nx = 1\n",
+        "tool.cardsmith.select = ['a']\n",
+        '"tool"."cardsmith" = {select = []}\n',
+        "tool = {cardsmith = {select = []}}\n",
+        "[tool]\ncardsmith = {select = []}\n",
+        "[tool]\n  cardsmith.select = []\n",
     ]
     for text in spellings:
         assert "cardsmith" in tomllib.loads(text)["tool"]
         assert _may_configure_cardsmith(text.encode())
-    unrelated = ["[project]\nname = 'cardsmith'\n[project.scripts]\ncardsmith = 'cardsmith.cli.app:main'\n", "x = 1\n",
-                 (ROOT / "pyproject.toml").read_text(encoding="utf-8")]
+    unrelated = [
+        "[project]\nname = 'cardsmith'\n[project.scripts]\ncardsmith = 'cardsmith.cli.app:main'\n",
+        "x = 1\n",
+        (ROOT / "pyproject.toml").read_text(encoding="utf-8"),
+    ]
     for text in unrelated:
         assert "cardsmith" not in tomllib.loads(text).get("tool", {})
         assert not _may_configure_cardsmith(text.encode())
@@ -185,8 +208,11 @@ ODD_INDEXES = [
     [{"name": "m", "results": [{"metrics": [{"type": "accuracy", "value": "0.9", "verified": "yes"}]}]}],
     [{"name": "m", "results": [{"metrics": [{"type": "accuracy", "value": 0.9, "verified": 3}]}]}],
     [{"name": "m", "_private": 1, "results": [{"dataset": {"name": "x", "args": {"a": 1}}, "extra": None}]}],
-    [{"name": "m", "results": None}], [{"name": "m", "results": "none"}], {"name": "single"},
-    [{"name": "m", "results": [{"metric": {"type": "f1", "value": 1}}]}], ["not a mapping", {"name": None}],
+    [{"name": "m", "results": None}],
+    [{"name": "m", "results": "none"}],
+    {"name": "single"},
+    [{"name": "m", "results": [{"metric": {"type": "f1", "value": 1}}]}],
+    ["not a mapping", {"name": None}],
 ]
 
 
@@ -240,9 +266,13 @@ def test_plain_dump_is_model_dump() -> None:
         for entry in card.metadata.model_index or []:
             for exclude_none in (True, False):
                 assert plain_dump(entry, exclude_none=exclude_none) == entry.model_dump(
-                    mode="json", exclude_none=exclude_none)
+                    mode="json", exclude_none=exclude_none
+                )
         report = card.audit()
-        assert report.to_json_dict() == {"path": None, "findings": [f.model_dump(mode="json") for f in report.findings]}
+        assert report.to_json_dict() == {
+            "path": None,
+            "findings": [f.model_dump(mode="json") for f in report.findings],
+        }
         assert plain_dump(report) == report.model_dump(mode="json")
     odd = ModelIndexEntry.model_validate({"name": "x", "when": b"bytes", "s": {1, 2}, "n": float("nan")})
     assert plain_dump(odd) == odd.model_dump(mode="json")  # falls back for bytes and sets
@@ -255,23 +285,50 @@ def test_parse_audit_args() -> None:
     p = _entry.parse_audit_args
     assert p(["audit", "a.md", "b"]) == (["a.md", "b"], "text", [], [])
     assert p(["audit", "--format", "json", "a.md", "--select=CS101,x", "--ignore", "y"]) == (
-        ["a.md"], "json", ["CS101,x"], ["y"])
-    for argv in (["audit"], ["verify", "x"], ["audit", "--format", "xml", "a"], ["audit", "-h", "a"],
-                 ["audit", "a", "--format", "json", "--format", "text"], ["audit", "--select", "--x", "a"],
-                 ["audit", "--", "a"], ["audit", "-", "a"], ["audit", "a", "--select"], ["--version"], []):
+        ["a.md"],
+        "json",
+        ["CS101,x"],
+        ["y"],
+    )
+    for argv in (
+        ["audit"],
+        ["verify", "x"],
+        ["audit", "--format", "xml", "a"],
+        ["audit", "-h", "a"],
+        ["audit", "a", "--format", "json", "--format", "text"],
+        ["audit", "--select", "--x", "a"],
+        ["audit", "--", "a"],
+        ["audit", "-", "a"],
+        ["audit", "a", "--select"],
+        ["--version"],
+        [],
+    ):
         assert p(argv) is None, argv
 
 
-@pytest.mark.parametrize("argv", [
-    ["audit", "{seeds}"], ["audit", "--format", "json", "{seeds}"], ["audit", "--format=sarif", "{seed1}"],
-    ["audit", "--select", "CS101,shifted-cell", "--ignore", "CS102", "{seeds}"], ["audit", "{fixtures}"],
-    ["audit", "--format", "xml", "{seed1}"], ["audit", "missing.md"], ["audit", "--select", "nope", "{seed1}"],
-    ["audit", "--bogus", "{seed1}"], ["audit"], ["audit", "{folder}"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["audit", "{seeds}"],
+        ["audit", "--format", "json", "{seeds}"],
+        ["audit", "--format=sarif", "{seed1}"],
+        ["audit", "--select", "CS101,shifted-cell", "--ignore", "CS102", "{seeds}"],
+        ["audit", "{fixtures}"],
+        ["audit", "--format", "xml", "{seed1}"],
+        ["audit", "missing.md"],
+        ["audit", "--select", "nope", "{seed1}"],
+        ["audit", "--bogus", "{seed1}"],
+        ["audit"],
+        ["audit", "{folder}"],
+    ],
+)
 def test_fast_path_answers_as_the_click_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    subst = {"{seeds}": [str(p) for p in SEED_FILES], "{seed1}": [str(SEED_FILES[1])],
-             "{fixtures}": [str(p) for p in sorted((ROOT / "fixtures" / "rules").glob("*/fail.md"))],
-             "{folder}": [str(SEED_FILES[0].parent)]}
+    subst = {
+        "{seeds}": [str(p) for p in SEED_FILES],
+        "{seed1}": [str(SEED_FILES[1])],
+        "{fixtures}": [str(p) for p in sorted((ROOT / "fixtures" / "rules").glob("*/fail.md"))],
+        "{folder}": [str(SEED_FILES[0].parent)],
+    }
     args = [x for a in argv for x in subst.get(a, [a])]
     fast_code = _entry.main(args)
     fast = capsys.readouterr()
@@ -302,8 +359,10 @@ HEADER = "| Training Loss | Epoch | Step | Validation Loss | Accuracy |\n|:---:|
 
 
 def card_with(rows: list[str]) -> str:
-    return ("---\nlicense: mit\n---\n# m\n\nThis model is a fine-tuned version of [b](https://huggingface.co/b) "
-            "on the imdb dataset.\n\n### Training results\n\n" + HEADER + "".join(rows) + "\n")
+    return (
+        "---\nlicense: mit\n---\n# m\n\nThis model is a fine-tuned version of [b](https://huggingface.co/b) "
+        "on the imdb dataset.\n\n### Training results\n\n" + HEADER + "".join(rows) + "\n"
+    )
 
 
 def frozen(text: str) -> list[Any]:
@@ -313,21 +372,28 @@ def frozen(text: str) -> list[Any]:
 def test_frozen_metric_is_one_finding_per_run_and_not_a_rounding_step() -> None:
     # accuracy frozen at 0.8712 in rows 1-4 and 7-9 while the loss falls: two runs, two findings
     acc = ["0.8712"] * 4 + ["0.9011", "0.9230"] + ["0.8712"] * 3
-    rows = [f"| {0.9 - 0.05 * i:.4f} | {i + 1:.1f} | {100 * (i + 1)} | {0.8 - 0.04 * i:.4f} | {a} |\n"
-            for i, a in enumerate(acc)]
+    rows = [
+        f"| {0.9 - 0.05 * i:.4f} | {i + 1:.1f} | {100 * (i + 1)} | {0.8 - 0.04 * i:.4f} | {a} |\n"
+        for i, a in enumerate(acc)
+    ]
     found = frozen(card_with(rows))
     assert [(f.location.row, f.location.column) for f in found] == [(1, "Accuracy"), (7, "Accuracy")]
     assert "4 consecutive evaluations (the row of epoch 1.0 to epoch 4.0)" in found[0].message
     # a slow trend: each value repeats while the next is one unit up; the loss moves a little
-    slow = [f"| {0.9 - 0.0004 * i:.4f} | {i + 1:.1f} | {100 * (i + 1)} | {0.8 - 0.0003 * i:.4f} | "
-            f"{0.5 + 0.0001 * (i // 4):.4f} |\n" for i in range(40)]
+    slow = [
+        f"| {0.9 - 0.0004 * i:.4f} | {i + 1:.1f} | {100 * (i + 1)} | {0.8 - 0.0003 * i:.4f} | "
+        f"{0.5 + 0.0001 * (i // 4):.4f} |\n"
+        for i in range(40)
+    ]
     assert frozen(card_with(slow)) == []
     # the same plateau, but the metric jumps after it: frozen
     jump = slow[:8] + [r.replace(r.split("|")[5], " 0.7000 ") for r in slow[8:]]
     assert [f.location.row for f in frozen(card_with(jump))] == [5, 9]  # 0.5001 x4, then 0.7000 x32
     # a loss that only steps to the adjacent printed value does not "move"
-    still = [f"| 0.5000 | {i + 1:.1f} | {100 * (i + 1)} | {0.4001 if i % 2 else 0.4000:.4f} | 0.8000 |\n"
-             for i in range(5)]
+    still = [
+        f"| 0.5000 | {i + 1:.1f} | {100 * (i + 1)} | {0.4001 if i % 2 else 0.4000:.4f} | 0.8000 |\n"
+        for i in range(5)
+    ]
     assert frozen(card_with(still)) == []
 
 
@@ -335,8 +401,11 @@ def test_long_smooth_table_has_no_findings_and_is_linear() -> None:
     import time
 
     def table(n: int) -> str:
-        rows = [f"| {1.55 - 0.5 * i / n:.4f} | {i:.1f} | {100 * i} | {1.5 - 0.5 * i / n:.4f} | "
-                f"{0.5 + 0.4 * i / n:.4f} |\n" for i in range(1, n + 1)]
+        rows = [
+            f"| {1.55 - 0.5 * i / n:.4f} | {i:.1f} | {100 * i} | {1.5 - 0.5 * i / n:.4f} | "
+            f"{0.5 + 0.4 * i / n:.4f} |\n"
+            for i in range(1, n + 1)
+        ]
         return card_with(rows)
 
     def cost(text: str) -> float:
@@ -360,9 +429,12 @@ def test_audit_paths_json_for_the_corpus_matches_per_card_audits() -> None:
 
 def test_console_script_flushes_everything_before_its_fast_exit(capsys: pytest.CaptureFixture[str]) -> None:
     """The console script ends a fast-path audit with ``os._exit``: its piped output must be whole."""
+
     def console(argv: list[str]) -> subprocess.CompletedProcess[str]:
         code = f"import sys; sys.argv = ['cardsmith', *{argv!r}]; from cardsmith.cli.fast import console_main; console_main()"
-        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
+        return subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
+        )
 
     argv = ["audit", "--format", "json", *[str(p) for p in SEED_FILES], *[str(p) for p in FIXTURE_CARDS[:40]]]
     fast = console(argv)
@@ -379,7 +451,11 @@ def test_console_script_flushes_everything_before_its_fast_exit(capsys: pytest.C
 def test_fast_constructors_build_what_model_construct_builds() -> None:
     from cardsmith.card.model import Block, Cell
 
-    for args in [("text", "abc\n"), ("results", "| a |\n", {"columns": ["a"], "rows": []}), ("metadata", "", None)]:
+    for args in [
+        ("text", "abc\n"),
+        ("results", "| a |\n", {"columns": ["a"], "rows": []}),
+        ("metadata", "", None),
+    ]:
         kw = dict(zip(("kind", "text", "snapshot"), args))
         assert_same_model(parse._block(*args), Block.model_construct(**kw))  # type: ignore[arg-type]
     for text in ("0.9546", "-1.25", "12", "No log", "17.71%", "1e-08", "", "nan", "**0.5**"):

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+from locations import CORPUS_CARDS as CORPUS
+from locations import REPO, require_corpus
 
 from cardsmith.api import ModelCard
 from cardsmith.card.model import (
@@ -27,13 +29,15 @@ from cardsmith.card.numbers import trainer_round as format_value
 from cardsmith.card.parse import load_card, parse_card
 from cardsmith.card.render import format_table, render_card
 
-REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "fixtures" / "seeds"
 GOLDEN = REPO / "fixtures" / "golden"
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "cards"
 SEED_SLUGS = sorted(p.name for p in SEEDS.iterdir() if (p / "README.md").is_file())
-FIXED_VERSIONS = [("Transformers", "4.18.0"), ("Pytorch", "1.10.0+cu111"), ("Datasets", "2.1.0"),
-                  ("Tokenizers", "0.12.1")]
+FIXED_VERSIONS = [
+    ("Transformers", "4.18.0"),
+    ("Pytorch", "1.10.0+cu111"),
+    ("Datasets", "2.1.0"),
+    ("Tokenizers", "0.12.1"),
+]
 
 
 def _read(path: Path) -> str:
@@ -94,34 +98,82 @@ def _scratch_card(versions: list[tuple[str, str]]) -> ModelCard:
     results = ResultsTable(
         columns=["Training Loss", "Epoch", "Step", "Validation Loss", "Accuracy", "F1"],
         rows=[
-            [Cell.of(None), Cell.of(1.0), Cell.of(50), Cell.of(0.6931471805599453), Cell.of(0.5), Cell.of(0.0)],
-            [Cell.of(0.6412345), Cell.of(2.0), Cell.of(100), Cell.of(0.5123456789), Cell.of(0.75),
-             Cell.of(0.7272727272727273)],
-            [Cell.of(0.41), Cell.of(3.0), Cell.of(150), Cell.of(0.30459123), Cell.of(0.8765432), Cell.of(0.9)],
+            [
+                Cell.of(None),
+                Cell.of(1.0),
+                Cell.of(50),
+                Cell.of(0.6931471805599453),
+                Cell.of(0.5),
+                Cell.of(0.0),
+            ],
+            [
+                Cell.of(0.6412345),
+                Cell.of(2.0),
+                Cell.of(100),
+                Cell.of(0.5123456789),
+                Cell.of(0.75),
+                Cell.of(0.7272727272727273),
+            ],
+            [
+                Cell.of(0.41),
+                Cell.of(3.0),
+                Cell.of(150),
+                Cell.of(0.30459123),
+                Cell.of(0.8765432),
+                Cell.of(0.9),
+            ],
         ],
     )
     return ModelCard(
         metadata=Metadata(
-            data={"library_name": "transformers", "license": "apache-2.0", "base_model": "bert-base-uncased",
-                  "tags": ["generated_from_trainer"], "datasets": ["imdb"], "metrics": ["accuracy", "f1"]},
-            model_index=[ModelIndexEntry(name="bert-imdb", results=[IndexResult(
-                task=IndexTask(name="Text Classification", type="text-classification"),
-                dataset=IndexDataset(name="imdb", type="imdb", config="plain_text", split="test", args="plain_text"),
-                metrics=[IndexMetric(name="Accuracy", type="accuracy", value=0.8765432),
-                         IndexMetric(name="F1", type="f1", value=0.9)],
-            )])],
+            data={
+                "library_name": "transformers",
+                "license": "apache-2.0",
+                "base_model": "bert-base-uncased",
+                "tags": ["generated_from_trainer"],
+                "datasets": ["imdb"],
+                "metrics": ["accuracy", "f1"],
+            },
+            model_index=[
+                ModelIndexEntry(
+                    name="bert-imdb",
+                    results=[
+                        IndexResult(
+                            task=IndexTask(name="Text Classification", type="text-classification"),
+                            dataset=IndexDataset(
+                                name="imdb", type="imdb", config="plain_text", split="test", args="plain_text"
+                            ),
+                            metrics=[
+                                IndexMetric(name="Accuracy", type="accuracy", value=0.8765432),
+                                IndexMetric(name="F1", type="f1", value=0.9),
+                            ],
+                        )
+                    ],
+                )
+            ],
         ),
         title="bert-imdb",
         base_model="bert-base-uncased",
         dataset_name="imdb",
-        headline=[HeadlineMetric(name="Loss", value=Cell.of(0.30459123)),
-                  HeadlineMetric(name="Accuracy", value=Cell.of(0.8765432)),
-                  HeadlineMetric(name="F1", value=Cell.of(0.9))],
+        headline=[
+            HeadlineMetric(name="Loss", value=Cell.of(0.30459123)),
+            HeadlineMetric(name="Accuracy", value=Cell.of(0.8765432)),
+            HeadlineMetric(name="F1", value=Cell.of(0.9)),
+        ],
         hyperparameters=Hyperparameters(
-            learning_rate=2e-05, train_batch_size=8, eval_batch_size=8, seed=42,
-            optimizer=Optimizer(text="", name="adamw_torch", betas=(0.9, 0.999), epsilon=1e-08,
-                                args="No additional optimizer arguments"),
-            lr_scheduler_type="linear", num_epochs=3.0,
+            learning_rate=2e-05,
+            train_batch_size=8,
+            eval_batch_size=8,
+            seed=42,
+            optimizer=Optimizer(
+                text="",
+                name="adamw_torch",
+                betas=(0.9, 0.999),
+                epsilon=1e-08,
+                args="No additional optimizer arguments",
+            ),
+            lr_scheduler_type="linear",
+            num_epochs=3.0,
         ),
         results=results,
         framework_versions=[FrameworkVersion(name=n, version=v) for n, v in versions],
@@ -133,23 +185,51 @@ def _transformers_card(versions: list[tuple[str, str]]) -> str:
     from transformers.modelcard import TrainingSummary
 
     summary = TrainingSummary(
-        model_name="bert-imdb", license="apache-2.0", tags=["generated_from_trainer"],
-        finetuned_from="bert-base-uncased", tasks="text-classification", dataset="imdb", dataset_tags="imdb",
-        dataset_args="plain_text", dataset_metadata=[{"config": "plain_text", "split": "test"}],
+        model_name="bert-imdb",
+        license="apache-2.0",
+        tags=["generated_from_trainer"],
+        finetuned_from="bert-base-uncased",
+        tasks="text-classification",
+        dataset="imdb",
+        dataset_tags="imdb",
+        dataset_args="plain_text",
+        dataset_metadata=[{"config": "plain_text", "split": "test"}],
         eval_results={"Loss": 0.30459123, "Accuracy": 0.8765432, "F1": 0.9},
         eval_lines=[
-            {"Training Loss": "No log", "Epoch": 1.0, "Step": 50, "Validation Loss": 0.6931471805599453,
-             "Accuracy": 0.5, "F1": 0.0},
-            {"Training Loss": 0.6412345, "Epoch": 2.0, "Step": 100, "Validation Loss": 0.5123456789,
-             "Accuracy": 0.75, "F1": 0.7272727272727273},
-            {"Training Loss": 0.41, "Epoch": 3.0, "Step": 150, "Validation Loss": 0.30459123,
-             "Accuracy": 0.8765432, "F1": 0.9},
+            {
+                "Training Loss": "No log",
+                "Epoch": 1.0,
+                "Step": 50,
+                "Validation Loss": 0.6931471805599453,
+                "Accuracy": 0.5,
+                "F1": 0.0,
+            },
+            {
+                "Training Loss": 0.6412345,
+                "Epoch": 2.0,
+                "Step": 100,
+                "Validation Loss": 0.5123456789,
+                "Accuracy": 0.75,
+                "F1": 0.7272727272727273,
+            },
+            {
+                "Training Loss": 0.41,
+                "Epoch": 3.0,
+                "Step": 150,
+                "Validation Loss": 0.30459123,
+                "Accuracy": 0.8765432,
+                "F1": 0.9,
+            },
         ],
         hyperparameters={
-            "learning_rate": 2e-05, "train_batch_size": 8, "eval_batch_size": 8, "seed": 42,
+            "learning_rate": 2e-05,
+            "train_batch_size": 8,
+            "eval_batch_size": 8,
+            "seed": 42,
             "optimizer": "Use adamw_torch with betas=(0.9,0.999) and epsilon=1e-08 and "
-                         "optimizer_args=No additional optimizer arguments",
-            "lr_scheduler_type": "linear", "num_epochs": 3.0,
+            "optimizer_args=No additional optimizer arguments",
+            "lr_scheduler_type": "linear",
+            "num_epochs": 3.0,
         },
     )
     text = summary.to_model_card()
@@ -182,9 +262,13 @@ def test_format_value_and_table_like_transformers() -> None:
     assert format_value(1756) == "1756"
     assert format_value(2e-05) == "2e-05"
     assert format_value("No log") == "No log"
-    table = ResultsTable(columns=["Epoch", "Loss"], rows=[[Cell.of(1.0), Cell(text="", value=0.123456)],
-                                                           [Cell.of(2.0)]])
-    assert format_table(table) == "| Epoch | Loss   |\n|:-----:|:------:|\n| 1.0   | 0.1235 |\n| 2.0   |        |\n"
+    table = ResultsTable(
+        columns=["Epoch", "Loss"], rows=[[Cell.of(1.0), Cell(text="", value=0.123456)], [Cell.of(2.0)]]
+    )
+    assert (
+        format_table(table)
+        == "| Epoch | Loss   |\n|:-----:|:------:|\n| 1.0   | 0.1235 |\n| 2.0   |        |\n"
+    )
 
 
 # -- (c) editing a parsed card changes only what was edited -----------------------------------------
@@ -236,20 +320,23 @@ def test_removing_a_part_removes_its_lines() -> None:
 
 def test_table_inserted_into_empty_results_section_crlf() -> None:
     path = CORPUS / "Karthik-MP__hugging_face_translations__README.md"
-    if not CORPUS.is_dir():  # pragma: no cover
-        pytest.skip("the shared corpus is absent")
+    require_corpus(CORPUS)
     original = _read(path)
     card = parse_card(original)
     assert card.results is None
-    card.results = ResultsTable(columns=["Training Loss", "Epoch", "Step", "Validation Loss", "Bleu"],
-                                rows=[[Cell.of(None), Cell.of(1.0), Cell.of(100), Cell.of(0.9), Cell.of(50.1234567)]])
+    card.results = ResultsTable(
+        columns=["Training Loss", "Epoch", "Step", "Validation Loss", "Bleu"],
+        rows=[[Cell.of(None), Cell.of(1.0), Cell.of(100), Cell.of(0.9), Cell.of(50.1234567)]],
+    )
     out = render_card(card)
     assert "\n" not in out.replace("\r\n", "")  # still CRLF everywhere
-    assert ("### Training results\r\n\r\n"
-            "| Training Loss | Epoch | Step | Validation Loss | Bleu    |\r\n"
-            "|:-------------:|:-----:|:----:|:---------------:|:-------:|\r\n"
-            "| No log        | 1.0   | 100  | 0.9             | 50.1235 |\r\n"
-            "\r\n\r\n### Framework versions") in out
+    assert (
+        "### Training results\r\n\r\n"
+        "| Training Loss | Epoch | Step | Validation Loss | Bleu    |\r\n"
+        "|:-------------:|:-----:|:----:|:---------------:|:-------:|\r\n"
+        "| No log        | 1.0   | 100  | 0.9             | 50.1235 |\r\n"
+        "\r\n\r\n### Framework versions"
+    ) in out
     removed, _ = _changed(original, out)
     assert [line for line in removed if line.strip()] == []
     again = parse_card(out)

@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from locations import REPO
 
 from cardsmith.cli.app import main
 from cardsmith.cli.schemas import dumps, json_schemas
 
-SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
+SCHEMAS = REPO / "schemas"
 FIX = "the models changed: run `cardsmith schema --out schemas` and commit the result"
 
 

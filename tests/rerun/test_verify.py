@@ -20,9 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 import tiny
 
 from cardsmith.cli.app import main
@@ -56,8 +53,13 @@ def _train(kind: str, root: Path) -> dict[str, Any]:
     (model_dir / "README.md").write_text(ModelCard.from_trainer(trainer).to_markdown(), encoding="utf-8")
     val = out / "validation"
     data["validation"].save_to_disk(str(val))
-    return {"model": model_dir, "data": val, "logged": _final_eval(trainer), "trainer": trainer,
-            "datasets": data}
+    return {
+        "model": model_dir,
+        "data": val,
+        "logged": _final_eval(trainer),
+        "trainer": trainer,
+        "datasets": data,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -102,14 +104,21 @@ def reproduced(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
 # --------------------------------------------------------------------------------------------------
 
 
-def test_sequence_classification_reproduces_trainer(seq: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+def test_sequence_classification_reproduces_trainer(
+    seq: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
     code, card, err = verify_json([str(seq["model"]), "--rerun", "--dataset", str(seq["data"])], capsys)
     assert code == 0, card
     logged = seq["logged"]
     got = reproduced(card)
     assert set(got) == {"Loss", "Accuracy", "Precision", "Recall", "F1"}
-    for name, key in [("Loss", "eval_loss"), ("Accuracy", "eval_accuracy"), ("Precision", "eval_precision"),
-                      ("Recall", "eval_recall"), ("F1", "eval_f1")]:
+    for name, key in [
+        ("Loss", "eval_loss"),
+        ("Accuracy", "eval_accuracy"),
+        ("Precision", "eval_precision"),
+        ("Recall", "eval_recall"),
+        ("F1", "eval_f1"),
+    ]:
         assert abs(got[name]["reproduced"] - logged[key]) <= EXACT, (name, got[name], logged[key])
         assert got[name]["match"] is True
     rep = card["reproduction"]
@@ -126,8 +135,13 @@ def test_token_classification_reproduces_trainer_loss_exactly(
     assert code == 0, card
     logged = tok["logged"]
     got = reproduced(card)
-    for name, key in [("Loss", "eval_loss"), ("Accuracy", "eval_accuracy"), ("Precision", "eval_precision"),
-                      ("Recall", "eval_recall"), ("F1", "eval_f1")]:
+    for name, key in [
+        ("Loss", "eval_loss"),
+        ("Accuracy", "eval_accuracy"),
+        ("Precision", "eval_precision"),
+        ("Recall", "eval_recall"),
+        ("F1", "eval_f1"),
+    ]:
         assert abs(got[name]["reproduced"] - logged[key]) <= EXACT, (name, got[name], logged[key])
         assert got[name]["match"] is True
     assert card["reproduction"]["averaging"].startswith("seqeval")
@@ -167,9 +181,11 @@ def test_paired_inputs_match_trainer_evaluate(seq: dict[str, Any], root: Path) -
     val = seq["datasets"]["validation"]
     halves = [t.split(" ") for t in val["text"]]
     pairs = Dataset.from_dict(
-        {"sentence1": [" ".join(w[: len(w) // 2]) for w in halves],
-         "sentence2": [" ".join(w[len(w) // 2:]) for w in halves],
-         "label": list(val["label"])},
+        {
+            "sentence1": [" ".join(w[: len(w) // 2]) for w in halves],
+            "sentence2": [" ".join(w[len(w) // 2 :]) for w in halves],
+            "label": list(val["label"]),
+        },
         features=None,
     ).cast_column("label", val.features["label"])
     pair_dir = root / "pairs"
@@ -177,11 +193,19 @@ def test_paired_inputs_match_trainer_evaluate(seq: dict[str, Any], root: Path) -
 
     tokenizer = AutoTokenizer.from_pretrained(str(seq["model"]))
     model = AutoModelForSequenceClassification.from_pretrained(str(seq["model"]))
-    enc = pairs.map(lambda b: tokenizer(b["sentence1"], b["sentence2"], truncation=True, max_length=64),
-                    batched=True, remove_columns=["sentence1", "sentence2"])
-    trainer = Trainer(model=model, args=tiny._training_args(root / "pair_eval", {"per_device_eval_batch_size": 5}),
-                      eval_dataset=enc, processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
-                      compute_metrics=tiny.seq_compute_metrics)
+    enc = pairs.map(
+        lambda b: tokenizer(b["sentence1"], b["sentence2"], truncation=True, max_length=64),
+        batched=True,
+        remove_columns=["sentence1", "sentence2"],
+    )
+    trainer = Trainer(
+        model=model,
+        args=tiny._training_args(root / "pair_eval", {"per_device_eval_batch_size": 5}),
+        eval_dataset=enc,
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=tiny.seq_compute_metrics,
+    )
     expected = trainer.evaluate()
 
     report = verify_repo(str(seq["model"]), rerun=True, dataset=str(pair_dir), progress=False)
@@ -193,7 +217,9 @@ def test_paired_inputs_match_trainer_evaluate(seq: dict[str, Any], root: Path) -
     assert report.reproduction.examples == 48
 
 
-def test_data_files_with_label_names(seq: dict[str, Any], root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_data_files_with_label_names(
+    seq: dict[str, Any], root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A .jsonl file with a ``sentence`` column and label *names*, and a .csv: same numbers as the folder."""
     val = seq["datasets"]["validation"]
     names = val.features["label"].names
@@ -230,7 +256,9 @@ def _raise_claim(card_path: Path, name: str, delta: float) -> tuple[str, str]:
     return old.text, new
 
 
-def test_raised_f1_is_not_reproduced(seq: dict[str, Any], root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_raised_f1_is_not_reproduced(
+    seq: dict[str, Any], root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = _copy_model(seq["model"], root / "raised_f1")
     _, new = _raise_claim(folder / "README.md", "F1", 0.03)
     code, card, _ = verify_json([str(folder), "--rerun", "--dataset", str(seq["data"])], capsys)
@@ -245,8 +273,17 @@ def test_raised_f1_is_not_reproduced(seq: dict[str, Any], root: Path, capsys: py
     assert "metric-not-reproduced" not in [f["name"] for f in card["findings"]]
     assert "reproduction" not in card
     # --ignore (a name or a code) drops the finding
-    code, card, _ = verify_json([str(folder), "--rerun", "--dataset", str(seq["data"]), "--ignore",
-                                 f"{errors[0]['rule']},headline-mismatch"], capsys)
+    code, card, _ = verify_json(
+        [
+            str(folder),
+            "--rerun",
+            "--dataset",
+            str(seq["data"]),
+            "--ignore",
+            f"{errors[0]['rule']},headline-mismatch",
+        ],
+        capsys,
+    )
     assert "metric-not-reproduced" not in [f["name"] for f in card["findings"]]
     # so does an inline suppression in the card
     with (folder / "README.md").open("a", encoding="utf-8") as fh:
@@ -256,7 +293,25 @@ def test_raised_f1_is_not_reproduced(seq: dict[str, Any], root: Path, capsys: py
     assert reproduced(card)["F1"]["match"] is False  # still shown in the reproduction
 
 
-def test_changed_loss_is_not_reproduced(tok: dict[str, Any], root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_tool_cardsmith_config_governs_rerun_findings(
+    seq: dict[str, Any], root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``[tool.cardsmith]`` selects rerun findings exactly as it selects audit findings (one policy)."""
+    folder = _copy_model(seq["model"], root / "configured")
+    _raise_claim(folder / "README.md", "F1", 0.03)
+    (folder / ".git").mkdir()  # the repository root: the pyproject lookup stops here
+    (folder / "pyproject.toml").write_text('[tool.cardsmith]\nignore = ["metric-not-reproduced"]\n')
+    code, card, _ = verify_json([str(folder), "--rerun", "--dataset", str(seq["data"])], capsys)
+    assert "metric-not-reproduced" not in [f["name"] for f in card["findings"]]
+    assert reproduced(card)["F1"]["match"] is False  # the rerun still shows the mismatch
+    (folder / "pyproject.toml").write_text('[tool.cardsmith]\nselect = ["CS401"]\n')
+    code, card, _ = verify_json([str(folder), "--rerun", "--dataset", str(seq["data"])], capsys)
+    assert code == 1 and {f["name"] for f in card["findings"]} == {"metric-not-reproduced"}
+
+
+def test_changed_loss_is_not_reproduced(
+    tok: dict[str, Any], root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = _copy_model(tok["model"], root / "changed_loss")
     _raise_claim(folder / "README.md", "Loss", 0.002)
     code, card, _ = verify_json([str(folder), "--rerun", "--dataset", str(tok["data"])], capsys)
@@ -265,13 +320,17 @@ def test_changed_loss_is_not_reproduced(tok: dict[str, Any], root: Path, capsys:
     assert reproduced(card)["F1"]["match"] is True
 
 
-def test_write_records_reproduction(seq: dict[str, Any], root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_write_records_reproduction(
+    seq: dict[str, Any], root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from cardsmith import ModelCard
 
     folder = _copy_model(seq["model"], root / "write")
     before = (folder / "README.md").read_text(encoding="utf-8")
     for _ in range(2):  # twice: the section is replaced, not duplicated
-        code, _out, err = run_cli(["verify", str(folder), "--rerun", "--dataset", str(seq["data"]), "--write"], capsys)
+        code, _out, err = run_cli(
+            ["verify", str(folder), "--rerun", "--dataset", str(seq["data"]), "--write"], capsys
+        )
         assert code == 0, err
     after = (folder / "README.md").read_text(encoding="utf-8")
     assert after.count("## Reproduction") == 1
@@ -342,7 +401,9 @@ def offline(hub_cache: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[
 def test_hub_repo_id_resolves_offline_from_cache(
     seq: dict[str, Any], offline: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, card, _ = verify_json(["cardsmith-test/tiny-reviews", "--rerun", "--dataset", str(seq["data"])], capsys)
+    code, card, _ = verify_json(
+        ["cardsmith-test/tiny-reviews", "--rerun", "--dataset", str(seq["data"])], capsys
+    )
     assert code == 0, card
     assert card["path"] == "cardsmith-test/tiny-reviews"
     assert abs(reproduced(card)["Loss"]["reproduced"] - seq["logged"]["eval_loss"]) <= EXACT
@@ -351,7 +412,9 @@ def test_hub_repo_id_resolves_offline_from_cache(
     assert code == 0
 
 
-def test_hub_missing_repo_and_revision_exit_2(offline: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+def test_hub_missing_repo_and_revision_exit_2(
+    offline: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, err = run_cli(["verify", "cardsmith-test/no-such-model"], capsys)
     assert code == 2 and out == ""
     assert "cardsmith-test/no-such-model" in err and "cache" in err and "Traceback" not in err
@@ -368,8 +431,21 @@ def test_hub_offline_subprocess(seq: dict[str, Any], hub_cache: dict[str, Any]) 
     env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
     env.update(HF_HOME=str(hub_cache["home"]), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     proc = subprocess.run(
-        [sys.executable, "-m", "cardsmith", "verify", "cardsmith-test/tiny-reviews", "--rerun", "--format", "json"],
-        capture_output=True, text=True, env=env, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "cardsmith",
+            "verify",
+            "cardsmith-test/tiny-reviews",
+            "--rerun",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
     )
     # the model resolves from the cache; the card's dataset (tiny_reviews) is not on this machine
     assert proc.returncode == 2, proc.stderr
@@ -390,8 +466,13 @@ def _pickle_bomb(marker: Path) -> bytes:
     return pickle.dumps(Bomb())
 
 
-def test_pickle_only_weights_refused(seq: dict[str, Any], root: Path, capsys: pytest.CaptureFixture[str],
-                                     monkeypatch: pytest.MonkeyPatch, hub_cache: dict[str, Any]) -> None:
+def test_pickle_only_weights_refused(
+    seq: dict[str, Any],
+    root: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    hub_cache: dict[str, Any],
+) -> None:
     folder = root / "pickle_only"
     folder.mkdir()
     for name in ("config.json", "README.md", "tokenizer.json", "tokenizer_config.json"):
@@ -405,7 +486,9 @@ def test_pickle_only_weights_refused(seq: dict[str, Any], root: Path, capsys: py
     make_hub_cache(hub_cache["cache"], "cardsmith-test/pickled", folder)
     monkeypatch.setenv("HF_HUB_CACHE", str(hub_cache["cache"]))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    code, _out, err = run_cli(["verify", "cardsmith-test/pickled", "--rerun", "--dataset", str(seq["data"])], capsys)
+    code, _out, err = run_cli(
+        ["verify", "cardsmith-test/pickled", "--rerun", "--dataset", str(seq["data"])], capsys
+    )
     assert code == 2 and "only pickle weights" in err
     assert not marker.exists()
     # the audit alone never needs the weights
@@ -430,8 +513,9 @@ class EvilModel(BertForSequenceClassification):
 """
 
 
-def test_remote_code_refused_without_flag(seq: dict[str, Any], root: Path, capsys: pytest.CaptureFixture[str],
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_remote_code_refused_without_flag(
+    seq: dict[str, Any], root: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import transformers.dynamic_module_utils as dynamic
 
     # where transformers copies a repository's code when it is trusted: a temporary folder
@@ -442,8 +526,10 @@ def test_remote_code_refused_without_flag(seq: dict[str, Any], root: Path, capsy
     config = json.loads((folder / "config.json").read_text())
     config["model_type"] = "evil-bert"
     config["architectures"] = ["EvilModel"]
-    config["auto_map"] = {"AutoConfig": "configuration_evil.EvilConfig",
-                          "AutoModelForSequenceClassification": "modeling_evil.EvilModel"}
+    config["auto_map"] = {
+        "AutoConfig": "configuration_evil.EvilConfig",
+        "AutoModelForSequenceClassification": "modeling_evil.EvilModel",
+    }
     (folder / "config.json").write_text(json.dumps(config))
     (folder / "configuration_evil.py").write_text(REMOTE_CONFIG.format(marker=str(marker)))
     (folder / "modeling_evil.py").write_text(REMOTE_MODEL.format(marker=str(marker)))
@@ -455,13 +541,16 @@ def test_remote_code_refused_without_flag(seq: dict[str, Any], root: Path, capsy
     code, _out, err = run_cli(["verify", str(folder)], capsys)  # audit only: nothing imported either
     assert code in (0, 1) and not marker.exists()
     # with the flag, the repository's code is what runs (and here it evaluates like the original)
-    code, _out, err = run_cli(["verify", str(folder), "--rerun", "--dataset", str(seq["data"]),
-                              "--trust-remote-code"], capsys)
+    code, _out, err = run_cli(
+        ["verify", str(folder), "--rerun", "--dataset", str(seq["data"]), "--trust-remote-code"], capsys
+    )
     assert marker.exists()
     assert code == 0, err
 
 
-def test_unknown_model_type_refused(seq: dict[str, Any], root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_model_type_refused(
+    seq: dict[str, Any], root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = _copy_model(seq["model"], root / "unknown_type")
     config = json.loads((folder / "config.json").read_text())
     config["model_type"] = "never-heard-of-it"
@@ -484,7 +573,9 @@ def test_unsupported_task(seq: dict[str, Any], root: Path, capsys: pytest.Captur
     assert code == 2 and "not supported yet" in err and "BertForMaskedLM" in err
 
 
-def test_label_names_that_disagree(seq: dict[str, Any], root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_label_names_that_disagree(
+    seq: dict[str, Any], root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from datasets import ClassLabel
 
     val = seq["datasets"]["validation"]
@@ -495,13 +586,19 @@ def test_label_names_that_disagree(seq: dict[str, Any], root: Path, capsys: pyte
     assert code == 2 and "disagree" in err and "negative" in err and "bad" in err
 
 
-def test_missing_columns_and_splits(seq: dict[str, Any], root: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _out, err = run_cli(["verify", str(seq["model"]), "--rerun", "--dataset", str(seq["data"]),
-                              "--text-column", "review"], capsys)
+def test_missing_columns_and_splits(
+    seq: dict[str, Any], root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _out, err = run_cli(
+        ["verify", str(seq["model"]), "--rerun", "--dataset", str(seq["data"]), "--text-column", "review"],
+        capsys,
+    )
     assert code == 2 and "review" in err and "text" in err
     dd = root / "dict"
     seq["datasets"].save_to_disk(str(dd))
-    code, _out, err = run_cli(["verify", str(seq["model"]), "--rerun", "--dataset", str(dd), "--split", "test"], capsys)
+    code, _out, err = run_cli(
+        ["verify", str(seq["model"]), "--rerun", "--dataset", str(dd), "--split", "test"], capsys
+    )
     assert code == 2 and "no split 'test'" in err
     code, card, _ = verify_json([str(seq["model"]), "--rerun", "--dataset", str(dd)], capsys)
     assert code == 0 and card["reproduction"]["split"] == "validation"  # default split of a DatasetDict
@@ -511,8 +608,9 @@ def test_missing_columns_and_splits(seq: dict[str, Any], root: Path, capsys: pyt
 
 def test_half_precision_rerun(tok: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     """``--dtype bf16`` runs (on CPU too) and is compared with the wider half-precision tolerance."""
-    code, card, _ = verify_json([str(tok["model"]), "--rerun", "--dataset", str(tok["data"]), "--dtype", "bf16"],
-                                capsys)
+    code, card, _ = verify_json(
+        [str(tok["model"]), "--rerun", "--dataset", str(tok["data"]), "--dtype", "bf16"], capsys
+    )
     assert code == 0, card
     assert abs(reproduced(card)["Loss"]["reproduced"] - tok["logged"]["eval_loss"]) < 1e-2
 
@@ -525,20 +623,38 @@ def _subword_tokenizer(folder: Path) -> Any:
     vocab = list(tiny.VOCAB)
     # alice -> al ##ice, paris -> par ##is, smith -> sm ##ith, visited -> visit ##ed, yesterday ->
     # yester ##day, office -> off ##ice (the words replaced to make room become [UNK])
-    for old, new in [("alice", "al"), ("bob", "##ice"), ("paris", "par"), ("tokyo", "##is"),
-                     ("smith", "sm"), ("brown", "##ith"), ("visited", "visit"), ("cinema", "##ed"),
-                     ("yesterday", "yester"), ("dinner", "##day"), ("office", "off")]:
+    for old, new in [
+        ("alice", "al"),
+        ("bob", "##ice"),
+        ("paris", "par"),
+        ("tokyo", "##is"),
+        ("smith", "sm"),
+        ("brown", "##ith"),
+        ("visited", "visit"),
+        ("cinema", "##ed"),
+        ("yesterday", "yester"),
+        ("dinner", "##day"),
+        ("office", "off"),
+    ]:
         vocab[vocab.index(old)] = new
     ids = {w: i for i, w in enumerate(vocab)}
     backend = Tokenizer(models.WordPiece(ids, unk_token="[UNK]"))
     backend.normalizer = normalizers.BertNormalizer(lowercase=True)
     backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     backend.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
         special_tokens=[("[CLS]", ids["[CLS]"]), ("[SEP]", ids["[SEP]"])],
     )
-    tokenizer = BertTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]",
-                                  cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]", model_max_length=64)
+    tokenizer = BertTokenizerFast(
+        tokenizer_object=backend,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=64,
+    )
     tokenizer.save_pretrained(str(folder))
     return tokenizer
 
@@ -569,15 +685,24 @@ def test_subword_tokens_labelled_on_first_piece_like_trainer(
 
     enc = val.map(encode, batched=True, remove_columns=["tokens", "ner_tags"])
     model = AutoModelForTokenClassification.from_pretrained(str(folder))
-    trainer = Trainer(model=model, args=tiny._training_args(root / "subword_eval", {"per_device_eval_batch_size": 5}),
-                      eval_dataset=enc, processing_class=tokenizer,
-                      data_collator=DataCollatorForTokenClassification(tokenizer),
-                      compute_metrics=tiny.tok_compute_metrics)
+    trainer = Trainer(
+        model=model,
+        args=tiny._training_args(root / "subword_eval", {"per_device_eval_batch_size": 5}),
+        eval_dataset=enc,
+        processing_class=tokenizer,
+        data_collator=DataCollatorForTokenClassification(tokenizer),
+        compute_metrics=tiny.tok_compute_metrics,
+    )
     expected = trainer.evaluate()
     split_words = sum(len(ids) - 2 - len(words) for ids, words in zip(enc["input_ids"], val["tokens"]))
     assert split_words >= 5  # the evaluation set really has words of several pieces
     _, card, _ = verify_json([str(folder), "--rerun", "--dataset", str(tok["data"])], capsys)
     got = reproduced(card)
-    for name, key in [("Loss", "eval_loss"), ("Accuracy", "eval_accuracy"), ("Precision", "eval_precision"),
-                      ("Recall", "eval_recall"), ("F1", "eval_f1")]:
+    for name, key in [
+        ("Loss", "eval_loss"),
+        ("Accuracy", "eval_accuracy"),
+        ("Precision", "eval_precision"),
+        ("Recall", "eval_recall"),
+        ("F1", "eval_f1"),
+    ]:
         assert abs(got[name]["reproduced"] - expected[key]) <= EXACT, (name, got[name], expected[key])

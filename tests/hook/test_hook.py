@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from locations import HARDENING as FIXTURES
+from locations import REPO
 
 from cardsmith.cli.app import main
 from cardsmith.cli.formats import print_reports
@@ -18,7 +20,6 @@ from cardsmith.hook.git import parse_refs
 from cardsmith.hook.install import CHAINED_NAME, MARKER, hooks_dir, install_hook
 from cardsmith.hook.run import run_pre_push
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "hardening"
 GOOD = (FIXTURES / "good_card.md").read_text(encoding="utf-8")
 BAD = (FIXTURES / "loss_equals_metric.md").read_text(encoding="utf-8")
 ZERO = "0" * 40
@@ -86,8 +87,7 @@ def write_marker_hook(repo: Path, marker: Path, *, fail: bool = False) -> Path:
     hook.write_text(
         "#!/bin/sh\n"
         f'echo "args: $1 $2" >> "{marker}"\n'
-        f'cat >> "{marker}"\n'
-        + ("echo 'user hook says no' >&2\nexit 3\n" if fail else "exit 0\n"),
+        f'cat >> "{marker}"\n' + ("echo 'user hook says no' >&2\nexit 3\n" if fail else "exit 0\n"),
         encoding="utf-8",
     )
     hook.chmod(0o755)
@@ -310,7 +310,15 @@ def test_parse_refs_and_deletions(repos: tuple[Path, Path]) -> None:
     with pytest.raises(HookError, match="unexpected pre-push input"):
         parse_refs(["garbage\n"])
     # A deletion only: nothing to audit, the push may go.
-    assert run_pre_push([f"(delete) {ZERO} refs/heads/x {'1' * 40}\n"], remote="origin", cwd=repo, show=lambda r: print_reports(r, "text")) == 0
+    assert (
+        run_pre_push(
+            [f"(delete) {ZERO} refs/heads/x {'1' * 40}\n"],
+            remote="origin",
+            cwd=repo,
+            show=lambda r: print_reports(r, "text"),
+        )
+        == 0
+    )
 
 
 def test_run_pre_push_in_process_reports_findings(
@@ -319,7 +327,10 @@ def test_run_pre_push_in_process_reports_findings(
     repo, _ = repos
     sha = commit_file(repo, "README.md", BAD, "bad")
     line = f"refs/heads/main {sha} refs/heads/main {ZERO}\n"
-    assert run_pre_push([line], remote="origin", url="unused", cwd=repo, show=lambda r: print_reports(r, "text")) == 1
+    assert (
+        run_pre_push([line], remote="origin", url="unused", cwd=repo, show=lambda r: print_reports(r, "text"))
+        == 1
+    )
     captured = capsys.readouterr()
     assert "loss-equals-metric" in captured.out + captured.err
     assert "push to origin refused" in captured.err
@@ -340,7 +351,7 @@ def test_the_hook_stays_light() -> None:
 
 
 def test_pre_commit_hooks_yaml() -> None:
-    hooks = yaml.safe_load((Path(__file__).resolve().parents[1] / ".pre-commit-hooks.yaml").read_text())
+    hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
     assert isinstance(hooks, list) and len(hooks) == 1
     hook = hooks[0]
     assert hook["id"] == "cardsmith-audit"

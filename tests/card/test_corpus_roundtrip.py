@@ -12,14 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from locations import CORPUS, REPO, require_corpus
 
 from cardsmith.api import ModelCard
 from cardsmith.card.io import read_text
-from cardsmith.card.parse import parse_card, split_lines
+from cardsmith.card.lines import split_lines
+from cardsmith.card.parse import parse_card
 from cardsmith.card.render import render_card
 
-REPO = Path(__file__).resolve().parents[1]
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 FIXTURE_CARDS = sorted(p for p in (REPO / "fixtures").rglob("*.md"))
 
 
@@ -35,13 +35,12 @@ def _card_params() -> list[object]:
 
 
 def _skip_if_no_corpus(path: Path) -> None:
-    if not path.exists() and not CORPUS.is_dir():  # pragma: no cover - only without the corpus
-        pytest.skip("the shared corpus is absent")
+    if not path.exists():
+        require_corpus()
 
 
 def test_corpus_is_there_or_skipped() -> None:
-    if not CORPUS.is_dir():  # pragma: no cover
-        pytest.skip("the shared corpus is absent")
+    require_corpus()
     assert len(_corpus_cards()) >= 100
     assert FIXTURE_CARDS, "fixtures/ holds the seed cards"
 

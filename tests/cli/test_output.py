@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from locations import REPO
 
 from cardsmith.audit.paths import audit_paths
 from cardsmith.audit.report import AuditReport, ReproducedMetric, Reproduction
@@ -21,7 +22,7 @@ from cardsmith.cli.formats.sarif import sarif_log
 from cardsmith.cli.formats.text import format_text, print_card_summary, summary_line
 from cardsmith.cli.rules_doc import rules_markdown_table, update_readme
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 SEED_FILES = sorted((ROOT / "fixtures" / "seeds").glob("*/README.md"))
 RULES_DIR = ROOT / "fixtures" / "rules"
 
@@ -38,15 +39,26 @@ def test_json_is_the_spec_shape() -> None:
             assert list(f) == ["rule", "name", "severity", "message", "location"]
             assert set(f["location"]) == {"section", "row", "column"}
             assert f["severity"] in {"error", "warning", "info"}
-    with_rep = AuditReport(path="x", reproduction=Reproduction(device="cpu", dataset="conll2003", split="validation",
-                                                                examples=3250, metrics=[ReproducedMetric(
-                                                                    name="F1", claimed=0.9126, reproduced=0.91263,
-                                                                    match=True)]))
+    with_rep = AuditReport(
+        path="x",
+        reproduction=Reproduction(
+            device="cpu",
+            dataset="conll2003",
+            split="validation",
+            examples=3250,
+            metrics=[ReproducedMetric(name="F1", claimed=0.9126, reproduced=0.91263, match=True)],
+        ),
+    )
     buf = io.StringIO()
     print_reports([with_rep], "json", out=buf)
     rep = json.loads(buf.getvalue())["cards"][0]["reproduction"]
-    assert rep == {"device": "cpu", "dataset": "conll2003", "split": "validation", "examples": 3250,
-                   "metrics": [{"name": "F1", "claimed": 0.9126, "reproduced": 0.91263, "match": True}]}
+    assert rep == {
+        "device": "cpu",
+        "dataset": "conll2003",
+        "split": "validation",
+        "examples": 3250,
+        "metrics": [{"name": "F1", "claimed": 0.9126, "reproduced": 0.91263, "match": True}],
+    }
 
 
 def _line_of(path: Path, needle: str) -> int:
@@ -55,9 +67,11 @@ def _line_of(path: Path, needle: str) -> int:
 
 
 def test_sarif_structure_and_regions() -> None:
-    paths = [str(p) for p in SEED_FILES] + [str(RULES_DIR / "batch-size-inconsistent" / "fail.md"),
-                                            str(RULES_DIR / "model-index-mismatch" / "fail.md"),
-                                            str(RULES_DIR / "headline-mismatch" / "fail.md")]
+    paths = [str(p) for p in SEED_FILES] + [
+        str(RULES_DIR / "batch-size-inconsistent" / "fail.md"),
+        str(RULES_DIR / "model-index-mismatch" / "fail.md"),
+        str(RULES_DIR / "headline-mismatch" / "fail.md"),
+    ]
     log = sarif_log(audit_paths(paths))
     json.dumps(log)  # serialisable
     assert log["version"] == "2.1.0"
@@ -69,7 +83,11 @@ def test_sarif_structure_and_regions() -> None:
     assert ids == [r.code for r in RULES]
     for r in driver["rules"]:
         assert r["name"] and r["shortDescription"]["text"] and r["fullDescription"]["text"]
-        assert r["helpUri"].startswith("https://") and r["defaultConfiguration"]["level"] in {"error", "warning", "note"}
+        assert r["helpUri"].startswith("https://") and r["defaultConfiguration"]["level"] in {
+            "error",
+            "warning",
+            "note",
+        }
     results = run["results"]
     assert results and all(res["ruleId"] in ids for res in results)
     assert all(driver["rules"][res["ruleIndex"]]["id"] == res["ruleId"] for res in results)
@@ -81,18 +99,25 @@ def test_sarif_structure_and_regions() -> None:
         assert region is None or region["startLine"] >= 1
 
     def lines_for(rule: str, suffix: str) -> list[int]:
-        return [res["locations"][0]["physicalLocation"]["region"]["startLine"] for res in results
-                if res["properties"]["name"] == rule
-                and res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith(suffix)]
+        return [
+            res["locations"][0]["physicalLocation"]["region"]["startLine"]
+            for res in results
+            if res["properties"]["name"] == rule
+            and res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith(suffix)
+        ]
 
     seed1 = SEED_FILES[1]
     assert lines_for("loss-equals-metric", "seed-001-hflchinese-bert-wwm-ext/README.md") == [
-        _line_of(seed1, "| 0.4235        | 4.0"), _line_of(seed1, "| 0.7947        | 5.0")]
+        _line_of(seed1, "| 0.4235        | 4.0"),
+        _line_of(seed1, "| 0.7947        | 5.0"),
+    ]
     assert lines_for("shifted-cell", "seed-001-hflchinese-bert-wwm-ext/README.md") == [
-        _line_of(seed1, "| 0.4235        | 4.0")]
+        _line_of(seed1, "| 0.4235        | 4.0")
+    ]
     bs = RULES_DIR / "batch-size-inconsistent" / "fail.md"
     assert lines_for("batch-size-inconsistent", "batch-size-inconsistent/fail.md") == [
-        _line_of(bs, "- total_train_batch_size:")]
+        _line_of(bs, "- total_train_batch_size:")
+    ]
     hm = RULES_DIR / "headline-mismatch" / "fail.md"
     assert lines_for("headline-mismatch", "headline-mismatch/fail.md") == [_line_of(hm, "- Loss:")]
     mi = RULES_DIR / "model-index-mismatch" / "fail.md"
@@ -121,9 +146,15 @@ def test_text_output_rich_on_a_terminal() -> None:
         def isatty(self) -> bool:
             return True
 
-    rep = AuditReport(path="m/README.md", reproduction=Reproduction(
-        device="cpu", dataset="d", examples=10,
-        metrics=[ReproducedMetric(name="F1", claimed=0.9, reproduced=0.5, match=False)]))
+    rep = AuditReport(
+        path="m/README.md",
+        reproduction=Reproduction(
+            device="cpu",
+            dataset="d",
+            examples=10,
+            metrics=[ReproducedMetric(name="F1", claimed=0.9, reproduced=0.5, match=False)],
+        ),
+    )
     buf = Tty()
     print_reports(audit_paths([str(SEED_FILES[1])]) + [rep], "text", out=buf)
     out = buf.getvalue()
@@ -133,14 +164,25 @@ def test_text_output_rich_on_a_terminal() -> None:
 
 def test_rich_output_shows_card_text_verbatim() -> None:
     """Split names, metric names and paths are card text, not rich markup: ``[validation]`` stays."""
+
     class Tty(io.StringIO):
         def isatty(self) -> bool:
             return True
 
-    rep = AuditReport(path="m/[x]/README.md", reproduction=Reproduction(
-        device="cpu", dataset="glue", split="validation", examples=10, averaging="macro",
-        metrics=[ReproducedMetric(name="Overall [F1]", claimed=0.9, reproduced=None, match=False),
-                 ReproducedMetric(name="Accuracy", claimed=0.9, reproduced=0.9, match=True)]))
+    rep = AuditReport(
+        path="m/[x]/README.md",
+        reproduction=Reproduction(
+            device="cpu",
+            dataset="glue",
+            split="validation",
+            examples=10,
+            averaging="macro",
+            metrics=[
+                ReproducedMetric(name="Overall [F1]", claimed=0.9, reproduced=None, match=False),
+                ReproducedMetric(name="Accuracy", claimed=0.9, reproduced=0.9, match=True),
+            ],
+        ),
+    )
     buf = Tty()
     print_reports([rep], "text", out=buf)
     out = re.sub(r"\x1b\[[0-9;]*m", "", buf.getvalue())
@@ -180,12 +222,18 @@ def test_readme_rule_table_is_in_sync() -> None:
 
 def test_readme_script(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
-    readme.write_text("# x\n\n<!-- rules:start -->\nSTALE TABLE\n<!-- rules:end -->\n\nmore\n", encoding="utf-8")
+    readme.write_text(
+        "# x\n\n<!-- rules:start -->\nSTALE TABLE\n<!-- rules:end -->\n\nmore\n", encoding="utf-8"
+    )
     cmd = [sys.executable, "-m", "cardsmith", "rules", "--update-readme", str(readme)]
     assert subprocess.run(cmd + ["--check"], capture_output=True, check=False).returncode == 1
     assert subprocess.run(cmd, capture_output=True, check=False).returncode == 0
     text = readme.read_text(encoding="utf-8")
-    assert "STALE TABLE" not in text and "| CS101 | `loss-equals-metric` | error |" in text and text.endswith("more\n")
+    assert (
+        "STALE TABLE" not in text
+        and "| CS101 | `loss-equals-metric` | error |" in text
+        and text.endswith("more\n")
+    )
     assert subprocess.run(cmd + ["--check"], capture_output=True, check=False).returncode == 0
 
 

@@ -16,13 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from locations import HARDENING as FIXTURES
 
 from cardsmith.card import io as fileio
 from cardsmith.card import io as limits
 from cardsmith.cli.app import main
 from cardsmith.errors import CardsmithError, InputTooLargeError, NotACardError, ParseError
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "hardening"
 GOOD = (FIXTURES / "good_card.md").read_text(encoding="utf-8")
 #: Wall-clock bound for one hostile input (generous for a loaded 2-core CI machine).
 SECONDS = 20.0
@@ -44,7 +44,13 @@ def billion_laughs() -> str:
 def card_with_rows(rows: list[str], *, num_epochs: int = 3) -> str:
     head, _, _ = GOOD.partition("### Training results")
     head = head.replace("- num_epochs: 3", f"- num_epochs: {num_epochs}")
-    return head + "### Training results\n\n" + HEADER + "".join(rows) + "\n\n### Framework versions\n\n- Transformers 4.40.0\n"
+    return (
+        head
+        + "### Training results\n\n"
+        + HEADER
+        + "".join(rows)
+        + "\n\n### Framework versions\n\n- Transformers 4.40.0\n"
+    )
 
 
 def huge_table_card(n_rows: int) -> str:
@@ -52,11 +58,15 @@ def huge_table_card(n_rows: int) -> str:
     rows = []
     for i in range(1, n_rows + 1):
         loss = 1.5 - 0.5 * i / n_rows
-        rows.append(f"| {loss + 0.05:.4f} | {i:.1f} | {100 * i} | {loss:.4f} | {0.5 + 0.4 * i / n_rows:.4f} |\n")
+        rows.append(
+            f"| {loss + 0.05:.4f} | {i:.1f} | {100 * i} | {loss:.4f} | {0.5 + 0.4 * i / n_rows:.4f} |\n"
+        )
     text = card_with_rows(rows, num_epochs=n_rows)
-    return (text.replace("- Loss: 0.2100", "- Loss: 1.0000")
-                .replace("- Accuracy: 0.9312", "- Accuracy: 0.9000")
-                .replace("value: 0.9312", "value: 0.9"))
+    return (
+        text.replace("- Loss: 0.2100", "- Loss: 1.0000")
+        .replace("- Accuracy: 0.9312", "- Accuracy: 0.9000")
+        .replace("value: 0.9312", "value: 0.9")
+    )
 
 
 def nan_inf_card() -> str:
@@ -208,7 +218,9 @@ def _missing(tmp: Path) -> Path:
 @hostile("only-pipes")
 def _pipes(tmp: Path) -> Path:
     path = tmp / "README.md"
-    path.write_text(GOOD.replace("| 0.1870", "||||| 0.1870 |||").replace("|:---", "|:-|-|-|"), encoding="utf-8")
+    path.write_text(
+        GOOD.replace("| 0.1870", "||||| 0.1870 |||").replace("|:---", "|:-|-|-|"), encoding="utf-8"
+    )
     return path
 
 
@@ -274,7 +286,9 @@ def test_nan_and_inf_cells_are_findings(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e308", "-0.5", "1.7"])
-def test_bad_headline_values_are_out_of_range(value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_headline_values_are_out_of_range(
+    value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "README.md"
     path.write_text(GOOD.replace("- Accuracy: 0.9312", f"- Accuracy: {value}"), encoding="utf-8")
     code, out, err, elapsed = run_cli(["audit", str(path), "--format", "json"], capsys)
@@ -314,7 +328,9 @@ def test_audit_time_grows_roughly_linearly(tmp_path: Path) -> None:
     assert large < 25 * max(small, 0.01), f"1k rows {small:.3f} s, 10k rows {large:.3f} s"
 
 
-def test_table_longer_than_the_limit_is_an_input_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_table_longer_than_the_limit_is_an_input_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "README.md"
     path.write_text(card_with_rows(["|1|1|1|1|1|\n"] * (limits.MAX_TABLE_ROWS + 1)), encoding="utf-8")
     code, out, err, elapsed = run_cli(["audit", str(path)], capsys)
@@ -338,14 +354,23 @@ def test_limits_readers() -> None:
     with pytest.raises(ParseError, match="invalid YAML"):
         limits.load_yaml("a: [1, 2")
     # A legitimate document with shared references stays within the bounds.
-    data = limits.load_yaml("base: &b {lr: 2.0e-05, seed: 42}\n" + "\n".join(f"run{i}: *b" for i in range(50)))
+    data = limits.load_yaml(
+        "base: &b {lr: 2.0e-05, seed: 42}\n" + "\n".join(f"run{i}: *b" for i in range(50))
+    )
     assert len(data) == 51 and data["run49"] == {"lr": 2e-05, "seed": 42}
 
 
 # -- through a real subprocess: no traceback text reaches stderr ---------------------------------
 
 
-SUBPROCESS_CASES = ["alias-bomb", "binary", "invalid-utf8", "missing-path", "front-matter-never-closes", "empty"]
+SUBPROCESS_CASES = [
+    "alias-bomb",
+    "binary",
+    "invalid-utf8",
+    "missing-path",
+    "front-matter-never-closes",
+    "empty",
+]
 
 
 def test_hostile_inputs_in_a_subprocess(tmp_path: Path) -> None:
@@ -358,7 +383,11 @@ def test_hostile_inputs_in_a_subprocess(tmp_path: Path) -> None:
             start = time.perf_counter()
             proc = subprocess.run(
                 [sys.executable, "-m", "cardsmith", *command],
-                capture_output=True, text=True, timeout=120, env=env, check=False,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                env=env,
+                check=False,
             )
             elapsed = time.perf_counter() - start
             assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout, (case, proc.stderr)
@@ -374,7 +403,10 @@ def tree_digest(root: Path) -> dict[str, tuple[str, int]]:
     out: dict[str, tuple[str, int]] = {}
     for path in sorted(root.rglob("*")):
         if path.is_file():
-            out[str(path.relative_to(root))] = (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mode)
+            out[str(path.relative_to(root))] = (
+                hashlib.sha256(path.read_bytes()).hexdigest(),
+                path.stat().st_mode,
+            )
     return out
 
 
@@ -383,8 +415,9 @@ def test_read_only_commands_leave_the_folder_byte_identical(
 ) -> None:
     model = tmp_path / "model"
     model.mkdir()
-    (model / "README.md").write_text(GOOD.replace("| 0.2200          | 0.9254", "| 0.9254          | 0.9254"),
-                                     encoding="utf-8")
+    (model / "README.md").write_text(
+        GOOD.replace("| 0.2200          | 0.9254", "| 0.9254          | 0.9254"), encoding="utf-8"
+    )
     (model / "config.json").write_text(json.dumps({"model_type": "bert", "num_labels": 2}), encoding="utf-8")
     (model / "trainer_state.json").write_text(json.dumps({"log_history": []}), encoding="utf-8")
     (model / "notes.md").write_bytes(b"caf\xc3\xa9\r\nno newline at end")

@@ -13,21 +13,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 import tiny
+from locations import CORPUS, require_corpus
 
 from cardsmith import CardCallback, ModelCard
 from cardsmith.errors import CardsmithError
 from cardsmith.train.merge import CURVES_LINK, write_card
-from cardsmith.train.record import HEADLINE_NOTE_PREFIX, load_source
+from cardsmith.train.output_dir import load_source
+from cardsmith.train.record import HEADLINE_NOTE_PREFIX
 
 pytestmark = pytest.mark.slow
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-_SKIP_KEYS = {"eval_runtime", "eval_samples_per_second", "eval_steps_per_second", "epoch", "step",
-              "total_flos"}
+_SKIP_KEYS = {
+    "eval_runtime",
+    "eval_samples_per_second",
+    "eval_steps_per_second",
+    "epoch",
+    "step",
+    "total_flos",
+}
 
 
 def maybe_round(v: Any, decimals: int = 4) -> str:
@@ -139,9 +143,17 @@ def steps_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, CardCallba
     out = tmp_path_factory.mktemp("steps") / "tiny-steps"
     callback = CardCallback()
     trainer = tiny.train_tok(
-        out, callbacks=[callback], max_steps=40, eval_strategy="steps", eval_steps=10,
-        logging_strategy="steps", logging_steps=25, save_strategy="steps", save_steps=20,
-        gradient_accumulation_steps=2, warmup_steps=0.1,
+        out,
+        callbacks=[callback],
+        max_steps=40,
+        eval_strategy="steps",
+        eval_steps=10,
+        logging_strategy="steps",
+        logging_steps=25,
+        save_strategy="steps",
+        save_steps=20,
+        gradient_accumulation_steps=2,
+        warmup_steps=0.1,
     )
     return trainer, callback, out
 
@@ -162,11 +174,19 @@ def test_callback_card_matches_the_log(seq_run: tuple[Any, CardCallback, Path]) 
     last = logged_evals(log)[-1]
     assert headline_dict(card) == expected_headline(last)
     index_metrics = {m.name: m.value for m in card.metadata.model_index[0].results[0].metrics}
-    assert index_metrics == {"Accuracy": last["eval_accuracy"], "Precision": last["eval_precision"],
-                             "Recall": last["eval_recall"], "F1": last["eval_f1"]}
+    assert index_metrics == {
+        "Accuracy": last["eval_accuracy"],
+        "Precision": last["eval_precision"],
+        "Recall": last["eval_recall"],
+        "F1": last["eval_f1"],
+    }
     result = card.metadata.model_index[0].results[0]
     assert (result.task.type, result.dataset.name, result.dataset.config, result.dataset.split) == (
-        "text-classification", tiny.SEQ_DATASET_NAME, "default", "validation")
+        "text-classification",
+        tiny.SEQ_DATASET_NAME,
+        "default",
+        "validation",
+    )
     assert card.metadata.get("base_model") == tiny.BASE_MODEL_ID == card.base_model
     assert "generated_from_trainer" in card.metadata.get("tags")
     # Hyperparameters: transformers' own lines first, then what its card never records.
@@ -179,7 +199,12 @@ def test_callback_card_matches_the_log(seq_run: tuple[Any, CardCallback, Path]) 
     assert hp.extra["weight_decay"] == str(trainer.args.weight_decay)
     assert hp.extra["max_grad_norm"] == str(trainer.args.max_grad_norm)
     assert "AdamW" in hp.extra["optimizer_class"]
-    assert [fv.name for fv in card.framework_versions] == ["Transformers", "Pytorch", "Datasets", "Tokenizers"]
+    assert [fv.name for fv in card.framework_versions] == [
+        "Transformers",
+        "Pytorch",
+        "Datasets",
+        "Tokenizers",
+    ]
     no_errors(card)
     assert callback.report is not None and not callback.report.has_errors
 
@@ -198,8 +223,9 @@ def test_from_output_dir_gives_the_same_card(seq_run: tuple[Any, CardCallback, P
         assert headline_dict(rebuilt) == headline_dict(written)
         assert rebuilt.hyperparameters == written.hyperparameters  # the callback's stored record
         assert rebuilt.results.columns == written.results.columns
-        assert [[c.text for c in r] for r in rebuilt.results.rows] == \
-            [[c.text for c in r] for r in written.results.rows]
+        assert [[c.text for c in r] for r in rebuilt.results.rows] == [
+            [c.text for c in r] for r in written.results.rows
+        ]
         no_errors(rebuilt)
     # Without the callback's record and without README: the table and headline still match the log.
     bare = tmp_path / "bare"
@@ -222,8 +248,10 @@ def test_push_to_hub_card_writing_keeps_cardsmith_card(seq_run: tuple[Any, CardC
     trainer, _, out = seq_run
     readme = out / "README.md"
     before = readme.read_text()
-    edited = before.replace("## Model description\n\nMore information needed",
-                            "## Model description\n\nA keyword sentiment classifier.")
+    edited = before.replace(
+        "## Model description\n\nMore information needed",
+        "## Model description\n\nA keyword sentiment classifier.",
+    )
     readme.write_text(edited)
     try:
         trainer.create_model_card(model_name="tiny-seq", license="apache-2.0")
@@ -285,7 +313,9 @@ def test_steps_eval_with_no_log_cells(steps_run: tuple[Any, CardCallback, Path])
     assert hp.extra["warmup_steps_effective"] == "4"
     rebuilt = ModelCard.from_output_dir(out)
     assert rebuilt.hyperparameters == hp
-    assert [[c.text for c in r] for r in rebuilt.results.rows] == [[c.text for c in r] for r in card.results.rows]
+    assert [[c.text for c in r] for r in rebuilt.results.rows] == [
+        [c.text for c in r] for r in card.results.rows
+    ]
     no_errors(card)
 
 
@@ -310,15 +340,18 @@ def test_second_run_updates_numbers_and_keeps_edits(tmp_path: Path) -> None:
     tiny.train_seq(out, callbacks=[CardCallback()], num_train_epochs=2, save_strategy="no")
     readme = out / "README.md"
     text = readme.read_text()
-    text = text.replace("## Model description\n\nMore information needed",
-                        "## Model description\n\nDetects sentiment from keywords.")
+    text = text.replace(
+        "## Model description\n\nMore information needed",
+        "## Model description\n\nDetects sentiment from keywords.",
+    )
     text = text.replace("---\n\n<!--", "---\n\n<!--", 1)
     text = text.replace("library_name: transformers\n", "library_name: transformers\nowner: qa-team\n", 1)
     text += "\n## Contact\n\nWrite to qa@example.org.\n"
     readme.write_text(text)
 
-    trainer = tiny.train_seq(out, callbacks=[CardCallback()], num_train_epochs=3, save_strategy="no",
-                             learning_rate=4e-3)
+    trainer = tiny.train_seq(
+        out, callbacks=[CardCallback()], num_train_epochs=3, save_strategy="no", learning_rate=4e-3
+    )
     after = readme.read_text()
     assert "Detects sentiment from keywords." in after
     assert "## Contact\n\nWrite to qa@example.org." in after
@@ -375,15 +408,14 @@ def test_load_source_kinds_and_errors(seq_run: tuple[Any, CardCallback, Path], t
 
 
 def test_corpus_trainer_states() -> None:
-    states = sorted((CORPUS / "trainer_states").glob("*.json")) if CORPUS.is_dir() else []
-    if not states:
-        pytest.skip("shared corpus not present")
+    states = sorted(require_corpus(CORPUS / "trainer_states").glob("*.json"))
     assert len(states) == 20
     for path in states:
         log = json.loads(path.read_text())["log_history"]
         card = ModelCard.from_output_dir(path)
-        evals = [e for e in log if "eval_loss" in e and
-                 not any("train_runtime" in x for x in log[: log.index(e)])]
+        evals = [
+            e for e in log if "eval_loss" in e and not any("train_runtime" in x for x in log[: log.index(e)])
+        ]
         rows = card.results.rows if card.results else []
         assert len(rows) == len(evals), path.name
         for row, entry in zip(rows, evals):
@@ -416,8 +448,9 @@ def test_evaluate_after_training_becomes_the_headline(best_run: tuple[Any, CardC
     no_errors(card)
 
 
-def test_unreadable_existing_readme_does_not_break_training(tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreadable_existing_readme_does_not_break_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "broken"
     out.mkdir()
     (out / "README.md").write_bytes(b"---\nkey: [unclosed\n---\n# x\n")

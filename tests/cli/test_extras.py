@@ -8,7 +8,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from locations import REPO
+
+ROOT = REPO
 SEED = ROOT / "fixtures" / "seeds" / "seed-004-distilbert-base-uncased-finetuned-conll2003" / "README.md"
 
 # A meta-path finder that makes torch and transformers look uninstalled in the child process.
@@ -28,8 +30,14 @@ _HIDE_EXTRAS = textwrap.dedent(
 
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", _HIDE_EXTRAS + textwrap.dedent(code)],
-                          check=False, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", _HIDE_EXTRAS + textwrap.dedent(code)],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
 
 
 def test_card_callback_without_transformers_names_the_extra() -> None:
@@ -52,8 +60,10 @@ def test_light_core_audits_and_rerun_refuses_cleanly_without_torch(tmp_path: Pat
     model = tmp_path / "model"
     model.mkdir()
     (model / "README.md").write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
-    (model / "config.json").write_text('{"architectures": ["DistilBertForTokenClassification"], '
-                                       '"model_type": "distilbert"}', encoding="utf-8")
+    (model / "config.json").write_text(
+        '{"architectures": ["DistilBertForTokenClassification"], "model_type": "distilbert"}',
+        encoding="utf-8",
+    )
     (model / "model.safetensors").write_bytes(b"\x00" * 16)
     proc = _run(
         f"""

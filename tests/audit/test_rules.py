@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from locations import REPO
 
 from cardsmith.api import ModelCard
 from cardsmith.audit.engine import audit_card
@@ -21,23 +22,38 @@ from cardsmith.audit.rules import RULES, finding, get_rule
 from cardsmith.card.model import Cell, HeadlineMetric, Hyperparameters, ResultsTable
 from cardsmith.card.numbers import agree, same_digits
 from cardsmith.errors import UnknownRuleError
+from cardsmith.rerun.claims import check_claims, claimed_metrics
 from cardsmith.rerun.data import EvalData
 from cardsmith.rerun.run import EvalOutput
-from cardsmith.rerun.verify import check_claims, claimed_metrics
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 RULE_FIXTURES = ROOT / "fixtures" / "rules"
 SEEDS = ROOT / "fixtures" / "seeds"
 
 SPEC_RULES = {
-    "loss-equals-metric": "error", "shifted-cell": "warning", "headline-mismatch": "error",
-    "model-index-mismatch": "error", "headline-not-final-or-best": "warning",
-    "steps-not-proportional": "error", "progress-not-monotonic": "error", "metric-out-of-range": "error",
-    "f1-not-harmonic-mean": "error", "batch-size-inconsistent": "error", "epochs-exceed-config": "error",
-    "frozen-metric": "warning", "training-loss-rising": "warning", "best-checkpoint-not-reported": "warning",
-    "chance-level-loss": "warning", "zero-metric": "warning", "table-truncated": "info",
-    "missing-base-model": "info", "missing-dataset": "info", "missing-license": "info",
-    "placeholder-section": "info", "empty-model-index": "info", "metric-not-reproduced": "error",
+    "loss-equals-metric": "error",
+    "shifted-cell": "warning",
+    "headline-mismatch": "error",
+    "model-index-mismatch": "error",
+    "headline-not-final-or-best": "warning",
+    "steps-not-proportional": "error",
+    "progress-not-monotonic": "error",
+    "metric-out-of-range": "error",
+    "f1-not-harmonic-mean": "error",
+    "batch-size-inconsistent": "error",
+    "epochs-exceed-config": "error",
+    "frozen-metric": "warning",
+    "training-loss-rising": "warning",
+    "best-checkpoint-not-reported": "warning",
+    "chance-level-loss": "warning",
+    "zero-metric": "warning",
+    "table-truncated": "info",
+    "missing-base-model": "info",
+    "missing-dataset": "info",
+    "missing-license": "info",
+    "placeholder-section": "info",
+    "empty-model-index": "info",
+    "metric-not-reproduced": "error",
     "loss-not-reproduced": "error",
 }
 #: Rules whose fixture cards the offline auditor checks (``audit_paths``).
@@ -59,11 +75,17 @@ def test_registry_has_every_spec_rule_at_its_severity() -> None:
 def test_registry_refuses_duplicate_names_and_codes() -> None:
     a = get_rule("loss-equals-metric")
     with pytest.raises(ValueError, match="duplicate rule name"):
-        build_registry([a, Rule(name=a.name, code="CS999", severity="info", summary="x", check=None, doc=a.doc)])
+        build_registry(
+            [a, Rule(name=a.name, code="CS999", severity="info", summary="x", check=None, doc=a.doc)]
+        )
     with pytest.raises(ValueError, match="duplicate rule code"):
-        build_registry([a, Rule(name="other-rule", code=a.code, severity="info", summary="x", check=None, doc=a.doc)])
+        build_registry(
+            [a, Rule(name="other-rule", code=a.code, severity="info", summary="x", check=None, doc=a.doc)]
+        )
     with pytest.raises(ValueError, match="kebab-case"):
-        build_registry([Rule(name="Bad_Name", code="CS998", severity="info", summary="x", check=None, doc=a.doc)])
+        build_registry(
+            [Rule(name="Bad_Name", code="CS998", severity="info", summary="x", check=None, doc=a.doc)]
+        )
     with pytest.raises(ValueError, match="docstring"):
         build_registry([Rule(name="no-doc", code="CS997", severity="info", summary="x", check=None, doc="")])
 
@@ -82,8 +104,16 @@ def test_get_rule_by_name_or_code_and_unknown() -> None:
 
 
 def test_finding_fills_code_and_severity_for_the_evaluator() -> None:
-    f = finding("metric-not-reproduced", "claimed F1 0.9126, reproduced 0.8712", Location(section="Headline", column="F1"))
-    assert (f.rule, f.name, f.severity) == (get_rule("metric-not-reproduced").code, "metric-not-reproduced", "error")
+    f = finding(
+        "metric-not-reproduced",
+        "claimed F1 0.9126, reproduced 0.8712",
+        Location(section="Headline", column="F1"),
+    )
+    assert (f.rule, f.name, f.severity) == (
+        get_rule("metric-not-reproduced").code,
+        "metric-not-reproduced",
+        "error",
+    )
     assert f.location.column == "F1"
     g = finding("CS402", "claimed Loss 0.3165, reproduced 0.4410")
     assert g.name == "loss-not-reproduced" and g.location == Location()
@@ -99,7 +129,9 @@ def test_every_rule_has_fixture_cards() -> None:
     have = {p.name for p in RULE_FIXTURES.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))}
     assert have == {r.name for r in RULES}
     for r in RULES:
-        assert (RULE_FIXTURES / r.name / "pass.md").is_file() and (RULE_FIXTURES / r.name / "fail.md").is_file()
+        assert (RULE_FIXTURES / r.name / "pass.md").is_file() and (
+            RULE_FIXTURES / r.name / "fail.md"
+        ).is_file()
         assert (RULE_FIXTURES / r.name / "rerun.json").is_file() == (r in RERUN_RULES), r.name
 
 
@@ -117,7 +149,9 @@ def test_rule_fires_on_fail_card_and_not_on_pass_card(rule: Rule) -> None:
 @pytest.mark.parametrize("rule", FIXTURE_RULES, ids=lambda r: r.name)
 def test_select_and_ignore_on_fail_card(rule: Rule) -> None:
     path = str(RULE_FIXTURES / rule.name / "fail.md")
-    (only,) = audit_paths([path], select=[rule.code] + (["frozen-metric"] if rule.produced_by == "engine" else []))
+    (only,) = audit_paths(
+        [path], select=[rule.code] + (["frozen-metric"] if rule.produced_by == "engine" else [])
+    )
     assert rule.name in only.names()
     if rule.produced_by == "audit":
         assert set(only.names()) == {rule.name}
@@ -131,16 +165,32 @@ def test_select_and_ignore_on_fail_card(rule: Rule) -> None:
 def _rerun_inputs(rule: Rule) -> tuple[EvalData, EvalOutput, str]:
     """``rerun.json`` as the objects ``verify --rerun`` compares a card with, and the dataset's name."""
     raw = json.loads((RULE_FIXTURES / rule.name / "rerun.json").read_text(encoding="utf-8"))
-    data = EvalData(dataset=None, name=raw["dataset"], split=raw["split"], task=raw["task"],
-                    text_columns=[raw["text_column"]], label_column=raw["label_column"],
-                    references=raw["references"], id2name={int(k): v for k, v in raw["id2label"].items()})
-    output = EvalOutput(predictions=raw["predictions"], references=raw["references"], loss_sums=raw["loss_sums"],
-                        loss_counts=raw["loss_counts"], device="cpu", dtype="fp32", seconds=0.0)
+    data = EvalData(
+        dataset=None,
+        name=raw["dataset"],
+        split=raw["split"],
+        task=raw["task"],
+        text_columns=[raw["text_column"]],
+        label_column=raw["label_column"],
+        references=raw["references"],
+        id2name={int(k): v for k, v in raw["id2label"].items()},
+    )
+    output = EvalOutput(
+        predictions=raw["predictions"],
+        references=raw["references"],
+        loss_sums=raw["loss_sums"],
+        loss_counts=raw["loss_counts"],
+        device="cpu",
+        dtype="fp32",
+        seconds=0.0,
+    )
     name = raw["dataset"] + (f" ({raw['config']})" if raw["config"] else "")
     return data, output, name
 
 
-def _check(rule: Rule, card_name: str, text: str | None = None, **kwargs: Any) -> tuple[Reproduction, list[Finding]]:
+def _check(
+    rule: Rule, card_name: str, text: str | None = None, **kwargs: Any
+) -> tuple[Reproduction, list[Finding]]:
     data, output, name = _rerun_inputs(rule)
     path = RULE_FIXTURES / rule.name / card_name
     card = ModelCard.from_markdown(text) if text is not None else ModelCard.load(path)
@@ -150,10 +200,14 @@ def _check(rule: Rule, card_name: str, text: str | None = None, **kwargs: Any) -
 @pytest.mark.parametrize("rule", RERUN_RULES, ids=lambda r: r.name)
 def test_reproduction_rule_fires_on_fail_card_and_not_on_pass_card(rule: Rule) -> None:
     reproduction, found = _check(rule, "fail.md")
-    assert [f.name for f in found] == [rule.name], [f.message for f in found]  # one claim changed, one finding
+    assert [f.name for f in found] == [rule.name], [
+        f.message for f in found
+    ]  # one claim changed, one finding
     (hit,) = found
     assert (hit.rule, hit.severity, hit.location.section) == (rule.code, rule.severity, "Headline")
-    claimed = {"metric-not-reproduced": ("F1", "0.8564"), "loss-not-reproduced": ("Loss", "0.2691")}[rule.name]
+    claimed = {"metric-not-reproduced": ("F1", "0.8564"), "loss-not-reproduced": ("Loss", "0.2691")}[
+        rule.name
+    ]
     assert hit.location.column == claimed[0]
     assert f"{claimed[0]} {claimed[1]} (headline) is not reproduced" in hit.message
     assert f"{reproduction.dataset}/{reproduction.split} ({reproduction.examples} examples)" in hit.message
@@ -175,13 +229,18 @@ def test_reproduction_pass_card_prints_exactly_the_rerun_numbers(rule: Rule) -> 
         assert metric.reproduced is not None
         assert f"{metric.reproduced:.{claim.cell.decimals}f}" == claim.cell.text.strip(), claim.name
     assert reproduction.averaging == "binary"
-    assert reproduction.metrics[0].note == f"Trainer batching, eval_batch_size {card.hyperparameters.eval_batch_size}"
+    assert (
+        reproduction.metrics[0].note
+        == f"Trainer batching, eval_batch_size {card.hyperparameters.eval_batch_size}"
+    )
 
 
 @pytest.mark.parametrize("rule", RERUN_RULES, ids=lambda r: r.name)
 def test_reproduction_fixtures_differ_only_in_the_reproduction(rule: Rule) -> None:
     """The offline auditor sees nothing different in pass and fail, and never reports a rerun rule."""
-    fail, ok = audit_paths([str(RULE_FIXTURES / rule.name / "fail.md"), str(RULE_FIXTURES / rule.name / "pass.md")])
+    fail, ok = audit_paths(
+        [str(RULE_FIXTURES / rule.name / "fail.md"), str(RULE_FIXTURES / rule.name / "pass.md")]
+    )
     assert sorted(fail.names()) == sorted(ok.names())
     assert not {f.severity for f in fail.findings} & {"error", "warning"}
     assert not {r.name for r in RERUN_RULES} & set(fail.names())
@@ -215,8 +274,12 @@ def test_rerun_fixtures_are_what_the_generator_writes() -> None:
 #: the CLI test in test_audit.py.
 SEED_EXPECTED = {
     "seed-000": {("frozen-metric", "warning"), ("training-loss-rising", "warning")},
-    "seed-001": {("loss-equals-metric", "error"), ("shifted-cell", "warning"),
-                 ("headline-not-final-or-best", "warning"), ("frozen-metric", "warning")},
+    "seed-001": {
+        ("loss-equals-metric", "error"),
+        ("shifted-cell", "warning"),
+        ("headline-not-final-or-best", "warning"),
+        ("frozen-metric", "warning"),
+    },
     "seed-002": {("best-checkpoint-not-reported", "warning")},
     "seed-003": set(),
     "seed-004": set(),
@@ -238,7 +301,10 @@ def test_seed_cards_get_exactly_what_their_numbers_call_for(prefix: str) -> None
 def test_seed_001_details() -> None:
     report = ModelCard.load(_seed("seed-001")).audit()
     lem = [f for f in report.findings if f.name == "loss-equals-metric"]
-    assert [(f.location.row, f.location.column) for f in lem] == [(4, "Validation Loss"), (5, "Validation Loss")]
+    assert [(f.location.row, f.location.column) for f in lem] == [
+        (4, "Validation Loss"),
+        (5, "Validation Loss"),
+    ]
     assert "Validation Loss equals F1 (0.9546)" in lem[0].message
     (shift,) = [f for f in report.findings if f.name == "shifted-cell"]
     assert (shift.location.row, shift.location.column) == (4, "Training Loss")
@@ -261,7 +327,7 @@ def test_seed_implications() -> None:
 
 
 def test_agreement_respects_printed_rounding() -> None:
-    assert agree(Cell.parse("0.03"), Cell.parse("0.0349"))       # 0.03 is only known to +-0.005
+    assert agree(Cell.parse("0.03"), Cell.parse("0.0349"))  # 0.03 is only known to +-0.005
     assert not agree(Cell.parse("0.03"), Cell.parse("0.0351"))
     assert not agree(Cell.parse("0.0005"), Cell.parse("0.0006"))  # intervals only touch
     assert agree(Cell.parse("0.9474"), Cell.parse("0.9473684210526315"))
@@ -316,22 +382,38 @@ def test_rounding_alone_never_makes_an_error_or_warning(decimals: list[int]) -> 
 ODD_TABLES = [
     ResultsTable(columns=[], rows=[]),
     ResultsTable(columns=["Epoch"], rows=[[Cell.parse("1.0")], [Cell.parse("1.0")]]),
-    ResultsTable(columns=["Training Loss", "Epoch", "Step", "Validation Loss", "F1"],
-                 rows=[[Cell.parse("No log")], [Cell.parse("nan"), Cell.parse("x"), Cell.parse("0"),
-                                                Cell.parse("inf"), Cell.parse("-inf")], []]),
-    ResultsTable(columns=["Loss", "Accuracy", "Precision", "Recall", "F1"],
-                 rows=[[Cell.parse("0"), Cell.parse("0"), Cell.parse("0"), Cell.parse("0"), Cell.parse("0")]] * 4),
-    ResultsTable(columns=["Epoch", "Step", "Wer"],
-                 rows=[[Cell.parse("0"), Cell.parse("0"), Cell.parse("1e308")], [Cell.parse("-1"), Cell.parse("-5"),
-                                                                                Cell.parse("17.71%")]]),
+    ResultsTable(
+        columns=["Training Loss", "Epoch", "Step", "Validation Loss", "F1"],
+        rows=[
+            [Cell.parse("No log")],
+            [Cell.parse("nan"), Cell.parse("x"), Cell.parse("0"), Cell.parse("inf"), Cell.parse("-inf")],
+            [],
+        ],
+    ),
+    ResultsTable(
+        columns=["Loss", "Accuracy", "Precision", "Recall", "F1"],
+        rows=[[Cell.parse("0"), Cell.parse("0"), Cell.parse("0"), Cell.parse("0"), Cell.parse("0")]] * 4,
+    ),
+    ResultsTable(
+        columns=["Epoch", "Step", "Wer"],
+        rows=[
+            [Cell.parse("0"), Cell.parse("0"), Cell.parse("1e308")],
+            [Cell.parse("-1"), Cell.parse("-5"), Cell.parse("17.71%")],
+        ],
+    ),
 ]
 
 
 @pytest.mark.parametrize("table", ODD_TABLES)
 def test_rules_never_raise_on_odd_cards(table: ResultsTable) -> None:
     card = ModelCard(
-        headline=[HeadlineMetric(name="Loss", value=Cell.parse("nan")), HeadlineMetric(name="F1", value=Cell.parse("0"))],
-        hyperparameters=Hyperparameters(train_batch_size=0, total_train_batch_size=7, num_devices=0, num_epochs=0),
+        headline=[
+            HeadlineMetric(name="Loss", value=Cell.parse("nan")),
+            HeadlineMetric(name="F1", value=Cell.parse("0")),
+        ],
+        hyperparameters=Hyperparameters(
+            train_batch_size=0, total_train_batch_size=7, num_devices=0, num_epochs=0
+        ),
         results=table,
     )
     report = card.audit()
@@ -346,9 +428,13 @@ def test_nan_loss_is_out_of_range() -> None:
 def test_percent_scale_cards() -> None:
     card = ModelCard(
         headline=[HeadlineMetric(name="Rouge1", value=Cell.parse("41.18"))],
-        results=ResultsTable(columns=["Epoch", "Step", "Validation Loss", "Rouge1"],
-                             rows=[[Cell.parse("1.0"), Cell.parse("100"), Cell.parse("1.9"), Cell.parse("39.1")],
-                                   [Cell.parse("2.0"), Cell.parse("200"), Cell.parse("1.8"), Cell.parse("41.18")]]),
+        results=ResultsTable(
+            columns=["Epoch", "Step", "Validation Loss", "Rouge1"],
+            rows=[
+                [Cell.parse("1.0"), Cell.parse("100"), Cell.parse("1.9"), Cell.parse("39.1")],
+                [Cell.parse("2.0"), Cell.parse("200"), Cell.parse("1.8"), Cell.parse("41.18")],
+            ],
+        ),
     )
     report = card.audit()
     assert "metric-out-of-range" not in report.names()

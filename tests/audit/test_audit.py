@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from locations import REPO
 from test_rules import SEED_EXPECTED
 
 from cardsmith.audit.config import find_pyproject, read_config
@@ -17,7 +18,7 @@ from cardsmith.card.parse import load_card
 from cardsmith.cli.app import main
 from cardsmith.errors import CardsmithError, ParseError, UnknownRuleError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 SEEDS = ROOT / "fixtures" / "seeds"
 RULES = ROOT / "fixtures" / "rules"
 SEED_FILES = sorted(SEEDS.glob("*/README.md"))
@@ -34,18 +35,28 @@ def test_seed_cards_through_the_cli_json(capsys: pytest.CaptureFixture[str]) -> 
     assert code == 1 and err == ""
     cards = json.loads(out)["cards"]
     assert [c["path"] for c in cards] == [str(p) for p in SEED_FILES]
-    got = {Path(c["path"]).parent.name[:8]: {(f["name"], f["severity"]) for f in c["findings"]
-                                             if f["severity"] != "info"} for c in cards}
+    got = {
+        Path(c["path"]).parent.name[:8]: {
+            (f["name"], f["severity"]) for f in c["findings"] if f["severity"] != "info"
+        }
+        for c in cards
+    }
     assert got == SEED_EXPECTED
-    info = {Path(c["path"]).parent.name[:8]: {f["name"] for f in c["findings"] if f["severity"] == "info"}
-            for c in cards}
+    info = {
+        Path(c["path"]).parent.name[:8]: {f["name"] for f in c["findings"] if f["severity"] == "info"}
+        for c in cards
+    }
     assert "table-truncated" in info["seed-003"]
     weighted = [f for f in cards[2]["findings"] if f["name"] == "implied-metrics"]
     assert "weighted averaging" in weighted[0]["message"]
     first = cards[1]["findings"][0]
-    assert first == {"rule": "CS101", "name": "loss-equals-metric", "severity": "error",
-                     "message": "Validation Loss equals F1 (0.9546) in the row of epoch 4.0",
-                     "location": {"section": "Training results", "row": 4, "column": "Validation Loss"}}
+    assert first == {
+        "rule": "CS101",
+        "name": "loss-equals-metric",
+        "severity": "error",
+        "message": "Validation Loss equals F1 (0.9546) in the row of epoch 4.0",
+        "location": {"section": "Training results", "row": 4, "column": "Validation Loss"},
+    }
     for card in cards:
         order = [SEVERITY_ORDER[f["severity"]] for f in card["findings"]]
         assert order == sorted(order)
@@ -79,7 +90,10 @@ def test_select_and_ignore_by_name_or_code(capsys: pytest.CaptureFixture[str]) -
     assert code == 0 and "loss-equals-metric" not in names and "shifted-cell" in names
     code, out, _ = run(["audit", "--format", "json", "--select", "shifted-cell,CS101", seed1], capsys)
     assert code == 1
-    assert {f["name"] for f in json.loads(out)["cards"][0]["findings"]} == {"shifted-cell", "loss-equals-metric"}
+    assert {f["name"] for f in json.loads(out)["cards"][0]["findings"]} == {
+        "shifted-cell",
+        "loss-equals-metric",
+    }
 
 
 def _repo_with_card(tmp_path: Path, pyproject: str | None, *, card: Path = SEED_FILES[1]) -> Path:
@@ -115,9 +129,9 @@ def test_pyproject_select_and_errors(tmp_path: Path, capsys: pytest.CaptureFixtu
         read_config(bad)
     code, _, err = run(["audit", str(model)], capsys)
     assert code == 2 and "pyproject.toml" in err and "loss-equals-metrics" in err
-    bad.write_text('[tool.cardsmith]\nignore = 3\n', encoding="utf-8")
+    bad.write_text("[tool.cardsmith]\nignore = 3\n", encoding="utf-8")
     assert run(["audit", str(model)], capsys)[0] == 2
-    bad.write_text('[tool.cardsmith\n', encoding="utf-8")
+    bad.write_text("[tool.cardsmith\n", encoding="utf-8")
     code, _, err = run(["audit", str(model)], capsys)
     assert code == 2 and "invalid TOML" in err
 
@@ -133,14 +147,22 @@ def test_pyproject_search_stops_at_the_git_boundary(tmp_path: Path) -> None:
 def test_inline_suppressions(tmp_path: Path) -> None:
     text = SEED_FILES[1].read_text(encoding="utf-8")
     card = tmp_path / "README.md"
-    card.write_text(text.replace("# hflchinese", "<!-- cardsmith: disable=loss-equals-metric,CS102 -->\n\n# hflchinese", 1),
-                    encoding="utf-8")
+    card.write_text(
+        text.replace(
+            "# hflchinese", "<!-- cardsmith: disable=loss-equals-metric,CS102 -->\n\n# hflchinese", 1
+        ),
+        encoding="utf-8",
+    )
     assert suppressions(load_card(card)) == ["loss-equals-metric", "CS102"]
     (report,) = audit_paths([str(card)])
     assert not {"loss-equals-metric", "shifted-cell", "unused-suppression"} & set(report.names())
     assert not report.has_errors
-    card.write_text(text.replace("# hflchinese", "<!-- cardsmith: disable=zero-metric, frozen-metrics -->\n\n# hflchinese", 1),
-                    encoding="utf-8")
+    card.write_text(
+        text.replace(
+            "# hflchinese", "<!-- cardsmith: disable=zero-metric, frozen-metrics -->\n\n# hflchinese", 1
+        ),
+        encoding="utf-8",
+    )
     (report,) = audit_paths([str(card)])
     unused = [f for f in report.findings if f.name == "unused-suppression"]
     invalid = [f for f in report.findings if f.name == "invalid-suppression"]
