@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import PrivateAttr
+
 from cardsmith.card.model import Card
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -19,6 +21,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 class ModelCard(Card):
     """A model card: metadata, the Trainer-generated parts, and every line a person wrote."""
+
+    #: The live model's number of labels, when the card was built from a Trainer (``from_trainer``):
+    #: chance-level-loss needs it, and no ``config.json`` is written yet then. Not part of the schema.
+    _num_labels: int | None = PrivateAttr(default=None)
 
     @classmethod
     def of(cls, card: Card) -> ModelCard:
@@ -46,9 +52,12 @@ class ModelCard(Card):
     @classmethod
     def from_trainer(cls, trainer: Any, **kwargs: Any) -> ModelCard:
         """Build an accurate card from a ``transformers.Trainer`` after ``trainer.train()``."""
+        from cardsmith.train.callback import live_num_labels
         from cardsmith.train.from_trainer import card_from_trainer
 
-        return cls.of(card_from_trainer(trainer, **kwargs))
+        card = cls.of(card_from_trainer(trainer, **kwargs))
+        card._num_labels = live_num_labels(getattr(trainer, "model", None))
+        return card
 
     @classmethod
     def from_output_dir(cls, path: str | Path, **kwargs: Any) -> ModelCard:
@@ -69,7 +78,7 @@ class ModelCard(Card):
         """Run the auditor's rules on this card."""
         from cardsmith.audit.engine import audit_card
 
-        return audit_card(self, select=select, ignore=ignore)
+        return audit_card(self, select=select, ignore=ignore, num_labels=self._num_labels)
 
     def section_text(self, title: str) -> str | None:
         """The free text under a heading (case-insensitive title match), up to the next heading."""

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import gc
 import json
-import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -30,10 +29,10 @@ from cardsmith.audit.facts import CardFacts, analyze
 from cardsmith.audit.registry import AuditContext
 from cardsmith.audit.report import SEVERITY_ORDER, AuditReport, Finding, Location
 from cardsmith.audit.rules import RULES, finding, get_rule, resolve
+from cardsmith.audit.suppress import disabled_names
 from cardsmith.card.model import Card
 from cardsmith.errors import UnknownRuleError
 
-_DISABLE_RE = re.compile(r"<!--\s*cardsmith\s*:\s*disable\s*=\s*(?P<names>[^>]*?)\s*-->", re.IGNORECASE)
 _SECTION_ORDER = {
     "Metadata": 0,
     "model-index": 1,
@@ -46,15 +45,9 @@ MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 
 def suppressions(card: Card) -> list[str]:
-    """The names in the card's ``<!-- cardsmith: disable=... -->`` comments, in order."""
-    text = "".join(b.text for b in card.blocks)
-    names: list[str] = []
-    for m in _DISABLE_RE.finditer(text):
-        for part in m.group("names").split(","):
-            part = part.strip()
-            if part and part not in names:
-                names.append(part)
-    return names
+    """The names in the card's ``<!-- cardsmith: disable=... -->`` comments, in order: real HTML
+    comments of its Markdown only, not examples in inline code or code blocks (:mod:`cardsmith.audit.suppress`)."""
+    return disabled_names("".join(b.text for b in card.blocks if b.kind != "metadata"))
 
 
 def sort_key(f: Finding) -> tuple[Any, ...]:

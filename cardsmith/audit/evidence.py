@@ -16,6 +16,7 @@ Every function is linear (or ``n_max`` x values) in its input and never raises o
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -25,8 +26,9 @@ SMALL_EVAL_SET = 500
 FIT_ALPHA = 0.01
 
 
-def implied_denominator(values: Sequence[float], half_ulp: float, n_max: int = SMALL_EVAL_SET,
-                        alpha: float = FIT_ALPHA) -> int | None:
+def implied_denominator(
+    values: Sequence[float], half_ulp: float, n_max: int = SMALL_EVAL_SET, alpha: float = FIT_ALPHA
+) -> int | None:
     """The evaluation-set size the printed values imply, if it is small.
 
     The smallest ``n <= n_max`` such that every value lies within ``half_ulp`` of some ``k/n``, when
@@ -54,7 +56,7 @@ def slow_drift(values: Sequence[float], unit: float) -> bool:
     """
     if unit <= 0:
         return False
-    steps = sorted(abs(b - a) for a, b in zip(values, values[1:]) if abs(b - a) > unit / 2)
+    steps = sorted(abs(b - a) for a, b in itertools.pairwise(values) if abs(b - a) > unit / 2)
     if not steps:
         return False
     mid = len(steps) // 2
@@ -93,8 +95,38 @@ def streaming_pass_length(rows: Sequence[tuple[float, float, float]], max_steps:
 
 
 #: Logging intervals tried besides those the table itself suggests (``logging_steps`` defaults to 500).
-_COMMON_INTERVALS = (1, 2, 4, 5, 8, 10, 16, 20, 25, 32, 40, 50, 64, 100, 128, 200, 250, 256, 400, 500,
-                     512, 1000, 2000, 2500, 5000, 10000)
+_COMMON_INTERVALS = (
+    1,
+    2,
+    4,
+    5,
+    8,
+    10,
+    16,
+    20,
+    25,
+    32,
+    40,
+    50,
+    64,
+    100,
+    128,
+    200,
+    250,
+    256,
+    400,
+    500,
+    512,
+    1000,
+    2000,
+    2500,
+    5000,
+    10000,
+)
+
+
+#: How many of the table's distinct steps and gaps are tried as logging intervals (keeps it linear).
+_MAX_TABLE_CANDIDATES = 64
 
 
 def logging_interval_explains(steps: Sequence[int | None], losses: Sequence[str | None]) -> bool:
@@ -103,7 +135,8 @@ def logging_interval_explains(steps: Sequence[int | None], losses: Sequence[str 
     ``losses`` are the training-loss cells as printed (``"no log"`` before the first log, ``None``
     for a missing cell). With a log every ``L`` steps, a row shows a new value exactly when a multiple
     of ``L`` lies between its step and the previous row's, and ``No log`` only before step ``L``.
-    Candidate intervals: the common ones, every step in the table and every gap between rows.
+    Candidate intervals: the common ones, and the table's first distinct steps and gaps between rows
+    (at most 64 of each, so the cost stays linear in the table).
     """
     pairs: list[tuple[int, int, bool]] = []
     for s0, l0, s1, l1 in zip(steps, losses, steps[1:], losses[1:]):
@@ -112,7 +145,10 @@ def logging_interval_explains(steps: Sequence[int | None], losses: Sequence[str 
         pairs.append((s0, s1, l0 == l1))
     no_log = [s for s, v in zip(steps, losses) if v == "no log" and s is not None]
     floor = max(no_log) if no_log else 0
-    candidates = set(_COMMON_INTERVALS) | {s for s in steps if s} | {b - a for a, b, _ in pairs}
+    # the table's own steps and gaps, the first few of each (a long table repeats the same few)
+    firsts = list(dict.fromkeys(s for s in steps if s))[:_MAX_TABLE_CANDIDATES]
+    gaps = list(dict.fromkeys(b - a for a, b, _ in pairs))[:_MAX_TABLE_CANDIDATES]
+    candidates = set(_COMMON_INTERVALS) | set(firsts) | set(gaps)
     for interval in sorted(c for c in candidates if c > floor):
         if all((b // interval == a // interval) == same for a, b, same in pairs):
             return True

@@ -34,16 +34,16 @@ def _comments(html: str) -> Iterator[str]:
         end = html.find("-->", start + 4)
         if end < 0:
             return
-        yield html[start + 4:end]
+        yield html[start + 4 : end]
         pos = end + 3
 
 
 def _names_in(comment: str) -> list[str] | None:
     """The rule names of one comment, when it is a ``cardsmith: disable=...`` comment."""
     text = comment.strip()
-    if text[:len(_KEYWORD)].lower() != _KEYWORD:
+    if text[: len(_KEYWORD)].lower() != _KEYWORD:
         return None
-    text = text[len(_KEYWORD):].lstrip()
+    text = text[len(_KEYWORD) :].lstrip()
     if not text.startswith(":"):
         return None
     text = text[1:].lstrip()

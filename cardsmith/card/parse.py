@@ -72,6 +72,9 @@ __all__ = [
     "typed_model_index",
 ]
 
+#: The note a card gets when its front matter opens with ``---`` on line 1 and never closes: like
+#: huggingface_hub, the parser then reads no metadata and treats the whole file as the card's text.
+FRONT_MATTER_UNCLOSED = "front matter opened with '---' on line 1 is never closed (no closing '---' line)"
 #: The line the Trainer writes before the headline list.
 HEADLINE_LEAD = "It achieves the following results on the evaluation set:"
 #: The line the Trainer writes before the hyperparameter list.
@@ -456,7 +459,9 @@ def _parse_front_matter(lines: list[str], notes: list[str]) -> tuple[Metadata | 
             close = i
             break
     if close is None:
-        raise ParseError("front matter opened with '---' on line 1 is never closed (no closing '---' line)")
+        # huggingface_hub (RepoCard) then reads no metadata and keeps the whole file as the card's text
+        notes.append(FRONT_MATTER_UNCLOSED)
+        return None, 0
     raw = "".join(lines[1:close])
     data = load_yaml(raw)
     if data is None:

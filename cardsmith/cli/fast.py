@@ -21,6 +21,8 @@ from cardsmith.cli.exits import exit_for
 from cardsmith.cli.formats import FORMATS
 
 _LIST_OPTIONS = ("--select", "--ignore")
+#: The ``--min-severity`` (or ``--quiet``) of the last parsed ``audit`` command line.
+MIN_SEVERITY = ["info"]
 
 
 def parse_hook_args(argv: list[str]) -> tuple[str | None, str | None] | None:
@@ -37,17 +39,24 @@ def parse_audit_args(argv: list[str]) -> tuple[list[str], str, list[str], list[s
     """``(paths, format, select, ignore)`` of a plain ``audit`` command line, else ``None``.
 
     Only what click would read the same way is accepted: ``audit`` first, paths that do not start
-    with ``-``, and ``--format``/``--select``/``--ignore`` with a value (``--opt value`` or
-    ``--opt=value``), ``--format`` at most once and with a valid choice.
+    with ``-``, ``--format``/``--select``/``--ignore``/``--min-severity`` with a value (``--opt value``
+    or ``--opt=value``), ``--format`` and ``--min-severity`` at most once and with a valid choice, and
+    the flag ``--quiet``/``-q``. The minimum severity is left in :data:`MIN_SEVERITY`.
     """
     if not argv or argv[0] != "audit":
         return None
     paths: list[str] = []
     fmt: str | None = None
+    level: str | None = None
+    quiet = False
     lists: dict[str, list[str]] = {"--select": [], "--ignore": []}
     i = 1
     while i < len(argv):
         arg = argv[i]
+        if arg in ("--quiet", "-q"):
+            quiet = True
+            i += 1
+            continue
         if not arg.startswith("-") or arg == "-":
             if arg == "-":
                 return None
@@ -70,10 +79,15 @@ def parse_audit_args(argv: list[str]) -> tuple[list[str], str, list[str], list[s
             fmt = value
         elif name in _LIST_OPTIONS:
             lists[name].append(value)
+        elif name == "--min-severity":
+            if level is not None or value not in ("info", "warning", "error"):
+                return None
+            level = value
         else:
             return None
     if not paths:
         return None
+    MIN_SEVERITY[0] = level or ("warning" if quiet else "info")
     return paths, fmt or "text", lists["--select"], lists["--ignore"]
 
 
@@ -88,7 +102,7 @@ def _run(args: list[str], *, gc_paused: bool = False) -> tuple[int, bool]:
             try:
                 if audit is not None:
                     paths, fmt, select, ignore = audit
-                    return run_audit(paths, fmt, split_names(select), split_names(ignore)), True
+                    return run_audit(paths, fmt, split_names(select), split_names(ignore), MIN_SEVERITY[0]), True
                 assert hook is not None
                 return run_hook(*hook), True
             except BaseException as exc:  # noqa: BLE001 - the one error table, as the click CLI

@@ -66,6 +66,27 @@ def _find_trainer(max_depth: int = 16) -> Trainer | None:
         del frame
 
 
+def live_num_labels(model: Any) -> int | None:
+    """The number of labels of a live classification model (``id2label``, else ``num_labels``).
+
+    Only models with a classification head count (their class name says ``Classification``): every
+    ``PretrainedConfig`` has ``num_labels`` (2 by default), which means nothing for a language model.
+    """
+    seen = 0
+    while model is not None and seen < 4:  # DDP / PEFT wrappers keep the model in .module / .base_model
+        name = type(model).__name__
+        config = getattr(model, "config", None)
+        if "Classification" in name and config is not None:
+            id2label = getattr(config, "id2label", None)
+            if isinstance(id2label, dict) and len(id2label) >= 2:
+                return len(id2label)
+            n = getattr(config, "num_labels", None)
+            return n if isinstance(n, int) and not isinstance(n, bool) and n >= 2 else None
+        model = getattr(model, "module", None) or getattr(model, "base_model", None)
+        seen += 1
+    return None
+
+
 class CardCallback(TrainerCallback, ExportableState):
     """Write ``output_dir/README.md`` (or ``path``) at the end of training, audit it, print findings.
 
@@ -263,6 +284,7 @@ class CardCallback(TrainerCallback, ExportableState):
             card, self._target(args), plot=self.plot, log_history=list(state.log_history)
         )
         self.card = load_card(self.written)
+        self.num_labels = live_num_labels(kwargs.get("model"))
         if self.audit:
             self._audit()
         return self.written
@@ -287,7 +309,8 @@ class CardCallback(TrainerCallback, ExportableState):
         card = self.card
         if card is None:
             return
-        self.report = audit_card(card, path=self.written)
+        # config.json is not written yet when training ends: the live model knows its labels
+        self.report = audit_card(card, path=self.written, num_labels=getattr(self, "num_labels", None))
         findings = list(getattr(self.report, "findings", []) or [])
         where = self.written or "model card"
         if not findings:

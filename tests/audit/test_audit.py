@@ -50,12 +50,17 @@ def test_seed_cards_through_the_cli_json(capsys: pytest.CaptureFixture[str]) -> 
     weighted = [f for f in cards[2]["findings"] if f["name"] == "implied-metrics"]
     assert "weighted averaging" in weighted[0]["message"]
     first = cards[1]["findings"][0]
+    line = next(
+        i + 1
+        for i, ln in enumerate(SEED_FILES[1].read_text(encoding="utf-8").splitlines())
+        if ln.startswith("| 0.4235")
+    )
     assert first == {
         "rule": "CS101",
         "name": "loss-equals-metric",
         "severity": "error",
         "message": "Validation Loss equals F1 (0.9546) in the row of epoch 4.0",
-        "location": {"section": "Training results", "row": 4, "column": "Validation Loss"},
+        "location": {"section": "Training results", "row": 4, "column": "Validation Loss", "line": line},
     }
     for card in cards:
         order = [SEVERITY_ORDER[f["severity"]] for f in card["findings"]]
@@ -75,8 +80,11 @@ def test_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 2 and "has no README.md" in err
     binary = tmp_path / "bin.md"
     binary.write_bytes(b"\x00\x01\x02" * 100)
-    code, _, err = run(["audit", str(SEED_FILES[4]), str(binary)], capsys)
-    assert code == 2 and str(binary) in err and len(err.strip().splitlines()) == 1
+    # one unreadable path among good ones is an entry of the report (exit 1), not the end of the run
+    code, out, err = run(["audit", str(SEED_FILES[4]), str(binary)], capsys)
+    assert code == 1 and err == "" and str(binary) in out and "unreadable-card" in out
+    code, _, err = run(["audit", str(binary), str(tmp_path / "missing.md")], capsys)
+    assert code == 2 and "nothing could be read" in err and len(err.strip().splitlines()) == 1
     code, _, err = run(["audit", "--select", "no-such-rule", str(SEED_FILES[0])], capsys)
     assert code == 2 and "unknown rule 'no-such-rule'" in err
     code, _, err = run(["audit", "--ignore", "CS999", str(SEED_FILES[0])], capsys)
@@ -171,13 +179,13 @@ def test_inline_suppressions(tmp_path: Path) -> None:
     assert "loss-equals-metric" in report.names()
 
 
-def test_parse_failure_names_the_path(tmp_path: Path) -> None:
+def test_parse_failure_is_an_entry_naming_the_path(tmp_path: Path) -> None:
     broken = tmp_path / "README.md"
     broken.write_text("---\nlicense: [unclosed\n---\n# x\n", encoding="utf-8")
-    with pytest.raises(ParseError, match=str(broken).replace("\\", "\\\\")):
-        audit_paths([str(broken)])
-    with pytest.raises(CardsmithError):
-        audit_paths([str(tmp_path / "nope")])
+    bad, missing = audit_paths([str(broken), str(tmp_path / "nope")])
+    assert bad.path == str(broken) and [f.name for f in bad.findings] == ["unreadable-card"]
+    assert bad.findings[0].severity == "error" and "YAML" in bad.findings[0].message
+    assert missing.names() == ["unreadable-card"] and "no such file" in missing.findings[0].message
 
 
 def test_chance_level_reads_config_json_beside_the_card(tmp_path: Path) -> None:

@@ -240,7 +240,6 @@ def test_hand_written_prose_is_a_card() -> None:
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", NotACardError),
         (bytes(range(256)) * 4, NotACardError),
         (b"caf\xe9 \xff\xfe not utf-8", NotACardError),
-        (b"---\nlicense: mit\n\n# title, but the front matter never closes\n", ParseError),
         (b"---\n- a\n- b\n---\n# t\n", ParseError),
         (b"---\njust a scalar\n---\n# t\n", ParseError),
         (b"---\nkey: [unclosed\n---\n# t\n", ParseError),
@@ -311,3 +310,17 @@ def test_card_api_round_trip() -> None:
     text = SEED.read_bytes().decode("utf-8")
     assert ModelCard.from_markdown(text).to_markdown() == text
     assert ModelCard.load(SEED).section_text("Intended uses & limitations") == "More information needed"
+
+
+def test_unclosed_front_matter_is_read_as_huggingface_hub_reads_it() -> None:
+    from huggingface_hub import ModelCard as HubCard
+
+    from cardsmith.card.parse import FRONT_MATTER_UNCLOSED, parse_card
+
+    text = "---\nlicense: mit\nmodel-index: []\n\n# my-model\n\nIt achieves the following results on the evaluation set:\n- Loss: 0.25\n"
+    hub = HubCard(text)
+    assert hub.data.to_dict() == {} and hub.text.startswith("---")  # the Hub reads no metadata
+    card = parse_card(text)
+    assert card.metadata.data in ({}, None) and card.metadata.license is None
+    assert FRONT_MATTER_UNCLOSED in card.notes
+    assert card.title == "my-model" and [m.name for m in card.headline] == ["Loss"]

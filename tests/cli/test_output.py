@@ -32,13 +32,22 @@ def test_json_is_the_spec_shape() -> None:
     buf = io.StringIO()
     print_reports(reports, "json", out=buf)
     data = json.loads(buf.getvalue())
-    assert list(data) == ["cards"] and len(data["cards"]) == 5
+    assert list(data) == ["cards", "summary"] and len(data["cards"]) == 5
+    counts = {"error": 0, "warning": 0, "info": 0}
     for card in data["cards"]:
         assert set(card) == {"path", "findings"}
         for f in card["findings"]:
             assert list(f) == ["rule", "name", "severity", "message", "location"]
-            assert set(f["location"]) == {"section", "row", "column"}
+            assert set(f["location"]) - {"line"} == {"section", "row", "column"}
+            assert isinstance(f["location"].get("line", 1), int)
             assert f["severity"] in {"error", "warning", "info"}
+            counts[f["severity"]] += 1
+    assert data["summary"] == {
+        "cards": 5,
+        "errors": counts["error"],
+        "warnings": counts["warning"],
+        "info": counts["info"],
+    }
     with_rep = AuditReport(
         path="x",
         reproduction=Reproduction(
@@ -137,7 +146,7 @@ def test_text_output_plain_when_piped(capsys: pytest.CaptureFixture[str]) -> Non
     warnings = sum(1 for r in reports for f in r.findings if f.severity == "warning")
     infos = sum(1 for r in reports for f in r.findings if f.severity == "info")
     assert out.rstrip().splitlines()[-1] == f"{errors} errors, {warnings} warnings, {infos} info in 5 cards"
-    assert re.search(r"error   CS101 loss-equals-metric: .*\[Training results, row 4, Validation Loss\]", out)
+    assert re.search(r"error   CS101 loss-equals-metric: .*\[line \d+, Training results, row 4, Validation Loss\]", out)
     assert summary_line([AuditReport()]) == "0 errors, 0 warnings, 0 info in 1 card"
 
 

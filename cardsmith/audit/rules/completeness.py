@@ -6,6 +6,7 @@ import itertools
 import re
 from collections.abc import Iterator
 
+from cardsmith.audit.facts import column_role, norm_name
 from cardsmith.audit.registry import (
     HEADLINE,
     METADATA,
@@ -18,6 +19,7 @@ from cardsmith.audit.registry import (
     table_location,
 )
 from cardsmith.card import sections
+from cardsmith.card.parse import FRONT_MATTER_UNCLOSED
 
 
 @rule("table-truncated", "CS301", "info", "evaluations are missing from the table (gaps in epochs or steps)")
@@ -221,3 +223,120 @@ def implied_metrics(ctx: AuditContext) -> Iterator[Hit]:
         parts.append(f"{f.averaging} averaging ({f.averaging_evidence})")
     if parts:
         yield ("the numbers imply " + "; ".join(parts), place(section=TABLE if f.rows else HEADLINE))
+
+
+#: Names of the error rates that an automatic-speech-recognition card reports (WER, CER, PER, ...).
+_ASR_METRIC_WORDS = {"wer", "cer", "ter", "mer", "wil"}
+
+
+_ERROR_RATE_PROSE = re.compile(r"\b(?:wer|cer|word error rate|character error rate)\b")
+
+
+def _is_error_rate_name(name: str | None) -> bool:
+    if not name:
+        return False
+    low = name.lower()
+    words = set(re.split(r"[^a-z0-9]+", low))
+    return bool(words & _ASR_METRIC_WORDS) or low.strip() == "per" or "error rate" in low or "error_rate" in low
+
+
+def _card_task(ctx: AuditContext) -> str | None:
+    """The card's task as its metadata names it (model-index task type, pipeline_tag, tags)."""
+    meta = ctx.card.metadata
+    data = meta.data if isinstance(meta.data, dict) else {}
+    for entry in meta.model_index or []:
+        for res in entry.results:
+            task = getattr(res, "task", None)
+            typ = getattr(task, "type", None) if task is not None else None
+            if isinstance(typ, str) and typ.strip():
+                return typ.strip()
+    tag = data.get("pipeline_tag")
+    if isinstance(tag, str) and tag.strip():
+        return tag.strip()
+    tags = data.get("tags")
+    if isinstance(tags, list) and "automatic-speech-recognition" in tags:
+        return "automatic-speech-recognition"
+    # no metadata says it: a card about fine-tuning Whisper on speech, whose only numbers are losses
+    head = "".join(b.text for b in ctx.card.blocks)[:4000].lower()
+    if "whisper" in head and ("speech" in head or "transcri" in head) and not any(
+            c.role == "metric" for c in ctx.facts.columns) and all(
+            norm_name(h.name) in {"loss", "validation loss", "eval loss"} or column_role(h.name, has_val_loss_column=False)
+            == "pseudo" for h in ctx.card.headline):
+        return "automatic-speech-recognition"
+    return None
+
+
+@rule("task-metric-missing", "CS350", "warning",
+      "the card's task has a standard metric that the card never reports (an ASR card without WER)")
+def task_metric_missing(ctx: AuditContext) -> Iterator[Hit]:
+    """
+    What it does:
+        Reads the card's task from its metadata (``model-index`` task type, ``pipeline_tag`` or the
+        ``automatic-speech-recognition`` tag); without such metadata, a card that speaks of
+        fine-tuning Whisper on speech and prints nothing but losses is a speech-recognition card too. For automatic speech recognition it fires when no error
+        rate (WER, CER, PER, ...) appears in the headline, the results table or ``model-index``.
+    Why is this bad:
+        A speech recogniser is judged by its error rate; the evaluation loss alone says nothing a
+        user can compare with other models, and often hides that the metric was never computed
+        (``compute_metrics`` missing) or the output is unusable.
+    Example:
+        pipeline_tag: automatic-speech-recognition
+        - Loss: 0.4017            <- and no Wer anywhere
+    """
+    if _card_task(ctx) != "automatic-speech-recognition":
+        return
+    card, f = ctx.card, ctx.facts
+    if _ERROR_RATE_PROSE.search("".join(b.text for b in card.blocks).lower()):
+        return  # stated in the prose or another table
+    names = [h.name for h in card.headline] + [c.name for c in f.columns if c.role == "metric"]
+    for entry in card.metadata.model_index or []:
+        for res in entry.results:
+            names += [x for m in res.metrics for x in (m.name, m.type) if isinstance(x, str)]
+    if any(_is_error_rate_name(n) for n in names):
+        return
+    message = ("the card is an automatic-speech-recognition card but reports no WER or CER (headline, results table "
+               "and model-index have none): its quality is not stated")
+    yield (message, place(section=HEADLINE if card.headline else METADATA))
+
+
+@rule("front-matter-unclosed", "CS150", "error",
+      "the YAML front matter never closes: the Hub ignores the card's metadata")
+def front_matter_unclosed(ctx: AuditContext) -> Iterator[Hit]:
+    """
+    What it does:
+        Fires when the card's first line is ``---`` and no later line closes the front matter
+        (``---`` or ``...``). The card is then read as huggingface_hub reads it: no metadata, the
+        whole file as text, and every other rule runs on that.
+    Why is this bad:
+        The Hub (and ``huggingface_hub.ModelCard``) find no metadata in such a card: its license,
+        datasets, base model and ``model-index`` results are silently ignored, although the file
+        looks as if it had them.
+    Example:
+        ---
+        license: apache-2.0
+        model-index: ...
+        # my-model            <- no closing '---' before the Markdown starts
+    """
+    if FRONT_MATTER_UNCLOSED in ctx.card.notes:
+        yield (FRONT_MATTER_UNCLOSED + ": the Hub reads no metadata from this card (license, datasets, "
+               "model-index are ignored)", place(section=METADATA))
+
+
+@rule("unreadable-card", "CS151", "error",
+      "a path cannot be read or parsed as a card (the reason is in the message); the other paths are still audited",
+      produced_by="engine")
+def unreadable_card(ctx: AuditContext) -> Iterator[Hit]:
+    """
+    What it does:
+        In an audit of several paths, each path stands alone: a path that is missing, a folder
+        without a ``README.md``, a file that is not text (binary, not UTF-8) or a card that cannot be
+        parsed becomes an entry of the report with this error and the reason, and every other card
+        is still audited. The exit code then follows the findings (1); it is 2 only when no path
+        at all could be read.
+    Why is this bad:
+        A card that cannot be read cannot be checked, and the Hub cannot show it either; one such
+        file must not hide the findings of all the others.
+    Example:
+        cardsmith audit cards/*.md     <- cards/logo.md is a PNG: "not a text file"
+    """
+    return iter(())

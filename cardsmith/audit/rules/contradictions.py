@@ -6,10 +6,13 @@ Each compares printed numbers only within what their printed digits allow
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 
+from cardsmith.audit.evidence import streaming_pass_length
 from cardsmith.audit.facts import (
+    CardFacts,
     Column,
     Row,
     harmonic_mean_agrees,
@@ -37,59 +40,137 @@ from cardsmith.card.numbers import EPS, Cell, agree, distinct, same_digits
 _SAME_DIGITS_3 = 0.5e-3 + EPS + 1e-12
 
 
+def column_decimals(cells: list[Cell | None]) -> int | None:
+    """The finest printed precision of a column: the Trainer rounds to 4 decimals and drops trailing
+    zeros, so in a column that prints ``0.0374`` the cell ``0.037`` is ``0.0370``, not ``0.037 +- 0.0005``."""
+    ds = [c.decimals for c in cells if c is not None and c.decimals is not None and c.value is not None]
+    return max(ds) if ds else None
+
+
+def _equal_at_own_precision(a: Cell, da: int | None, b: Cell, db: int | None) -> bool:
+    """Both cells print the same number (at least 3 decimals, neither zero) both as printed and at
+    what each really allows: its column's precision, since the Trainer drops trailing zeros
+    (``0.037`` in a column of 4-decimal values is ``0.0370``, which ``0.0374`` is not)."""
+    if a.value is None or b.value is None or a.decimals is None or b.decimals is None or a.value == 0:
+        return False
+    if abs(a.value - b.value) > _SAME_DIGITS_3 or not (is_finite_number(a) and is_finite_number(b)):
+        return False
+    if min(a.decimals, b.decimals) < 3 or not same_digits(a, b):
+        return False
+    d = min(max(a.decimals, da or 0), max(b.decimals, db or 0))
+    return round(a.value, d) == round(b.value, d) and abs(a.value - b.value) <= 0.5 * 10.0 ** (-d) + EPS
+
+
+def _loss_metric_equalities(ctx: AuditContext) -> list[tuple[Row, Column, Column, Cell]]:
+    """Every (row, loss column, metric column, cell) where a loss cell equals a metric cell of its row."""
+    f = ctx.facts
+    metrics = [
+        (c, f.cells(c)) for c in f.columns if c.role in {"metric", "train_metric"} and c.kind != "error"
+    ]
+    losses = [(c, f.cells(c)) for c in f.losses]
+    out: list[tuple[Row, Column, Column, Cell]] = []
+    if not metrics or not losses:
+        return out
+    mdec = {c.index: column_decimals(cells) for c, cells in metrics}
+    for lc, lcells in losses:
+        ldec = column_decimals(lcells)
+        for i, row in enumerate(f.rows):
+            a = lcells[i]
+            if a is None or a.value is None:
+                continue
+            for mc, mcells in metrics:
+                b = mcells[i]
+                if b is not None and _equal_at_own_precision(a, ldec, b, mdec[mc.index]):
+                    out.append((row, lc, mc, a))
+                    break
+    return out
+
+
+def _out_of_line(f: CardFacts, col: Column, row: Row) -> bool:
+    """The cell of ``row`` in ``col`` does not belong to its column's progression: it is farther from
+    its neighbours' level than a quarter of that level and three times the column's typical step."""
+    pts = [(r, v) for r, v in zip(f.rows, f.values(col)) if v is not None]
+    idx = next((k for k, (r, _) in enumerate(pts) if r is row), None)
+    if idx is None or len(pts) < 2:
+        return False
+    v = pts[idx][1]
+    near = [pts[k][1] for k in (idx - 1, idx + 1) if 0 <= k < len(pts)]
+    level = sum(near) / len(near)
+    others = [b for k, (_, b) in enumerate(pts) if k != idx]
+    steps = sorted(abs(b - a) for a, b in itertools.pairwise(others))
+    typical = steps[len(steps) // 2] if steps else 0.0
+    return abs(v - level) > max(0.25 * abs(level), 3 * typical)
+
+
 @rule(
     "loss-equals-metric",
     "CS101",
     "error",
-    "a loss cell equals a metric cell of the same row to every printed digit (copy or column shift)",
+    "a loss cell equals a metric cell of the same row to every printed digit (copy or column shift): in two or "
+    "more rows, or in one row where the loss is out of line with its column",
 )
 def loss_equals_metric(ctx: AuditContext) -> Iterator[Hit]:
     """
     What it does:
         Compares, in every row of the results table, each loss cell (training and validation loss)
-        with each metric cell of the same row. It fires when both texts denote the same number at
-        the shorter of their two printed precisions (at least 3 decimals, and not zero).
+        with each metric cell of the same row, at the precision each number really has (its column's:
+        the Trainer prints ``0.9500`` as ``0.95``). It fires when the same loss column equals the same
+        metric column in two or more rows (at least 3 decimals, and not zero), or in one row whose
+        loss is out of line with the rest of its column (``0.3216``, then ``0.9126`` = F1). A single
+        equal row whose loss fits its column is ``loss-equals-metric-once``, a warning: one
+        coincidence of four digits in a long table is to be expected.
     Why is this bad:
-        A loss and an accuracy or F1 are different quantities; equal to four printed digits means a
-        value was copied into the wrong column, or a row's cells were shifted by one column. Error
-        measures that can legitimately equal the loss (MSE, MAE) are not compared.
+        A loss and an accuracy or F1 are different quantities; equal to four printed digits in
+        several rows means values were copied into the wrong column, or rows were shifted by one
+        column. Error measures that can legitimately equal the loss (MSE, MAE) are not compared.
     Example:
         | Training Loss | Epoch | Step | Validation Loss | F1     |
         | 0.4235        | 4.0   | 7168 | 0.9546          | 0.9546 |   <- Validation Loss = F1
+        | 0.3998        | 5.0   | 8960 | 0.9546          | 0.9546 |
     """
+    hits = _loss_metric_equalities(ctx)
+    pairs = [(lc.index, mc.index) for _, lc, mc, _ in hits]
     f = ctx.facts
-    metrics = [
-        (c, f.cells(c)) for c in f.columns if c.role in {"metric", "train_metric"} and c.kind != "error"
-    ]
-    losses = [(c, f.cells(c), f.values(c)) for c in f.losses]
-    if not metrics or not losses:
-        return
-    for i, row in enumerate(f.rows):
-        for lc, lcells, lvalues in losses:
-            av = lvalues[i]
-            if av is None or av == 0:
-                continue
-            a = lcells[i]
-            if a is None or a.decimals is None:
-                continue
-            for mc, mcells in metrics:
-                b = mcells[i]
-                # same_digits needs the values within half a unit of the 3rd decimal at most
-                if (
-                    b is None
-                    or b.value is None
-                    or abs(av - b.value) > _SAME_DIGITS_3  # type: ignore[operator]
-                    or b.decimals is None
-                    or not is_finite_number(b)
-                    or min(a.decimals, b.decimals) < 3
-                ):
-                    continue
-                if same_digits(a, b):
-                    yield (
-                        f"{lc.name} equals {mc.name} ({cell_text(a)}) in {f.row_label(row)}",
-                        table_location(f, row, lc),
-                    )
-                    break
+    for row, lc, mc, cell in hits:
+        if pairs.count((lc.index, mc.index)) >= 2 or _out_of_line(f, lc, row):
+            yield (
+                f"{lc.name} equals {mc.name} ({cell_text(cell)}) in {f.row_label(row)}",
+                table_location(f, row, lc),
+            )
+
+
+@rule(
+    "loss-equals-metric-once",
+    "CS153",
+    "warning",
+    "a loss cell equals a metric cell of the same row in one row only (a coincidence or a one-off copy)",
+)
+def loss_equals_metric_once(ctx: AuditContext) -> Iterator[Hit]:
+    """
+    What it does:
+        Reports a loss cell that equals a metric cell of its row to every printed digit (as
+        ``loss-equals-metric``) when that pair of columns is equal in this one row only and the loss
+        fits the progression of its column (otherwise ``loss-equals-metric`` reports it as an error).
+    Why is this bad:
+        It may be a value copied into the wrong cell; but two four-digit numbers of a long table can
+        also coincide, so this is a warning to look at the row, not a refusal.
+    Example:
+        | 0.4114 | 3.5 | 1750 | 0.3615 | 0.3615 |   <- Validation Loss = Wer in this row, no other
+    """
+    hits = _loss_metric_equalities(ctx)
+    pairs = [(lc.index, mc.index) for _, lc, mc, _ in hits]
+    f = ctx.facts
+    n = len(f.rows)
+    for row, lc, mc, cell in hits:
+        if pairs.count((lc.index, mc.index)) == 1 and not _out_of_line(f, lc, row):
+            others = "every other row differs" if n > 1 else "the only row"
+            yield (
+                (
+                    f"{lc.name} equals {mc.name} ({cell_text(cell)}) in {f.row_label(row)} only ({others}): "
+                    "a coincidence, or a value copied into the wrong cell"
+                ),
+                table_location(f, row, lc),
+            )
 
 
 @rule(
@@ -181,13 +262,23 @@ def headline_mismatch(ctx: AuditContext) -> Iterator[Hit]:
     )
 
 
-def _index_metrics(card: Card) -> Iterator[tuple[str, str | None, float, Cell]]:
-    """(display name, type, value, cell) of every numeric model-index metric."""
+#: Dataset splits the Trainer's own evaluation can be labelled with (it writes ``train`` for the
+#: training set's split). A model-index result on any other split (``test``) is another evaluation.
+_OWN_SPLITS = {"", "none", "train", "training", "validation", "valid", "val", "dev", "eval", "evaluation"}
+
+
+def _index_metrics(card: Card) -> Iterator[tuple[str, str | None, str | None, Cell]]:
+    """(display name, given name, split, cell) of every numeric, unverified model-index metric.
+
+    A metric marked ``verified: true`` is a Hub evaluation of its own (usually on the test split),
+    not the card's evaluation, and is left out.
+    """
     for entry in card.metadata.model_index or []:
         for res in entry.results:
+            split = _split_of(res)
             for m in res.metrics:
                 v = m.value
-                if isinstance(v, bool) or v is None:
+                if isinstance(v, bool) or v is None or getattr(m, "verified", None) is True:
                     continue
                 if isinstance(v, (int, float)):
                     cell = Cell.parse(repr(float(v)) if isinstance(v, float) else str(v))
@@ -197,7 +288,22 @@ def _index_metrics(card: Card) -> Iterator[tuple[str, str | None, float, Cell]]:
                     continue
                 if cell.value is None:
                     continue
-                yield (m.name or m.type or "?", m.type, cell.value, cell)
+                yield (m.name or m.type or "?", m.name, split, cell)
+
+
+def _split_of(result: object) -> str | None:
+    """The dataset split of a model-index result: ``split``, or ``split: x`` inside its ``args``."""
+    ds = getattr(result, "dataset", None)
+    if ds is None:
+        return None
+    split = getattr(ds, "split", None)
+    if isinstance(split, str) and split.strip():
+        return split.strip()
+    args = getattr(ds, "args", None)
+    if isinstance(args, str) and "split" in args:
+        tail = args.split("split", 1)[1].lstrip(" :=")
+        return tail.split(",")[0].strip().strip("'\"") or None
+    return None
 
 
 def _same_metric(a: str, b: str) -> bool:
@@ -205,48 +311,93 @@ def _same_metric(a: str, b: str) -> bool:
     return bool(na == nb or na.replace(" ", "") == nb.replace(" ", ""))
 
 
+def _agree_any_scale(a: Cell, b: Cell) -> bool:
+    """Agree as printed, or once one is read as a percentage of the other (``91.28`` and ``0.9128``)."""
+    if agree(a, b):
+        return True
+    for x, y in ((a, b), (b, a)):
+        if (
+            x.value is not None
+            and y.value is not None
+            and y.decimals is not None
+            and 1.0 < abs(x.value) <= 100.0
+            and abs(x.value / 100.0 - y.value) <= x.half_ulp / 100.0 + y.half_ulp + EPS
+        ):
+            return True
+    return False
+
+
 @rule(
     "model-index-mismatch",
     "CS104",
     "error",
-    "a `model-index` metric value disagrees with the headline or the table",
+    "a `model-index` metric value disagrees with the headline or the table of the same evaluation",
 )
 def model_index_mismatch(ctx: AuditContext) -> Iterator[Hit]:
     """
     What it does:
-        Compares each numeric ``model-index`` metric with the headline metric of the same name (or
-        type), at the headline's printed precision: ``0.9473684210526315`` agrees with ``0.9474``.
-        A metric the headline does not show is compared with the results table's column of that
-        name and must agree with some row.
+        Compares each numeric ``model-index`` metric with the headline metric of the same name, at
+        the headline's printed precision: ``0.9473684210526315`` agrees with ``0.9474``, and a
+        percentage agrees with its fraction (``91.28`` and ``0.9128``). A metric the headline does not
+        show is compared with the results table's column of that name and must agree with some row.
+        Only the same evaluation is compared: a metric marked ``verified: true`` (a Hub evaluation),
+        a name the headline does not use (``Test WER``, ``F1 Macro`` beside the headline's ``F1``) and a
+        result on another split (``test``) are other evaluations - except that a value equal to a row
+        of the table is still that row's, copied.
     Why is this bad:
         The Hub shows ``model-index`` values in its evaluation widget and leaderboards; a value that
         differs from the card's own text was copied from another row or another run.
     Example:
-        model-index: value: 29.0912      <- the headline says Wer: 29.1407 (the last row)
+        model-index: value: 29.0912      <- the headline says Wer: 29.1407 (the last row); 29.0912
+                                            is the row of step 4000
     """
     card, f = ctx.card, ctx.facts
-    for name, typ, _value, cell in _index_metrics(card):
-        keys = [k for k in (name, typ) if k]
-        head = next((h for h in card.headline if any(_same_metric(h.name, k) for k in keys)), None)
+    for name, given, split, cell in _index_metrics(card):
+        other_split = split is not None and split.lower() not in _OWN_SPLITS
+        if given:
+            head = next((h for h in card.headline if _same_metric(h.name, given)), None)
+            col = next(
+                (c for c in f.columns if c.role in {"metric", "val_loss"} and _same_metric(c.name, given)),
+                None,
+            )
+            if col is None and norm_name(given) in {"loss", "eval loss", "validation loss"}:
+                col = f.val_loss
+        else:
+            head, col = None, None
+        copied = None
+        if col is not None:
+            copied = next(
+                (
+                    r
+                    for r in f.rows
+                    if (x := r.cell(col)) is not None
+                    and is_finite_number(x)
+                    and agree(cell, x)
+                    and r not in f.headline_rows
+                ),
+                None,
+            )
         if head is not None and head.value.value is not None:
-            if not agree(head.value, cell):
+            if _agree_any_scale(head.value, cell):
+                continue
+            if copied is not None:
+                yield (
+                    (
+                        f"model-index {name} is {cell_text(cell)}, the {col.name} of {f.row_label(copied)}, "  # type: ignore[union-attr]
+                        f"but the headline says {head.name} {cell_text(head.value)}"
+                    ),
+                    place(section=MODEL_INDEX, column=name),
+                )
+            elif not other_split:
                 yield (
                     f"model-index {name} is {cell_text(cell)} but the headline says {head.name} {cell_text(head.value)}",
                     place(section=MODEL_INDEX, column=name),
                 )
             continue
-        col = next(
-            (
-                c
-                for c in f.columns
-                if c.role in {"metric", "val_loss"} and any(_same_metric(c.name, k) for k in keys)
-            ),
-            None,
-        )
-        if col is None:
+        if col is None or other_split:
             continue
         values = [c for c in f.cells(col) if is_finite_number(c)]
-        if values and not any(agree(cell, c) for c in values):  # type: ignore[arg-type]
+        if values and not any(_agree_any_scale(cell, c) for c in values):  # type: ignore[arg-type]
             yield (
                 f"model-index {name} is {cell_text(cell)} but no row of the results table has that {col.name}",
                 place(section=MODEL_INDEX, column=name),
@@ -268,13 +419,15 @@ def steps_not_proportional(ctx: AuditContext) -> Iterator[Hit]:
         row allows an interval of ratios. It fires when the intervals of all rows have no common value.
     Why is this bad:
         One run has one number of steps per epoch; rows that disagree were pasted from different
-        runs, edited, or belong to a resumed run with another batch size.
+        runs, edited, or belong to a resumed run with another batch size. A streamed training set
+        (``training_steps`` with epochs that restart their fraction at every pass: 0.08, 1.03, 1.11,
+        2.07) is recognised and not compared: its epoch is passes plus steps / ``max_steps``.
     Example:
         | 1.0 | 500  | ...
         | 2.0 | 1200 | ...    <- 500 steps per epoch, then 600
     """
     f = ctx.facts
-    if f.epoch is None or f.step is None:
+    if f.epoch is None or f.step is None or streaming_epochs(ctx):
         return
     # each row allows ratios in [lo, hi]; keep the (first) row with the highest lo and the lowest hi
     count = 0
@@ -336,6 +489,21 @@ def progress_not_monotonic(ctx: AuditContext) -> Iterator[Hit]:
             if c is not prev:
                 floor = c.value - c.half_ulp - EPS
             prev = c
+
+
+def streaming_epochs(ctx: AuditContext) -> bool:
+    """The epoch column is that of a streamed training set with ``max_steps`` (see
+    :func:`cardsmith.audit.evidence.streaming_pass_length`): some row has completed a pass."""
+    hp, f = ctx.card.hyperparameters, ctx.facts
+    max_steps = hp.training_steps if hp is not None else None
+    if not max_steps or f.epoch is None or f.step is None:
+        return False
+    rows = [
+        (ev, epoch_half_ulp(e), sv)
+        for e, ev, sv in zip(f.cells(f.epoch), f.values(f.epoch), f.values(f.step))
+        if e is not None and ev is not None and sv is not None
+    ]
+    return len(rows) >= 2 and streaming_pass_length(rows, float(max_steps)) is not None
 
 
 def epoch_half_ulp(cell: Cell) -> float:
@@ -616,8 +784,9 @@ def shifted_cell(ctx: AuditContext) -> Iterator[Hit]:
     """
     What it does:
         Compares each training-loss cell with the validation-loss cells of the rows just above and
-        below, and the other way round. It fires when two such cells are equal to every printed
-        digit (at least 3 decimals, not zero).
+        below, and the other way round. It fires when two such cells are equal to every digit each
+        really has (at least 3 decimals, not zero): a cell is known to its column's precision, since
+        the Trainer prints ``0.0370`` as ``0.037`` (so ``0.037`` does not equal ``0.0374``).
     Why is this bad:
         Training and validation losses of different epochs are different measurements; the same
         four digits in neighbouring rows mean a cell was moved by one row when the table was
@@ -631,20 +800,11 @@ def shifted_cell(ctx: AuditContext) -> Iterator[Hit]:
     if tl is None or vl is None:
         return
 
+    tdec, vdec = column_decimals(f.cells(tl)), column_decimals(f.cells(vl))
+
     def eq(a: Cell | None, b: Cell | None) -> bool:
-        if a is None or b is None or a.value is None or b.value is None:
-            return False
-        if abs(a.value - b.value) > _SAME_DIGITS_3:  # same_digits at 3 or more decimals cannot hold
-            return False
-        return (
-            is_finite_number(a)
-            and is_finite_number(b)
-            and a.value != 0
-            and a.decimals is not None
-            and b.decimals is not None
-            and min(a.decimals, b.decimals) >= 3
-            and same_digits(a, b)
-        )
+        # a training-loss cell (a) and a validation-loss cell (b), each at its column's precision
+        return a is not None and b is not None and _equal_at_own_precision(a, tdec, b, vdec)
 
     tcells, vcells = f.cells(tl), f.cells(vl)
     for i in range(1, len(f.rows)):
@@ -657,7 +817,7 @@ def shifted_cell(ctx: AuditContext) -> Iterator[Hit]:
                 ),
                 table_location(f, below, tl),
             )
-        if eq(vcells[i], tcells[i - 1]) and not eq(vcells[i], tcells[i]):
+        if eq(tcells[i - 1], vcells[i]) and not eq(tcells[i], vcells[i]):
             yield (
                 (
                     f"{vl.name} in {f.row_label(below)} ({cell_text(vcells[i])}) equals the {tl.name} of "
@@ -702,4 +862,46 @@ def headline_not_final_or_best(ctx: AuditContext) -> Iterator[Hit]:
         f"({f.row_label(f.last_row).removeprefix('the row of ')})"
         + (f" nor the best one ({best_text})" if best_text else ""),
         place(section=HEADLINE),
+    )
+
+
+@rule(
+    "multi-gpu-one-device",
+    "CS152",
+    "warning",
+    "distributed_type is multi-GPU but the batch sizes multiply out on one device",
+)
+def multi_gpu_one_device(ctx: AuditContext) -> Iterator[Hit]:
+    """
+    What it does:
+        Fires when the hyperparameters say ``distributed_type: multi-GPU`` but give no
+        ``num_devices`` and ``total_train_batch_size`` equals ``train_batch_size x
+        gradient_accumulation_steps``: the arithmetic of one device.
+    Why is this bad:
+        The Trainer writes ``num_devices`` and multiplies it into the total batch size whenever it
+        trains on several devices. A multi-GPU card whose batch arithmetic implies one device was
+        launched as a one-process distributed run, or its batch sizes were edited; either way the
+        effective batch size (and so the schedule) the card describes is in doubt.
+    Example:
+        - train_batch_size: 1
+        - distributed_type: multi-GPU
+        - gradient_accumulation_steps: 4
+        - total_train_batch_size: 4
+    """
+    hp = ctx.card.hyperparameters
+    if hp is None or hp.num_devices is not None or not hp.distributed_type:
+        return
+    kind = str(hp.distributed_type).lower().replace("_", "-")
+    if "multi" not in kind or "gpu" not in kind:
+        return
+    per, gas, total = hp.train_batch_size, hp.gradient_accumulation_steps or 1, hp.total_train_batch_size
+    if per is None or total is None or per <= 0 or total != per * gas:
+        return
+    yield (
+        (
+            f"distributed_type is {hp.distributed_type} but total_train_batch_size {total} = train_batch_size "
+            f"{per} x gradient_accumulation_steps {gas} on one device (no num_devices): the run used one "
+            "process, or the batch sizes are not the run's"
+        ),
+        place(section=HYPERPARAMETERS, column="distributed_type"),
     )

@@ -14,13 +14,16 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
+from cardsmith.audit.evidence import implied_denominator, logging_interval_explains, slow_drift
 from cardsmith.audit.facts import (
+    CardFacts,
     Column,
     metric_kind,
     norm_name,
 )
 from cardsmith.audit.registry import (
     HEADLINE,
+    HYPERPARAMETERS,
     AuditContext,
     Hit,
     cell_text,
@@ -37,6 +40,46 @@ MATERIAL_RISE = 0.10
 FROZEN_RUN = 3
 #: Relative distance to ln(num_labels) that counts as chance level.
 CHANCE_TOLERANCE = 0.01
+
+
+#: Metric kinds for which a frozen value suggests a model predicting one class.
+_CLASS_KINDS = {"accuracy", "precision", "recall", "f1", "correlation", "auc"}
+
+
+def _printed(f: CardFacts, col: Column) -> tuple[list[float], float] | None:
+    """The column's numeric values and the unit of its finest printed digit."""
+    cells = [c for c in f.cells(col) if c is not None and c.value is not None and c.decimals is not None]
+    if len(cells) < 2:
+        return None
+    decimals = max(c.decimals for c in cells)  # type: ignore[type-var]
+    return [c.value for c in cells], 10.0 ** (-decimals)  # type: ignore[misc]
+
+
+def small_evaluation_set(f: CardFacts) -> int | None:
+    """The evaluation-set size that an accuracy column implies (its values are all ``k/n``), if small."""
+    for col in f.metrics:
+        if col.kind not in {"accuracy", "exact"}:
+            continue
+        printed = _printed(f, col)
+        if printed is None:
+            continue
+        values, unit = printed
+        scale = 100.0 if col.scale == "percent" else 1.0
+        n = implied_denominator([v / scale for v in values], unit / 2 / scale)
+        if n is not None:
+            return n
+    return None
+
+
+def _repeats_expected(f: CardFacts, col: Column, small_set: int | None) -> bool:
+    """Repeated values are what this column does anyway: the evaluation set is small (an accuracy
+    column only takes the values ``k/n`` with ``n <= 500``: the same predictions give the same numbers),
+    or the column drifts by about one printed unit between evaluations (a slowly converging metric
+    that repeats whenever it moves less)."""
+    printed = _printed(f, col)
+    if printed is not None and slow_drift(*printed):
+        return True
+    return col is not f.val_loss and small_set is not None
 
 
 def _is_perfect(col: Column, cell: Cell) -> bool:
@@ -88,7 +131,11 @@ def frozen_metric(ctx: AuditContext) -> Iterator[Hit]:
         fewer than 3 decimals (``0.91`` three times is what rounding makes of a slowly improving
         metric), nor one that is a step of a slow trend: the values just before and after the run
         are the adjacent printed values, one below and one above (``0.5000``, then ``0.5001`` 25
-        times, then ``0.5002``: a metric improving by less than its last digit per evaluation).
+        times, then ``0.5002``: a metric improving by less than its last digit per evaluation), nor a
+        column that drifts by about one printed unit between evaluations anyway, nor a metric whose
+        printed values are all ``k/n`` for a small evaluation set (``n <= 500``: accuracy over 48
+        images takes 49 values, so repeats are expected). The message claims a single class only
+        for classification metrics.
         Each run of identical values is one finding, naming its first and last row.
     Why is this bad:
         A model that predicts one class for every input scores the same accuracy or F1 after every
@@ -104,6 +151,13 @@ def frozen_metric(ctx: AuditContext) -> Iterator[Hit]:
     candidates = list(f.metrics)
     if f.val_loss is not None:
         candidates.append(f.val_loss)
+    memo: list[int | None] = []
+
+    def small_set() -> int | None:  # computed once, and only when some run needs it
+        if not memo:
+            memo.append(small_evaluation_set(f))
+        return memo[0]
+
     for col in candidates:
         mover = f.val_loss if col is not f.val_loss else f.train_loss
         if mover is None:
@@ -131,6 +185,7 @@ def frozen_metric(ctx: AuditContext) -> Iterator[Hit]:
                 and not _is_perfect(col, first)
                 and (first.decimals is None or first.decimals >= 3)
                 and not _rounding_step(first, before, after)
+                and not _repeats_expected(f, col, small_set())
             ):
                 mover_values = f.values(mover)
                 moving = [
@@ -146,16 +201,22 @@ def frozen_metric(ctx: AuditContext) -> Iterator[Hit]:
                     lo = cell_text(min(moving, key=lambda cv: cv[1])[0])
                     hi = cell_text(max(moving, key=lambda cv: cv[1])[0])
                     start, end = f.rows[run[0]], f.rows[run[-1]]
-                    yield (
+                    what = (
                         f"{col.name} is {cell_text(first)} in {len(run)} consecutive evaluations "
                         f"({f.row_label(start)} to {f.row_label(end).removeprefix('the row of ')}) while "
-                        f"{mover.name} moves ({lo} to {hi}): the model may predict a single class"
-                        if col is not f.val_loss
-                        else f"{col.name} is {cell_text(first)} in {len(run)} consecutive evaluations "
-                        f"({f.row_label(start)} to {f.row_label(end).removeprefix('the row of ')}) while "
-                        f"{mover.name} moves ({lo} to {hi}): a stale or skipped evaluation",
-                        table_location(f, start, col),
+                        f"{mover.name} moves ({lo} to {hi})"
                     )
+                    if col is f.val_loss:
+                        why = (
+                            "the evaluated model did not change between these evaluations (skipped optimizer "
+                            "steps, such as fp16 loss-scale overflows, or a learning rate near zero), or the "
+                            "evaluation is stale"
+                        )
+                    elif col.kind in _CLASS_KINDS:
+                        why = "the model may predict a single class"
+                    else:
+                        why = "the model's outputs may not have changed between these evaluations"
+                    yield (f"{what}: {why}", table_location(f, start, col))
             i = j + 1
 
 
@@ -195,25 +256,78 @@ def training_loss_rising(ctx: AuditContext) -> Iterator[Hit]:
         )
 
 
+#: An earlier checkpoint is "clearly better" on a bounded metric by this much (on the fraction scale) ...
+BETTER_POINTS = 0.01
+#: ... and on an unbounded one (WER, MSE, perplexity) by this relative margin.
+BETTER_RELATIVE = 0.02
+
+
+def task_metric(f: CardFacts) -> Column | None:
+    """The metric a checkpoint would be chosen by (``metric_for_best_model``): the table's F1, else its
+    first task metric (accuracy, WER, ROUGE, BLEU, a correlation, ...), else precision or recall, else
+    an error measure (MSE)."""
+    ranked = [c for c in f.metrics if c.higher_is_better is not None]
+    for kinds in (
+        {"f1"},
+        {
+            "accuracy",
+            "error_rate",
+            "rouge",
+            "bleu",
+            "correlation",
+            "exact",
+            "chrf",
+            "meteor",
+            "auc",
+            "map",
+            "iou",
+            "jaccard",
+        },
+        {"precision", "recall"},
+    ):
+        found = next((c for c in ranked if c.kind in kinds), None)
+        if found is not None:
+            return found
+    return ranked[0] if ranked else None
+
+
+def _clearly_better(col: Column, a: Cell, b: Cell) -> bool:
+    """``a`` is better than ``b`` on ``col`` beyond rounding and by a material margin."""
+    if a.value is None or b.value is None:
+        return False
+    gain = (a.value - b.value) if col.higher_is_better else (b.value - a.value)
+    if gain <= a.half_ulp + b.half_ulp + EPS:
+        return False
+    if col.is_bounded:
+        return gain >= BETTER_POINTS * (100.0 if col.scale == "percent" else 1.0) - EPS
+    return gain >= BETTER_RELATIVE * abs(b.value)
+
+
 @rule(
     "best-checkpoint-not-reported",
     "CS203",
     "warning",
-    "the card reports the last checkpoint, but an earlier one was clearly better (validation loss rose "
-    "materially from its minimum)",
+    "the card reports the last checkpoint although its validation loss rose materially from its minimum "
+    "(overfitting); an earlier checkpoint is named only when the task metric was clearly better there",
 )
 def best_checkpoint_not_reported(ctx: AuditContext) -> Iterator[Hit]:
     """
     What it does:
-        When the headline reports the last row, compares that row's validation loss with the
-        lowest validation loss of the earlier rows. It fires when the last one is at least 10 %
-        higher (allowing for rounding at both ends).
+        When the headline reports the last row, compares that row's validation loss with the lowest
+        validation loss of the earlier rows; the loss must have risen at least 10 % (allowing for
+        rounding at both ends). Then, when the table has a task metric (accuracy, F1, WER, ROUGE,
+        ...), which is what ``metric_for_best_model`` usually is, the message claims a better earlier
+        checkpoint only when an earlier row is clearly better on it (1 point on a bounded metric, 2 %
+        on an unbounded one), and names that row; when the metric kept improving or stayed within
+        that margin, it says what is true: the loss overfits, and no earlier checkpoint is clearly
+        better on the metric. Without a task metric, the lower loss is the better checkpoint (the
+        default ``metric_for_best_model``).
     Why is this bad:
-        The validation loss rising well above its minimum is overfitting; the card publishes the
-        final weights although an earlier checkpoint generalised better, and does not say so.
-        ``load_best_model_at_end=True`` (with ``metric_for_best_model``) keeps the better one.
+        The card publishes the final weights although an earlier checkpoint scored better, and does
+        not say so. ``load_best_model_at_end=True`` (with ``metric_for_best_model``) keeps the better one.
     Example:
-        Validation Loss 1.0616, 1.0763, 1.1077, 1.1743, 1.2436; the headline reports 1.2436
+        Validation Loss 0.4424 (epoch 11), ..., 0.5122 (epoch 15, reported);
+        Matthews Correlation 0.5078 (epoch 11), ..., 0.4661 (epoch 15)
     """
     f = ctx.facts
     col, last = f.val_loss, f.last_row
@@ -231,18 +345,58 @@ def best_checkpoint_not_reported(ctx: AuditContext) -> Iterator[Hit]:
         return
     best_row, best, _ = min(earlier, key=lambda rcv: rcv[2])
     assert best.value is not None and c_last is not None and c_last.value is not None
-    if best.value <= 0:
+    if best.value <= 0 or (c_last.value - c_last.half_ulp) < (best.value + best.half_ulp) * (
+        1 + MATERIAL_RISE
+    ):
         return
-    if (c_last.value - c_last.half_ulp) >= (best.value + best.half_ulp) * (1 + MATERIAL_RISE):
-        rise = (c_last.value / best.value - 1) * 100
+    rise = (c_last.value / best.value - 1) * 100
+    loss_text = f"{col.name} rose {rise:.0f}% above its minimum {cell_text(best)} ({f.row_label(best_row)})"
+    metric = task_metric(f)
+    if metric is None:
         yield (
             (
-                f"the card reports the last checkpoint ({f.row_label(last)}) although its {col.name} "
-                f"{cell_text(c_last)} is {rise:.0f}% above the minimum {cell_text(best)} of {f.row_label(best_row)}; "
-                "load_best_model_at_end would keep the better checkpoint"
+                f"the card reports the last checkpoint ({f.row_label(last)}), whose {col.name} {cell_text(c_last)} "
+                f"is {rise:.0f}% above the minimum {cell_text(best)} of {f.row_label(best_row)}; the table has no task "
+                "metric, so that earlier checkpoint is the better one, and load_best_model_at_end (whose default "
+                "metric is the loss) would keep it"
             ),
             table_location(f, last, col),
         )
+        return
+    m_last = last.cell(metric)
+    if not is_finite_number(m_last):
+        return
+    assert m_last is not None
+    candidates = [(r, c) for r, c in zip(f.rows[:-1], f.cells(metric)) if is_finite_number(c)]
+    if not candidates:
+        return
+    sign = 1.0 if metric.higher_is_better else -1.0
+    better_row, better = max(candidates, key=lambda rc: sign * rc[1].value)  # type: ignore[operator, union-attr]
+    assert better is not None and better.value is not None and m_last.value is not None
+    if not _clearly_better(metric, better, m_last):
+        if sign * m_last.value >= sign * better.value:
+            state = f"{metric.name} is best in the reported row ({cell_text(m_last)})"
+        else:
+            state = (
+                f"{metric.name} {cell_text(m_last)} is within {abs(better.value - m_last.value):.4g} of its best "
+                f"{cell_text(better)} ({f.row_label(better_row)})"
+            )
+        yield (
+            (
+                f"the {loss_text} to {cell_text(c_last)} in the reported last checkpoint ({f.row_label(last)}) while "
+                f"{state}: the model overfits the loss, but no earlier checkpoint is clearly better on {metric.name}"
+            ),
+            table_location(f, last, col),
+        )
+        return
+    yield (
+        (
+            f"the card reports the last checkpoint ({f.row_label(last)}: {metric.name} {cell_text(m_last)}), but "
+            f"{f.row_label(better_row)} was better ({metric.name} {cell_text(better)}) and the {loss_text}; "
+            "load_best_model_at_end with metric_for_best_model would keep the better checkpoint"
+        ),
+        table_location(f, last, metric),
+    )
 
 
 @rule(
@@ -315,3 +469,137 @@ def zero_metric(ctx: AuditContext) -> Iterator[Hit]:
                 f"the reported {name} is {cell_text(cell)}: the model never predicts the positive class",
                 where,
             )
+
+
+#: A training loss repeated in this many consecutive rows (two repeats) is not a coincidence of four digits.
+REPEATED_RUN = 3
+
+
+@rule(
+    "training-loss-repeated",
+    "CS250",
+    "warning",
+    "the training loss is identical in consecutive rows while the validation loss moves, and no logging "
+    "interval explains it",
+)
+def training_loss_repeated(ctx: AuditContext) -> Iterator[Hit]:
+    """
+    What it does:
+        Looks for a training loss printed identically in at least 3 consecutive rows while the
+        validation loss moves in those rows. The Trainer's table shows the last *logged* training
+        loss, so a value repeats whenever no log happened between two evaluations
+        (``logging_steps`` longer than ``eval_steps``): the rule tries the logging intervals that
+        could have produced the table (the common ones, every step and every gap) and fires only
+        when none explains which rows repeat and which change. A training loss that moves by about
+        one printed unit per row repeats by rounding alone and is not reported.
+    Why is this bad:
+        Training loss is an average over the steps since the last log; when logs did happen, the same
+        four digits three times over means the cells were copied or filled in by hand, and the
+        training curve the card shows is not the run's.
+    Example:
+        | 0.4807 | 0.75 | 300 | 0.4811 |
+        | 0.4807 | 1.0  | 400 | 0.4502 |    <- every other 100-step gap shows a new training loss
+        | 0.4807 | 1.25 | 500 | 0.4318 |
+    """
+    f = ctx.facts
+    tl, vl, st = f.train_loss, f.val_loss, f.step
+    if tl is None or vl is None or st is None:
+        return
+    tcells, vvalues = f.cells(tl), f.values(vl)
+    steps = [int(v) if v is not None and v == int(v) else None for v in f.values(st)]
+    texts = [
+        None
+        if c is None
+        else (
+            "no log"
+            if c.value is None and c.text.strip().lower() == "no log"
+            else (c.text.strip() if c.value is not None else None)
+        )
+        for c in tcells
+    ]
+    runs: list[tuple[int, int]] = []
+    i = 0
+    while i < len(texts):
+        j = i
+        while (
+            j + 1 < len(texts) and texts[i] is not None and texts[i] != "no log" and texts[j + 1] == texts[i]
+        ):
+            j += 1
+        if j - i + 1 >= REPEATED_RUN:
+            moving = {v for v in vvalues[i : j + 1] if v is not None}
+            if len(moving) >= 2:
+                runs.append((i, j))
+        i = j + 1
+    printed = _printed(f, tl)
+    if not runs or (printed is not None and slow_drift(*printed)) or logging_interval_explains(steps, texts):
+        return
+    for i, j in runs:
+        start, end = f.rows[i], f.rows[j]
+        yield (
+            (
+                f"{tl.name} is {cell_text(tcells[i])} in {j - i + 1} consecutive rows ({f.row_label(start)} to "
+                f"{f.row_label(end).removeprefix('the row of ')}) while {vl.name} moves, and no logging interval "
+                "explains the table's repeats: copied or hand-filled cells"
+            ),
+            table_location(f, start, tl),
+        )
+
+
+@rule(
+    "warmup-spans-run",
+    "CS251",
+    "warning",
+    "the learning-rate warmup lasts the whole run (warmup steps reach the training steps, or a ratio of 1)",
+)
+def warmup_spans_run(ctx: AuditContext) -> Iterator[Hit]:
+    """
+    What it does:
+        Compares ``lr_scheduler_warmup_steps`` with the run's length: ``training_steps`` when the
+        card gives it, else the last step of a results table that reaches ``num_epochs``. It fires
+        when the warmup is at least that long, or when ``lr_scheduler_warmup_ratio`` is 1 or more.
+        A fractional ``warmup_steps`` (``0.1``, a ratio written in the wrong field) is not compared.
+    Why is this bad:
+        During warmup the learning rate climbs from zero; a warmup as long as the run means the
+        scheduler the card names (linear, cosine) never decays it, so the run is not the one the
+        hyperparameters describe, and usually undertrained.
+    Example:
+        - lr_scheduler_warmup_steps: 500
+        - training_steps: 500
+    """
+    hp, f = ctx.card.hyperparameters, ctx.facts
+    if hp is None:
+        return
+    ratio = hp.lr_scheduler_warmup_ratio
+    if isinstance(ratio, (int, float)) and not isinstance(ratio, bool) and ratio >= 1:
+        message = f"lr_scheduler_warmup_ratio is {ratio:g}: the warmup lasts the whole run and the learning rate never decays"
+        yield (message, place(section=HYPERPARAMETERS, column="lr_scheduler_warmup_ratio"))
+        return
+    warmup = hp.lr_scheduler_warmup_steps
+    if (
+        not isinstance(warmup, (int, float))
+        or isinstance(warmup, bool)
+        or warmup < 1
+        or warmup != int(warmup)
+    ):
+        return
+    total, what = None, ""
+    if hp.training_steps:
+        total, what = hp.training_steps, f"training_steps {hp.training_steps}"
+    elif hp.num_epochs and f.epoch is not None and f.step is not None and f.last_row is not None:
+        e, s = f.last_row.cell(f.epoch), f.last_row.cell(f.step)
+        if (
+            e is not None
+            and s is not None
+            and e.value is not None
+            and s.value is not None
+            and abs(e.value - float(hp.num_epochs)) <= max(e.half_ulp, 0.005) + 1e-9
+        ):
+            total, what = int(s.value), f"the last step of the run ({int(s.value)}, epoch {cell_text(e)})"
+    if total and warmup >= total:
+        yield (
+            (
+                f"lr_scheduler_warmup_steps {int(warmup)} reaches {what}: the warmup lasts the whole run and "
+                f"the {hp.lr_scheduler_type or 'scheduled'} decay never starts"
+            ),
+            place(section=HYPERPARAMETERS, column="lr_scheduler_warmup_steps"),
+        )

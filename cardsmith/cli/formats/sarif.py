@@ -63,6 +63,8 @@ def locate_line(lines: list[str], loc: Location) -> int | None:
             if re.match(rf"^\s*[-*]\s*{re.escape(loc.column)}\s*:", line):
                 return i + 1
         return None
+    if section == "Metadata" and not loc.column:
+        return 1
     if section in {"model-index", "Metadata"}:
         key = loc.column if section == "Metadata" and loc.column else "model-index"
         if section == "model-index" and loc.column:
@@ -93,7 +95,8 @@ def _artifact_uri(path: str | None) -> str:
         return p.resolve().as_uri() if p.is_absolute() else p.as_posix()
 
 
-def _source_lines(path: str | None) -> list[str]:
+def source_lines(path: str | None) -> list[str]:
+    """The lines of the card file at ``path`` (a folder: its README.md); empty when unreadable."""
     if not path:
         return []
     p = Path(path)
@@ -130,7 +133,7 @@ def sarif_log(reports: list[AuditReport]) -> dict[str, Any]:
     index = {r.code: i for i, r in enumerate(RULES)}
     results = []
     for report in reports:
-        lines = _source_lines(report.path)
+        lines = source_lines(report.path)
         uri = _artifact_uri(report.path)
         for f in report.findings:
             physical: dict[str, Any] = {"artifactLocation": {"uri": uri}}

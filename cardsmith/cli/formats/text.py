@@ -54,9 +54,9 @@ def summary_line(reports: list[AuditReport]) -> str:
     )
 
 
-def where(loc: Location) -> str:
-    """``Training results, row 4, Validation Loss`` (the parts that are known)."""
-    parts = []
+def where(loc: Location, line: int | None = None) -> str:
+    """``line 57, Training results, row 4, Validation Loss`` (the parts that are known)."""
+    parts = [f"line {line}"] if line is not None else []
     if loc.section:
         parts.append(loc.section)
     if loc.row is not None:
@@ -66,6 +66,16 @@ def where(loc: Location) -> str:
     return ", ".join(parts)
 
 
+def _locator(report: AuditReport) -> Any:
+    """A function from a finding's location to its 1-based line in the card file (or ``None``)."""
+    if not report.findings:
+        return lambda loc: None
+    from cardsmith.cli.formats.sarif import locate_line, source_lines
+
+    src = source_lines(report.path)
+    return (lambda loc: locate_line(src, loc)) if src else (lambda loc: None)
+
+
 def format_text(reports: list[AuditReport]) -> str:
     """The plain text report (what a pipe gets)."""
     lines: list[str] = []
@@ -73,8 +83,9 @@ def format_text(reports: list[AuditReport]) -> str:
         lines.append(report.path or "<card>")
         if not report.findings:
             lines.append("  no findings")
+        locate = _locator(report)
         for f in report.findings:
-            at = where(f.location)
+            at = where(f.location, locate(f.location))
             lines.append(f"  {f.severity:<7} {f.rule} {f.name}: {f.message}" + (f"  [{at}]" if at else ""))
         lines.extend(_reproduction_lines(report))
         lines.append("")
@@ -113,8 +124,9 @@ def print_rich(reports: list[AuditReport], out: TextIO) -> None:
         console.print(f"[bold]{escape(report.path or '<card>')}[/bold]")
         if not report.findings:
             console.print("  [green]no findings[/green]")
+        locate = _locator(report)
         for f in report.findings:
-            at = where(f.location)
+            at = where(f.location, locate(f.location))
             console.print(
                 f"  [{_COLOR[f.severity]}]{f.severity:<7}[/] [dim]{f.rule}[/dim] {f.name}: "
                 f"{escape(f.message)}" + (f"  [dim]\\[{escape(at)}][/dim]" if at else "")
