@@ -39,11 +39,21 @@ def app() -> None:
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default="text", show_default=True, help="Output format.")
 @click.option("--select", multiple=True, help="Only these rules (names or codes, comma-separated).")
 @click.option("--ignore", multiple=True, help="Skip these rules (names or codes, comma-separated).")
-@click.option("--min-severity", type=click.Choice(["info", "warning", "error"]), default=None,
-              help="Show only findings of this severity or higher (the exit code still follows the errors).")
+@click.option(
+    "--min-severity",
+    type=click.Choice(["info", "warning", "error"]),
+    default=None,
+    help="Show only findings of this severity or higher (the exit code still follows the errors).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Show warnings and errors only (--min-severity warning).")
-def audit(paths: tuple[str, ...], fmt: str, select: tuple[str, ...], ignore: tuple[str, ...],
-          min_severity: str | None, quiet: bool) -> None:
+def audit(
+    paths: tuple[str, ...],
+    fmt: str,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    min_severity: str | None,
+    quiet: bool,
+) -> None:
     """Audit card files or model folders (their README.md), offline.
 
     Each path stands alone: one that cannot be read gets an unreadable-card error in the report and

@@ -20,14 +20,15 @@ SEVERITIES = ("info", "warning", "error")
 
 def at_least(reports: list[Any], min_severity: str) -> list[Any]:
     """The reports with the findings below ``min_severity`` left out (``--quiet`` is ``warning``)."""
-    keep = set(SEVERITIES[SEVERITIES.index(min_severity):])
+    keep = set(SEVERITIES[SEVERITIES.index(min_severity) :])
     if keep == set(SEVERITIES):
         return reports
     return [r.model_copy(update={"findings": [f for f in r.findings if f.severity in keep]}) for r in reports]
 
 
-def run_audit(paths: list[str], fmt: str, select: list[str] | None, ignore: list[str] | None,
-              min_severity: str = "info") -> int:
+def run_audit(
+    paths: list[str], fmt: str, select: list[str] | None, ignore: list[str] | None, min_severity: str = "info"
+) -> int:
     """``cardsmith audit``: audit the paths, print the reports, return the exit code.
 
     1 when any card has an error finding (an unreadable path is one); 2 (a :class:`ParseError`)
@@ -42,8 +43,14 @@ def run_audit(paths: list[str], fmt: str, select: list[str] | None, ignore: list
     if reports and all(is_unreadable(r) for r in reports):
         reasons = [f.message for r in reports for f in r.findings]
         first = reasons[0] if reasons else f"cannot read {paths[0]}"
-        more = f" (and {len(reports) - 1} more unreadable path{'s' if len(reports) > 2 else ''})" if len(reports) > 1 else ""
-        raise ParseError(f"nothing could be read: {first.removeprefix('cannot read this card: ').removeprefix('cannot read ')}{more}")
+        more = (
+            f" (and {len(reports) - 1} more unreadable path{'s' if len(reports) > 2 else ''})"
+            if len(reports) > 1
+            else ""
+        )
+        raise ParseError(
+            f"nothing could be read: {first.removeprefix('cannot read this card: ').removeprefix('cannot read ')}{more}"
+        )
     code = FINDINGS if any(r.has_errors for r in reports) else OK
     print_reports(at_least(reports, min_severity), fmt)
     return code

@@ -102,7 +102,9 @@ def _run(args: list[str], *, gc_paused: bool = False) -> tuple[int, bool]:
             try:
                 if audit is not None:
                     paths, fmt, select, ignore = audit
-                    return run_audit(paths, fmt, split_names(select), split_names(ignore), MIN_SEVERITY[0]), True
+                    return run_audit(
+                        paths, fmt, split_names(select), split_names(ignore), MIN_SEVERITY[0]
+                    ), True
                 assert hook is not None
                 return run_hook(*hook), True
             except BaseException as exc:  # noqa: BLE001 - the one error table, as the click CLI

@@ -16,7 +16,7 @@ from cardsmith.audit.paths import audit_paths
 from cardsmith.audit.report import SEVERITY_ORDER
 from cardsmith.card.parse import load_card
 from cardsmith.cli.app import main
-from cardsmith.errors import CardsmithError, ParseError, UnknownRuleError
+from cardsmith.errors import UnknownRuleError
 
 ROOT = REPO
 SEEDS = ROOT / "fixtures" / "seeds"

@@ -146,7 +146,9 @@ def test_text_output_plain_when_piped(capsys: pytest.CaptureFixture[str]) -> Non
     warnings = sum(1 for r in reports for f in r.findings if f.severity == "warning")
     infos = sum(1 for r in reports for f in r.findings if f.severity == "info")
     assert out.rstrip().splitlines()[-1] == f"{errors} errors, {warnings} warnings, {infos} info in 5 cards"
-    assert re.search(r"error   CS101 loss-equals-metric: .*\[line \d+, Training results, row 4, Validation Loss\]", out)
+    assert re.search(
+        r"error   CS101 loss-equals-metric: .*\[line \d+, Training results, row 4, Validation Loss\]", out
+    )
     assert summary_line([AuditReport()]) == "0 errors, 0 warnings, 0 info in 1 card"
 
 

@@ -237,7 +237,9 @@ def _is_error_rate_name(name: str | None) -> bool:
         return False
     low = name.lower()
     words = set(re.split(r"[^a-z0-9]+", low))
-    return bool(words & _ASR_METRIC_WORDS) or low.strip() == "per" or "error rate" in low or "error_rate" in low
+    return (
+        bool(words & _ASR_METRIC_WORDS) or low.strip() == "per" or "error rate" in low or "error_rate" in low
+    )
 
 
 def _card_task(ctx: AuditContext) -> str | None:
@@ -258,16 +260,26 @@ def _card_task(ctx: AuditContext) -> str | None:
         return "automatic-speech-recognition"
     # no metadata says it: a card about fine-tuning Whisper on speech, whose only numbers are losses
     head = "".join(b.text for b in ctx.card.blocks)[:4000].lower()
-    if "whisper" in head and ("speech" in head or "transcri" in head) and not any(
-            c.role == "metric" for c in ctx.facts.columns) and all(
-            norm_name(h.name) in {"loss", "validation loss", "eval loss"} or column_role(h.name, has_val_loss_column=False)
-            == "pseudo" for h in ctx.card.headline):
+    if (
+        "whisper" in head
+        and ("speech" in head or "transcri" in head)
+        and not any(c.role == "metric" for c in ctx.facts.columns)
+        and all(
+            norm_name(h.name) in {"loss", "validation loss", "eval loss"}
+            or column_role(h.name, has_val_loss_column=False) == "pseudo"
+            for h in ctx.card.headline
+        )
+    ):
         return "automatic-speech-recognition"
     return None
 
 
-@rule("task-metric-missing", "CS350", "warning",
-      "the card's task has a standard metric that the card never reports (an ASR card without WER)")
+@rule(
+    "task-metric-missing",
+    "CS350",
+    "warning",
+    "the card's task has a standard metric that the card never reports (an ASR card without WER)",
+)
 def task_metric_missing(ctx: AuditContext) -> Iterator[Hit]:
     """
     What it does:
@@ -294,13 +306,19 @@ def task_metric_missing(ctx: AuditContext) -> Iterator[Hit]:
             names += [x for m in res.metrics for x in (m.name, m.type) if isinstance(x, str)]
     if any(_is_error_rate_name(n) for n in names):
         return
-    message = ("the card is an automatic-speech-recognition card but reports no WER or CER (headline, results table "
-               "and model-index have none): its quality is not stated")
+    message = (
+        "the card is an automatic-speech-recognition card but reports no WER or CER (headline, results table "
+        "and model-index have none): its quality is not stated"
+    )
     yield (message, place(section=HEADLINE if card.headline else METADATA))
 
 
-@rule("front-matter-unclosed", "CS150", "error",
-      "the YAML front matter never closes: the Hub ignores the card's metadata")
+@rule(
+    "front-matter-unclosed",
+    "CS150",
+    "error",
+    "the YAML front matter never closes: the Hub ignores the card's metadata",
+)
 def front_matter_unclosed(ctx: AuditContext) -> Iterator[Hit]:
     """
     What it does:
@@ -318,13 +336,20 @@ def front_matter_unclosed(ctx: AuditContext) -> Iterator[Hit]:
         # my-model            <- no closing '---' before the Markdown starts
     """
     if FRONT_MATTER_UNCLOSED in ctx.card.notes:
-        yield (FRONT_MATTER_UNCLOSED + ": the Hub reads no metadata from this card (license, datasets, "
-               "model-index are ignored)", place(section=METADATA))
+        yield (
+            FRONT_MATTER_UNCLOSED + ": the Hub reads no metadata from this card (license, datasets, "
+            "model-index are ignored)",
+            place(section=METADATA),
+        )
 
 
-@rule("unreadable-card", "CS151", "error",
-      "a path cannot be read or parsed as a card (the reason is in the message); the other paths are still audited",
-      produced_by="engine")
+@rule(
+    "unreadable-card",
+    "CS151",
+    "error",
+    "a path cannot be read or parsed as a card (the reason is in the message); the other paths are still audited",
+    produced_by="engine",
+)
 def unreadable_card(ctx: AuditContext) -> Iterator[Hit]:
     """
     What it does:

@@ -13,7 +13,12 @@ def summary(reports: list[AuditReport]) -> dict[str, int]:
     for r in reports:
         for f in r.findings:
             counts[f.severity] = counts.get(f.severity, 0) + 1
-    return {"cards": len(reports), "errors": counts["error"], "warnings": counts["warning"], "info": counts["info"]}
+    return {
+        "cards": len(reports),
+        "errors": counts["error"],
+        "warnings": counts["warning"],
+        "info": counts["info"],
+    }
 
 
 def reports_json(reports: list[AuditReport]) -> dict[str, Any]:
