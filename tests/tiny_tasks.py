@@ -747,3 +747,162 @@ def train_qa(out_dir: str | Path, **overrides: Any) -> tuple[Any, Path]:
     )
     trainer.train()
     return _finish(trainer, out, raw["validation"], "tiny-bert-qa", "tiny_squad", "question-answering")
+
+
+# --------------------------------------------------------------------------------------------------
+# Speech recognition, sequence to sequence (Whisper, the "fine-tune Whisper" blog recipe)
+# --------------------------------------------------------------------------------------------------
+
+COLOURS = ["red", "blue", "green", "yellow", "black", "white"]
+SAMPLING_RATE = 16000
+
+
+def _utterance(rng: random.Random) -> tuple[np.ndarray, str]:
+    """One to four colour words, each a 0.2 s tone of its own pitch, with a little noise."""
+    words = [rng.choice(COLOURS) for _ in range(rng.randint(1, 4))]
+    t = np.arange(int(0.2 * SAMPLING_RATE)) / SAMPLING_RATE
+    audio = np.concatenate([0.5 * np.sin(2 * np.pi * (300 + 180 * COLOURS.index(w)) * t) for w in words])
+    audio = audio + np.random.default_rng(rng.randint(0, 10**6)).normal(0, 0.05, audio.shape)
+    return audio.astype(np.float32), " ".join(words).capitalize() + "."
+
+
+def speech_data(n_train: int = 200, n_eval: int = 30, seed: int = 4) -> Any:
+    """``audio`` ({"array", "sampling_rate"}) and ``sentence``, as Common Voice holds them."""
+    from datasets import DatasetDict
+
+    rng = random.Random(seed)
+    out = {}
+    for split, n in (("train", n_train), ("validation", n_eval)):
+        rows = [_utterance(rng) for _ in range(n)]
+        out[split] = _dataset(
+            {
+                "audio": [{"array": a.tolist(), "sampling_rate": SAMPLING_RATE} for a, _ in rows],
+                "sentence": [s for _, s in rows],
+            },
+            "tiny_speech",
+            split,
+        )
+    return DatasetDict(out)
+
+
+def whisper_processor() -> Any:
+    """A ``WhisperProcessor`` built locally: a byte-level BPE over the colour words, Whisper's special
+    tokens, and a 1-second, 16-mel feature extractor."""
+    import json
+
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import WhisperFeatureExtractor, WhisperProcessor, WhisperTokenizer
+
+    bpe = ByteLevelBPETokenizer()
+    corpus = [" ".join(COLOURS).capitalize() + ". " + " ".join(w.capitalize() for w in COLOURS)] * 10
+    bpe.train_from_iterator(corpus, vocab_size=300, min_frequency=1, show_progress=False)
+    model_json = json.loads(bpe._tokenizer.to_str())["model"]
+    vocab = dict(model_json["vocab"])
+    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model_json["merges"]]
+    specials = [
+        "<|endoftext|>",
+        "<|startoftranscript|>",
+        "<|translate|>",
+        "<|transcribe|>",
+        "<|startoflm|>",
+        "<|startofprev|>",
+        "<|nocaptions|>",
+        "<|notimestamps|>",
+    ]
+    for token in specials:
+        vocab[token] = len(vocab)
+    tokenizer = WhisperTokenizer(
+        vocab=vocab, merges=merges, pad_token="<|endoftext|>", additional_special_tokens=specials[1:]
+    )
+    extractor = WhisperFeatureExtractor(
+        feature_size=16, sampling_rate=SAMPLING_RATE, hop_length=160, chunk_length=1, n_fft=400
+    )
+    return WhisperProcessor(feature_extractor=extractor, tokenizer=tokenizer)
+
+
+def train_whisper(out_dir: str | Path, **overrides: Any) -> tuple[Any, Path]:
+    """A tiny ``WhisperForConditionalGeneration`` fine-tuned as the blog does (WER in percent)."""
+    import jiwer
+    import torch
+    from transformers import (
+        Seq2SeqTrainer,
+        WhisperConfig,
+        WhisperForConditionalGeneration,
+    )
+
+    _one_thread()
+    out = Path(out_dir)
+    raw = speech_data()
+    processor = whisper_processor()
+    tokenizer, extractor = processor.tokenizer, processor.feature_extractor
+    start_id = tokenizer.convert_tokens_to_ids("<|startoftranscript|>")
+    end_id = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    config = WhisperConfig(
+        vocab_size=len(tokenizer),
+        num_mel_bins=16,
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_source_positions=50,
+        max_target_positions=64,
+        decoder_start_token_id=start_id,
+        pad_token_id=end_id,
+        bos_token_id=end_id,
+        eos_token_id=end_id,
+        suppress_tokens=[],
+        begin_suppress_tokens=None,
+    )
+    torch.manual_seed(42)
+    model = WhisperForConditionalGeneration(config)
+    model.generation_config.no_timestamps_token_id = tokenizer.convert_tokens_to_ids("<|notimestamps|>")
+    model.generation_config.is_multilingual = False
+
+    def prepare(batch: dict[str, Any]) -> dict[str, Any]:
+        audio = batch["audio"]
+        batch["input_features"] = extractor(
+            audio["array"], sampling_rate=audio["sampling_rate"]
+        ).input_features[0]
+        batch["labels"] = tokenizer(batch["sentence"]).input_ids
+        return batch
+
+    encoded = raw.map(prepare, remove_columns=["audio", "sentence"])
+
+    class DataCollatorSpeechSeq2SeqWithPadding:
+        def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
+            batch = extractor.pad(
+                [{"input_features": f["input_features"]} for f in features], return_tensors="pt"
+            )
+            labels_batch = tokenizer.pad([{"input_ids": f["labels"]} for f in features], return_tensors="pt")
+            labels = labels_batch["input_ids"].masked_fill(labels_batch.attention_mask.ne(1), -100)
+            if (labels[:, 0] == start_id).all().cpu().item():
+                labels = labels[:, 1:]
+            batch["labels"] = labels
+            return batch
+
+    def compute_metrics(pred: Any) -> dict[str, float]:
+        pred_ids, label_ids = pred.predictions, pred.label_ids
+        label_ids[label_ids == -100] = tokenizer.pad_token_id
+        pred_str = tokenizer.batch_decode(pred_ids, skip_special_tokens=True)
+        label_str = tokenizer.batch_decode(label_ids, skip_special_tokens=True)
+        return {"wer": 100 * jiwer.wer(label_str, pred_str)}
+
+    overrides.setdefault("generation_max_length", 225)
+    overrides.setdefault("num_train_epochs", 5)
+    trainer = Seq2SeqTrainer(
+        model=model,
+        args=_seq2seq_args(out, overrides),
+        train_dataset=encoded["train"],
+        eval_dataset=encoded["validation"],
+        processing_class=extractor,
+        data_collator=DataCollatorSpeechSeq2SeqWithPadding(),
+        compute_metrics=compute_metrics,
+    )
+    trainer.train()
+    processor.save_pretrained(str(out))
+    return _finish(
+        trainer, out, raw["validation"], "tiny-whisper", "tiny_speech", "automatic-speech-recognition"
+    )

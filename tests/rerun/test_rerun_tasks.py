@@ -267,3 +267,47 @@ def test_squad_v2_null_answer_and_normalisation() -> None:
     scores = squad_scores(["", "a red apple", "pear"], [[], ["red apple"], ["green pear"]], v2=True)
     assert scores["exact"] == pytest.approx(200 / 3)
     assert scores["f1"] == pytest.approx(100 * (1 + 1 + 2 / 3) / 3)
+
+
+# --------------------------------------------------------------------------------------------------
+# speech recognition with a sequence-to-sequence model (Whisper)
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def whisper(root: Path) -> dict[str, Any]:
+    trainer, eval_file = tiny_tasks.train_whisper(root / "whisper")
+    return {"trainer": trainer, "eval": eval_file, "out": root / "whisper"}
+
+
+def _whisper(run: dict[str, Any], claims: dict[str, Any]) -> Any:
+    from transformers import AutoProcessor, WhisperForConditionalGeneration
+
+    from cardsmith.rerun.tasks.speech_seq2seq import reproduce_whisper
+
+    processor = AutoProcessor.from_pretrained(str(run["out"]))
+    model = WhisperForConditionalGeneration.from_pretrained(str(run["out"]), use_safetensors=True).eval()
+    audios = [(a["array"], a["sampling_rate"]) for a in _texts(run["eval"], "audio")]
+    return reproduce_whisper(
+        model,
+        processor,
+        audios,
+        _texts(run["eval"], "sentence"),
+        claims,
+        eval_batch_size=run["trainer"].args.per_device_eval_batch_size,
+    )
+
+
+def test_whisper_reproduces_loss_and_wer(whisper: dict[str, Any]) -> None:
+    from cardsmith.rerun.tasks.speech_seq2seq import ASR_METRICS
+
+    claims = _card_claims(whisper["out"], ASR_METRICS)
+    assert set(claims) == {"loss", "wer"}
+    result = _whisper(whisper, claims)
+    assert all(r.match for r in result.metrics.values()), result.metrics
+    logged = _last_eval(whisper["trainer"])
+    assert abs(result.metrics["loss"].value - logged["eval_loss"]) < EXACT
+    assert abs(result.metrics["wer"].value - logged["eval_wer"]) < EXACT
+    assert result.settings["scale"] == "percent" and result.settings["normalisation"] == "none"
+    raised = _whisper(whisper, _raised(claims, "loss"))
+    assert not raised.metrics["loss"].match and raised.metrics["wer"].match
