@@ -181,7 +181,11 @@ def generation_candidates(
     max_length = getattr(generation_config, "max_length", None)
     beams = getattr(generation_config, "num_beams", None) or 1
     base = {"max_length": max_length, "num_beams": beams, "source": "generation_config.json"}
-    out: list[tuple[dict[str, Any], dict[str, Any]]] = [({}, base)]
+    # Passed explicitly: when generation_config.json does not set max_length, generate() would add the
+    # decoder start token to the default (20 -> 21 tokens), while Seq2SeqTrainer fills the defaults
+    # into the model's generation config after its first batch and generates at 20 from then on.
+    first = {"max_length": max_length} if isinstance(max_length, int) else {}
+    out: list[tuple[dict[str, Any], dict[str, Any]]] = [(first, base)]
     if task != "automatic-speech-recognition":
         if max_length != MAX_TARGET_LENGTH:
             out.append(
