@@ -62,7 +62,7 @@ def build_checkpoint(folder: Path, n_eval: int, device: str) -> tuple[Path, obje
         return inputs
 
     encoded = raw.map(preprocess, batched=True, remove_columns=["document", "summary"])
-    args = tiny_tasks._seq2seq_args(
+    args = tiny_tasks.seq2seq_args(
         folder / "train",
         {"eval_strategy": "no", "num_train_epochs": 4, "learning_rate": 3e-3, "use_cpu": device == "cpu"},
     )

@@ -200,7 +200,7 @@ def bleu_compute_metrics(tokenizer: Any) -> Any:
     return compute
 
 
-def _seq2seq_args(out_dir: Path, overrides: dict[str, Any]) -> Any:
+def seq2seq_args(out_dir: Path, overrides: dict[str, Any]) -> Any:
     from transformers import Seq2SeqTrainingArguments
 
     defaults: dict[str, Any] = {
@@ -266,7 +266,7 @@ def train_summarization(out_dir: str | Path, **overrides: Any) -> tuple[Any, Pat
     encoded = raw.map(preprocess, batched=True, remove_columns=["document", "summary"])
     trainer = Seq2SeqTrainer(
         model=model,
-        args=_seq2seq_args(out, overrides),
+        args=seq2seq_args(out, overrides),
         train_dataset=encoded["train"],
         eval_dataset=encoded["validation"],
         processing_class=tokenizer,
@@ -312,7 +312,7 @@ def train_translation(out_dir: str | Path, **overrides: Any) -> tuple[Any, Path]
     encoded = raw.map(preprocess, batched=True, remove_columns=["translation"])
     trainer = Seq2SeqTrainer(
         model=model,
-        args=_seq2seq_args(out, overrides),
+        args=seq2seq_args(out, overrides),
         train_dataset=encoded["train"],
         eval_dataset=encoded["validation"],
         processing_class=tokenizer,
@@ -894,7 +894,7 @@ def train_whisper(out_dir: str | Path, **overrides: Any) -> tuple[Any, Path]:
     overrides.setdefault("num_train_epochs", 5)
     trainer = Seq2SeqTrainer(
         model=model,
-        args=_seq2seq_args(out, overrides),
+        args=seq2seq_args(out, overrides),
         train_dataset=encoded["train"],
         eval_dataset=encoded["validation"],
         processing_class=extractor,

@@ -22,7 +22,7 @@ from cardsmith.rerun.tasks.generation import (
     Claim,
     Reproduced,
     SearchResult,
-    _close,
+    claim_agrees,
     run_seq2seq,
     seq2seq_trainer_loss,
 )
@@ -111,7 +111,7 @@ def reproduce_whisper(
             scores = wer_cer([p for p, _ in pairs], [r for _, r in pairs])
             results: dict[str, Reproduced] = {}
             if "loss" in claims:
-                results["loss"] = Reproduced(loss_value, _close(claims["loss"], loss_value, tolerance))
+                results["loss"] = Reproduced(loss_value, claim_agrees(claims["loss"], loss_value, tolerance))
             scale_name = "fraction"
             for key in ("wer", "cer"):
                 if key in claims:
@@ -119,7 +119,7 @@ def reproduce_whisper(
                     hit = [
                         s
                         for s in (scale, 100.0 if scale == 1.0 else 1.0)
-                        if _close(claims[key], scores[key] * s, tolerance)
+                        if claim_agrees(claims[key], scores[key] * s, tolerance)
                     ]
                     used = hit[0] if hit else scale
                     scale_name = "percent" if used == 100.0 else "fraction"
