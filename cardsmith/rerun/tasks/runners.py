@@ -262,3 +262,55 @@ def run_task(req: TaskRerun) -> SearchResult:
     return language_modeling.reproduce_masked_lm(
         model, processor, config, texts, req.claims, eval_batch_size=req.eval_batch_size, device=req.device
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# The rerun task protocol (cardsmith.rerun.tasks.base): one Task class per issue-#13 task
+# --------------------------------------------------------------------------------------------------
+
+
+def _evaluations(card: Any) -> int:
+    """How many evaluations the run logged before (and including) the headline: the table's rows, plus
+    one for a final ``trainer.evaluate()``; at least 1."""
+    table = getattr(card, "results", None)
+    rows = len(getattr(table, "rows", None) or [])
+    return max(rows, 0) + 1
+
+
+def _seed(card: Any) -> int:
+    hp = getattr(card, "hyperparameters", None)
+    seed = getattr(hp, "seed", None) if hp is not None else None
+    return int(seed) if isinstance(seed, int) else 42
+
+
+def _model_name(card: Any, model_path: Path) -> str:
+    title = getattr(card, "title", None)
+    return f"{title or ''} {model_path.name}"
+
+
+def run_protocol(task: str, ctx: Any) -> Any:
+    """Run ``task`` for a :class:`~cardsmith.rerun.tasks.base.TaskContext`; a ``TaskResult`` whose
+    verdicts judge every claim the task recomputes (scale, sampling error and settings included)."""
+    from cardsmith.rerun.tasks.base import TaskResult, Verdict
+
+    pairs = [(c.name, c.cell) for c in ctx.claims]
+    claims = claims_for(task, pairs)
+    keys = {name: key for name, key in ((c.name, c.key) for c in ctx.claims) if key}
+    req = TaskRerun(
+        model_dir=Path(ctx.model_path), task=task, dataset=ctx.dataset, claims=claims,
+        eval_batch_size=ctx.eval_batch_size, seed=_seed(ctx.card), evaluations=_evaluations(ctx.card),
+        device=ctx.device, batch_size=ctx.batch_size, columns=dict(ctx.columns),
+        trust_remote_code=ctx.trust_remote_code, model_name=_model_name(ctx.card, Path(ctx.model_path)),
+    )
+    result = run_task(req)
+    verdicts: dict[str, Any] = {}
+    names = METRIC_NAMES[task]
+    for name, key in keys.items():
+        mine = card_claims([(name, next(c.cell for c in ctx.claims if c.name == name))], names)
+        for my_key in mine:
+            if my_key in result.metrics:
+                r = result.metrics[my_key]
+                verdicts[key] = Verdict(value=r.value, match=r.match, note=r.note or None)
+    device = getattr(ctx.device, "type", str(ctx.device))
+    return TaskResult(values={}, settings=dict(result.settings), examples=result.examples, device=str(device),
+                      seconds=round(result.seconds, 3), verdicts=verdicts)
