@@ -297,10 +297,18 @@ def run_protocol(task: str, ctx: Any) -> Any:
     claims = claims_for(task, pairs)
     keys = {name: key for name, key in ((c.name, c.key) for c in ctx.claims) if key}
     req = TaskRerun(
-        model_dir=Path(ctx.model_path), task=task, dataset=ctx.dataset, claims=claims,
-        eval_batch_size=ctx.eval_batch_size, seed=_seed(ctx.card), evaluations=_evaluations(ctx.card),
-        device=ctx.device, batch_size=ctx.batch_size, columns=dict(ctx.columns),
-        trust_remote_code=ctx.trust_remote_code, model_name=_model_name(ctx.card, Path(ctx.model_path)),
+        model_dir=Path(ctx.model_path),
+        task=task,
+        dataset=ctx.dataset,
+        claims=claims,
+        eval_batch_size=ctx.eval_batch_size,
+        seed=_seed(ctx.card),
+        evaluations=_evaluations(ctx.card),
+        device=ctx.device,
+        batch_size=ctx.batch_size,
+        columns=dict(ctx.columns),
+        trust_remote_code=ctx.trust_remote_code,
+        model_name=_model_name(ctx.card, Path(ctx.model_path)),
     )
     result = run_task(req)
     verdicts: dict[str, Any] = {}
@@ -312,5 +320,11 @@ def run_protocol(task: str, ctx: Any) -> Any:
                 r = result.metrics[my_key]
                 verdicts[key] = Verdict(value=r.value, match=r.match, note=r.note or None)
     device = getattr(ctx.device, "type", str(ctx.device))
-    return TaskResult(values={}, settings=dict(result.settings), examples=result.examples, device=str(device),
-                      seconds=round(result.seconds, 3), verdicts=verdicts)
+    return TaskResult(
+        values={},
+        settings=dict(result.settings),
+        examples=result.examples,
+        device=str(device),
+        seconds=round(result.seconds, 3),
+        verdicts=verdicts,
+    )
