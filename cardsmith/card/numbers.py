@@ -28,6 +28,8 @@ _NUMBER_RE = re.compile(
         \s*(?P<pct>%)?\s*$""",
     re.VERBOSE,
 )
+#: A number with thousands separators: ``18,609``, ``1,234.5`` (groups of exactly three digits).
+_GROUPED_RE = re.compile(r"^\s*[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?\s*%?\s*$")
 _SPECIAL = {
     "nan": math.nan,
     "inf": math.inf,
@@ -97,6 +99,8 @@ class Cell(BaseModel):
         if low in _SPECIAL:
             return _cell(cls, raw, _SPECIAL[low], None, fields_set=_TEXT_VALUE_DECIMALS)
         m = _NUMBER_RE.match(core)
+        if m is None and "," in core and _GROUPED_RE.match(core):
+            m = _NUMBER_RE.match(core.replace(",", ""))  # 18,609 steps: thousands separators
         if not m or not m.group("mant") or m.group("mant") in {".", ""}:
             return _cell(cls, raw)
         mant = m.group("mant").replace("_", "")

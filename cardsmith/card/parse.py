@@ -578,6 +578,31 @@ def _parse_key_values(lines: list[str], items: list[tuple[int, int]]) -> list[tu
     return out
 
 
+#: One line of an emphasised headline: ``*- Loss: 0.1234*``, optionally ending in a hard break (``\``).
+_ITALIC_ITEM_RE = re.compile(
+    r"^\s*([*_]{1,2})\s*[-*+]\s+(?P<key>[^:*_]+?)\s*:\s*(?P<value>[^*_]+?)\s*\1\s*\\?\s*$"
+)
+
+
+def _italic_headline(para: list[str]) -> list[HeadlineMetric] | None:
+    """The headline of a paragraph that holds the lead line and then only emphasised ``- Name: value``
+    lines (an edited card's italic headline), else ``None``."""
+    try:
+        at = next(j for j, line in enumerate(para) if line.strip() == HEADLINE_LEAD)
+    except StopIteration:
+        return None
+    items = [ln for ln in para[at + 1 :] if ln.strip()]
+    if not items:
+        return None
+    pairs = []
+    for line in items:
+        m = _ITALIC_ITEM_RE.match(line)
+        if m is None:
+            return None
+        pairs.append((m.group("key").strip(), m.group("value").strip()))
+    return _parse_headline(pairs)
+
+
 def _parse_headline(pairs: list[tuple[str, str]]) -> list[HeadlineMetric] | None:
     out = []
     for name, value in pairs:
@@ -857,6 +882,13 @@ def _scan_tokens(
                         spans.append((start + j, start + j + 1, "intro"))
                     break
             last = para[-1].strip() if para else ""
+            if "headline" not in taken and (italic := _italic_headline(para)) is not None:
+                # "*- Loss: 0.12*\" lines under the lead: an emphasised headline, read (the text is kept as written)
+                taken.add("headline")
+                fields["headline"] = italic
+                lead_at = next(j for j, line in enumerate(para) if line.strip() == HEADLINE_LEAD)
+                spans.append((start + lead_at, _trim_end(body, start, end), "headline"))
+                continue
             if last == HEADLINE_LEAD and "headline" not in taken:
                 pending_lead = ("headline", end - 1)
             elif last == HYPERPARAMETERS_LEAD and "hyperparameters" not in taken:

@@ -47,6 +47,7 @@ RULES: tuple[Rule, ...] = build_registry(
         completeness.task_metric_missing,
         completeness.front_matter_unclosed,
         completeness.unreadable_card,
+        completeness.unreadable_value,
         reproduction.metric_not_reproduced,
         reproduction.loss_not_reproduced,
         suppression.unused_suppression,

@@ -365,3 +365,59 @@ def unreadable_card(ctx: AuditContext) -> Iterator[Hit]:
         cardsmith audit cards/*.md     <- cards/logo.md is a PNG: "not a text file"
     """
     return iter(())
+
+
+#: A cell that holds only what numbers are made of (digits, spaces, point, comma, sign, exponent, percent).
+_NUMERIC_LOOKING = re.compile(r"^[\s\d.,+\-eE%]*\d[\s\d.,+\-eE%]*$")
+#: At most this many unreadable values are named one by one; the rest are counted.
+_MAX_NAMED = 5
+
+
+@rule(
+    "unreadable-value",
+    "CS155",
+    "warning",
+    "a results-table cell or headline value looks like a number but cannot be read (it is not compared)",
+)
+def unreadable_value(ctx: AuditContext) -> Iterator[Hit]:
+    """
+    What it does:
+        Reports each results-table cell and headline value made only of what numbers are made of
+        (digits, point, comma, sign, exponent, percent, spaces) that is nevertheless not a number
+        cardsmith can read: ``0 .283908``, ``12,3456``. Numbers with thousands separators
+        (``18,609``) and emphasised values (``*0.12*``) are read, and ``No log`` or ``-`` are text.
+    Why is this bad:
+        A value that cannot be read is left out of every comparison: a headline or a row that
+        contradicts the rest would pass unnoticed. Saying so is better than dropping it silently.
+    Example:
+        | 0.4512 | 2.0 | 3584 | 0 .283908 | 0.9012 |     <- a space inside the validation loss
+    """
+    card, f = ctx.card, ctx.facts
+    found: list[Hit] = []
+    for h in card.headline:
+        text = h.value.text.strip().strip("*_`").strip()
+        if h.value.value is None and _NUMERIC_LOOKING.match(text):
+            found.append(
+                (
+                    f"the headline value of {h.name} ({text!r}) looks like a number but cannot be read; it is not compared",
+                    place(section=HEADLINE, column=h.name),
+                )
+            )
+    for col in f.columns:
+        for row, cell in zip(f.rows, f.cells(col)):
+            if cell is None or cell.value is not None:
+                continue
+            text = cell.text.strip().strip("*_`").strip()
+            if _NUMERIC_LOOKING.match(text):
+                found.append(
+                    (
+                        f"the {col.name} of {f.row_label(row)} ({text!r}) looks like a number but cannot be read; it is not compared",
+                        table_location(f, row, col),
+                    )
+                )
+    yield from found[:_MAX_NAMED]
+    if len(found) > _MAX_NAMED:
+        yield (
+            f"{len(found) - _MAX_NAMED} more values look like numbers but cannot be read",
+            place(section=TABLE),
+        )

@@ -82,6 +82,12 @@ def _repeats_expected(f: CardFacts, col: Column, small_set: int | None) -> bool:
     return col is not f.val_loss and small_set is not None
 
 
+def _exact_zero(col: Column, cell: Cell) -> bool:
+    """A correlation, F1, precision or recall printed as zero (``0.0``): the Trainer prints an exact
+    zero so, and it is the value of a model that predicts one class, not a coarse rounding."""
+    return cell.value == 0 and col.kind in {"correlation", "f1", "precision", "recall"}
+
+
 def _is_perfect(col: Column, cell: Cell) -> bool:
     """A value at the best end of its range (accuracy 1.0, WER 0): a plateau there is no defect."""
     v = cell.value
@@ -183,7 +189,7 @@ def frozen_metric(ctx: AuditContext) -> Iterator[Hit]:
             if (
                 len(run) >= FROZEN_RUN
                 and not _is_perfect(col, first)
-                and (first.decimals is None or first.decimals >= 3)
+                and (first.decimals is None or first.decimals >= 3 or _exact_zero(col, first))
                 and not _rounding_step(first, before, after)
                 and not _repeats_expected(f, col, small_set())
             ):
