@@ -66,19 +66,81 @@ class ModelCard(Card):
 
         return cls.of(card_from_output_dir(path, **kwargs))
 
-    # -- use ---------------------------------------------------------------------------------------
-
     def to_markdown(self) -> str:
         """Render the card: generated parts in the Trainer's layout, everything else as written."""
         from cardsmith.card.render import render_card
 
         return render_card(self)
 
-    def audit(self, *, select: list[str] | None = None, ignore: list[str] | None = None) -> AuditReport:
-        """Run the auditor's rules on this card."""
+    @classmethod
+    def from_hub_card(cls, hub_card: Any) -> ModelCard:
+        """A ``huggingface_hub.ModelCard`` (or any ``RepoCard``) as a cardsmith card: its full text
+        (front matter and body), as huggingface_hub writes it."""
+        return cls.from_markdown(str(hub_card))
+
+    # -- use ---------------------------------------------------------------------------------------
+
+    def audit(
+        self, *, select: list[str] | str | None = None, ignore: list[str] | str | None = None
+    ) -> AuditReport:
+        """Run the auditor's rules on this card (``select``/``ignore``: rule names or codes, as a list
+        or one comma-separated string such as ``"CS108,missing-license"``)."""
         from cardsmith.audit.engine import audit_card
 
         return audit_card(self, select=select, ignore=ignore, num_labels=self._num_labels)
+
+    def to_hub_card(self) -> Any:
+        """This card as a ``huggingface_hub.ModelCard`` (its metadata parsed by huggingface_hub: a card
+        whose ``model-index`` huggingface_hub rejects raises ``ValueError``, as ``ModelCard.load`` would)."""
+        from huggingface_hub import ModelCard as HubModelCard
+
+        return HubModelCard(self.to_markdown())
+
+    def save(self, path: str | Path) -> Path:
+        """Write this card's Markdown to ``path`` (a file, or a folder for its README.md), atomically.
+
+        Exactly this card is written (no merge with a file already there: ``write_card`` in
+        ``cardsmith.train.merge`` merges); a replaced file keeps its mode, a new one gets the mode a
+        plain ``open(path, "w")`` gives.
+        """
+        from cardsmith.card.io import atomic_write_text
+
+        target = Path(path)
+        if target.is_dir():
+            target = target / "README.md"
+        return atomic_write_text(target, self.to_markdown())
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        token: str | None = None,
+        repo_type: str = "model",
+        commit_message: str | None = None,
+        commit_description: str | None = None,
+        revision: str | None = None,
+        create_pr: bool | None = None,
+    ) -> Any:
+        """Upload this card as ``README.md`` of ``repo_id`` through ``huggingface_hub.HfApi.upload_file``.
+
+        The bytes uploaded are exactly :meth:`to_markdown`; the metadata is first checked the way
+        huggingface_hub reads it (:meth:`to_hub_card` raises on an invalid ``model-index``). Returns
+        what ``upload_file`` returns (the commit's URL/info).
+        """
+        from huggingface_hub import HfApi
+
+        text = self.to_markdown()
+        self.to_hub_card()
+        return HfApi(token=token).upload_file(
+            path_or_fileobj=text.encode("utf-8"),
+            path_in_repo="README.md",
+            repo_id=repo_id,
+            repo_type=repo_type,
+            commit_message=commit_message or "Update model card (cardsmith)",
+            commit_description=commit_description,
+            revision=revision,
+            create_pr=create_pr,
+        )
 
     def section_text(self, title: str) -> str | None:
         """The free text under a heading (case-insensitive title match), up to the next heading."""

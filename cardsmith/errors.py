@@ -63,3 +63,14 @@ class HookError(CardsmithError):
 
 class MissingExtraError(CardsmithError):
     """An optional dependency group (``cardsmith[eval]``, ``cardsmith[plot]``) is not installed."""
+
+
+class WriteRefusedError(CardsmithError):
+    """``verify --write`` would record a number the rerun did not prove; the card is left unchanged.
+
+    ``report`` is the verification's report (printed before the one-line reason).
+    """
+
+    def __init__(self, message: str, *, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report

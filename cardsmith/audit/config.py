@@ -91,6 +91,10 @@ def _load_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
 
 
+#: The keys a ``[tool.cardsmith]`` table may hold; any other key is an error, not a silent no-op.
+CONFIG_KEYS = ("select", "ignore")
+
+
 def read_config(pyproject: Path) -> dict[str, list[str]]:
     """The ``[tool.cardsmith]`` table of a ``pyproject.toml``: ``select`` and ``ignore`` lists.
 
@@ -104,6 +108,16 @@ def read_config(pyproject: Path) -> dict[str, list[str]]:
         return {}
     if not isinstance(table, dict):
         raise ConfigError(f"{pyproject}: [tool.cardsmith] must be a table")
+    unknown = sorted(str(key) for key in table if key not in CONFIG_KEYS)
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], CONFIG_KEYS, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ConfigError(
+            f"{pyproject}: [tool.cardsmith] has unknown key(s) {', '.join(map(repr, unknown))}"
+            f"{hint}; the keys are {', '.join(CONFIG_KEYS)}"
+        )
     out: dict[str, list[str]] = {}
     for key in ("select", "ignore"):
         if key not in table:

@@ -63,7 +63,7 @@ def sort_key(f: Finding) -> tuple[Any, ...]:
 
 
 def selection(
-    select: list[str] | None, ignore: list[str] | None, config: dict[str, list[str]] | None
+    select: list[str] | str | None, ignore: list[str] | str | None, config: dict[str, list[str]] | None
 ) -> set[str]:
     """The names of the rules that run: ``select`` (else the config's, else all) minus every ``ignore``."""
     cfg = config or {}
@@ -80,8 +80,8 @@ class Policy:
         self,
         card: Card,
         *,
-        select: list[str] | None = None,
-        ignore: list[str] | None = None,
+        select: list[str] | str | None = None,
+        ignore: list[str] | str | None = None,
         config: dict[str, list[str]] | None = None,
     ) -> None:
         self.chosen = selection(select, ignore, config)
@@ -179,8 +179,8 @@ def run_rules(
 def audit_card(
     card: Card,
     *,
-    select: list[str] | None = None,
-    ignore: list[str] | None = None,
+    select: list[str] | str | None = None,
+    ignore: list[str] | str | None = None,
     path: str | Path | None = None,
     config: dict[str, list[str]] | None = None,
     num_labels: int | None = None,

@@ -228,10 +228,25 @@ def read_text(path: str | Path) -> str:
 # Atomic file writes: a reader sees the old file or the new one, never half of either.
 
 
+def plain_file_mode() -> int:
+    """The permission bits a plain ``open(path, "w")`` gives a new file: ``0o666`` less the umask."""
+    try:  # Linux shows the umask without changing it (changing it is not thread-safe)
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return 0o666 & ~current
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
 
-    An existing file's permission bits are kept. On any failure the original file is untouched.
+    An existing file's permission bits are kept; a new file gets :func:`plain_file_mode`. On any
+    failure the original file is untouched.
     """
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
@@ -246,8 +261,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
+        # mkstemp creates 0600: give the file the mode it had, else what a plain open(..., "w") gives.
+        os.chmod(tmp, mode if mode is not None else plain_file_mode())
         os.replace(tmp, target)
     except OSError as exc:
         try:

@@ -92,9 +92,15 @@ def audit(
 @click.option("--ignore", multiple=True, help="Skip these rules.")
 def verify(repo: str, fmt: str, select: tuple[str, ...], ignore: tuple[str, ...], **options: Any) -> None:
     """Audit a Hub repository or local model folder; with --rerun, reproduce its numbers."""
+    from cardsmith.errors import WriteRefusedError
     from cardsmith.rerun.verify import verify_repo
 
-    report = verify_repo(repo, select=split_names(select), ignore=split_names(ignore), **options)
+    try:
+        report = verify_repo(repo, select=split_names(select), ignore=split_names(ignore), **options)
+    except WriteRefusedError as exc:  # the report, then the one-line reason (exit 2)
+        if exc.report is not None:
+            _emit_reports([exc.report], fmt)
+        raise
     sys.exit(_emit_reports([report], fmt))
 
 
@@ -113,16 +119,19 @@ def verify(repo: str, fmt: str, select: tuple[str, ...], ignore: tuple[str, ...]
 def render(source: str, output: Path | None, plot: bool) -> None:
     """Write the Markdown card for a card, a training output folder, or a card JSON."""
     from cardsmith.card.render import render_card
-    from cardsmith.train.merge import write_card
-    from cardsmith.train.output_dir import load_source
+    from cardsmith.train.merge import merge_into, write_card
+    from cardsmith.train.output_dir import load_source, training_state
 
     card = load_source(source)
+    state = training_state(source)
     if output is None:
         if plot:
             raise click.UsageError("--plot needs -o FILE (the image is written beside the card)")
+        if state is not None and Path(source).is_dir():  # the preview is what -o SOURCE/README.md writes
+            card = merge_into(card, Path(source) / "README.md")
         click.echo(render_card(card), nl=False)
         return
-    written = write_card(card, output, plot=plot)
+    written = write_card(card, output, plot=plot, state=state)
     click.echo(f"wrote {written}", err=True)
 
 
@@ -135,7 +144,7 @@ def parse(card: str, fmt: str) -> None:
 
     parsed = load_card(card)
     if fmt == "json":
-        click.echo(parsed.model_dump_json(indent=2, exclude={"blocks"}))
+        click.echo(parsed.model_dump_json(indent=2))  # with its blocks: `render card.json` gives it back
         return
     from cardsmith.cli.formats.text import print_card_summary
 

@@ -180,6 +180,19 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def check_config_names(config: HookConfig) -> str | None:
+    """A git config setting naming an unknown rule (``cardsmith.select`` / ``cardsmith.ignore``), or None."""
+    from cardsmith.audit.rules import resolve
+    from cardsmith.errors import UnknownRuleError
+
+    for key, names in (("cardsmith.select", config.select), ("cardsmith.ignore", config.ignore)):
+        try:
+            resolve(names)
+        except UnknownRuleError as exc:
+            return f"git config {key}: {exc}"
+    return None
+
+
 def run_pre_push(
     stdin: IO[str] | Iterable[str],
     *,
@@ -197,6 +210,13 @@ def run_pre_push(
     """
     refs = parse_refs(stdin)
     config = read_config(cwd)
+    bad_setting = check_config_names(config)
+    if bad_setting is not None:  # the hook's own setting is wrong, not the card: say so, refuse
+        _say(
+            f"cardsmith: {bad_setting}; fix it with `git config`, or skip this check with "
+            "'git push --no-verify'"
+        )
+        return 2
     seen: set[tuple[str, str]] = set()
     outcomes = [o for ref in refs if not ref.is_deletion for o in _audit_ref(ref, remote, config, cwd, seen)]
     if not outcomes:

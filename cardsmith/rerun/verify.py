@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from cardsmith.audit.report import AuditReport, Finding, ReproducedMetric, Reproduction
 from cardsmith.card.model import Card
-from cardsmith.errors import ConfigError, ResolveError
+from cardsmith.errors import ConfigError, DatasetError, ResolveError, WriteRefusedError
 from cardsmith.rerun.claims import (
     HALF_TOLERANCE,
     TOLERANCE,
@@ -30,7 +30,7 @@ from cardsmith.rerun.claims import (
     reproduce,
     reproduction_findings,
 )
-from cardsmith.rerun.write import write_reproduction
+from cardsmith.rerun.write import SUBSET_NOTE, write_refusal, write_reproduction
 
 if TYPE_CHECKING:  # pragma: no cover
     from cardsmith.rerun.resolve import ResolvedModel
@@ -78,6 +78,19 @@ def verify_repo(
     resolve(ignore)
     if write and not rerun:
         raise ConfigError("--write records a rerun's results; add --rerun")
+    if not rerun:
+        rerun_only = (
+            ("--dataset", dataset),
+            ("--dataset-config", dataset_config),
+            ("--split", split),
+            ("--text-column", text_column),
+            ("--label-column", label_column),
+            ("--batch-size", batch_size),
+            ("--max-examples", max_examples),
+        )
+        given = [flag for flag, value in rerun_only if value is not None]
+        if given:
+            raise ConfigError(f"{', '.join(given)} only apply to a rerun; add --rerun")
     model = resolve_model(repo, revision=revision, weights=rerun, trust_remote_code=trust_remote_code)
     if write and not model.local:
         raise ConfigError("--write needs a local model folder (the Hub cache is not edited); clone the repo")
@@ -86,6 +99,15 @@ def verify_repo(
     config = None if model.local else {}
     produced: list[Finding] = []
     reproduction = None
+    failures: list[tuple[Claim, ReproducedMetric]] = []
+    if rerun and not dataset:
+        from cardsmith.rerun.data import card_dataset
+
+        if card_dataset(card) is None:  # said before torch and the model are loaded
+            raise DatasetError(
+                "the card names no evaluation dataset (no model-index dataset, no datasets metadata); "
+                "pass --dataset"
+            )
     if rerun:
         reproduction, failures = rerun_card(
             model,
@@ -110,7 +132,10 @@ def verify_repo(
         report.path = repo
     report.reproduction = reproduction
     if write and reproduction is not None:
-        write_reproduction(model, card, reproduction)
+        refusal = write_refusal(reproduction, failures)
+        if refusal is not None:
+            raise WriteRefusedError(f"--write refused, the card is unchanged: {refusal}", report=report)
+        write_reproduction(model, card, reproduction, dataset=dataset, dataset_config=dataset_config)
     return report
 
 
@@ -166,7 +191,7 @@ def rerun_card(
 
     id2label, _ = model_labels(config)
     name = source.name + (f" ({source.config})" if source.config else "")
-    return reproduce(
+    reproduction, failures = reproduce(
         card,
         data,
         output,
@@ -175,3 +200,11 @@ def rerun_card(
         tolerance=tolerance,
         dataset=name,
     )
+    if max_examples is not None and max_examples < len(ds):
+        # A subset's numbers are not the card's: shown, never compared (no finding, no --write).
+        note = f"{SUBSET_NOTE} ({output.examples} of {len(ds)} examples): not compared with the card"
+        reproduction.metrics = [
+            m.model_copy(update={"match": False, "note": note}) for m in reproduction.metrics
+        ]
+        failures = []
+    return reproduction, failures

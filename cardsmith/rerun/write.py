@@ -1,23 +1,101 @@
-"""``verify --write``: record a rerun's results in the card (model-index and its own section), atomically."""
+"""``verify --write``: record a proved rerun in the card, atomically, in the parts cardsmith owns.
+
+What is written, and only when the rerun proved it (:func:`write_refusal` says why not otherwise):
+
+* one ``model-index`` result of cardsmith's own, marked ``source: {name: cardsmith, url: ...}``, with
+  the task, the dataset as the Hub expects it (``name``/``type``/``config``/``split``, never a local
+  path) and the proved metrics, each ``verified: false`` (``verified`` is for the Hub's own
+  evaluation service). A second ``--write`` replaces that result; the Trainer's and a person's
+  results are left as they are.
+* its own section between :data:`SECTION_START` and :data:`SECTION_END`. A second ``--write``
+  replaces only the text between the markers; a person's ``## Reproduction`` section is theirs.
+"""
 
 from __future__ import annotations
 
-from cardsmith.audit.report import Reproduction
-from cardsmith.card import sections
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cardsmith.audit.report import ReproducedMetric, Reproduction
 from cardsmith.card.io import atomic_write_text
 from cardsmith.card.metric_names import canonical_metric
-from cardsmith.card.model import Block, Card, IndexDataset, IndexMetric, IndexResult, ModelIndexEntry
+from cardsmith.card.model import Card, IndexDataset, IndexMetric, IndexResult, IndexTask, ModelIndexEntry
 from cardsmith.card.render import render_card
 from cardsmith.rerun.resolve import ResolvedModel
 
+if TYPE_CHECKING:  # pragma: no cover
+    from cardsmith.rerun.claims import Claim
+
+#: Where the model-index results cardsmith writes say they come from.
+CARDSMITH_SOURCE = {"name": "cardsmith", "url": "https://pypi.org/project/cardsmith/"}
+#: The lines around the section ``--write`` owns: only the text between them is ever rewritten.
+SECTION_START = "<!-- cardsmith-reproduction:start (written by `cardsmith verify --write`) -->"
+SECTION_END = "<!-- cardsmith-reproduction:end -->"
+#: The note on every metric of a rerun that evaluated a subset (``--max-examples``).
+SUBSET_NOTE = "subset"
+
+_START = "<!-- cardsmith-reproduction:start"
+_END = "<!-- cardsmith-reproduction:end"
+
+
+def used_subset(reproduction: Reproduction) -> bool:
+    """Whether the rerun evaluated only part of the split (``--max-examples``)."""
+    return any((m.note or "").startswith(SUBSET_NOTE) for m in reproduction.metrics)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.6g}"
+
+
+def proved_metrics(reproduction: Reproduction) -> list[ReproducedMetric]:
+    """The metrics the rerun proved, in the card's order (the loss stays in the section)."""
+    return [
+        m
+        for m in reproduction.metrics
+        if m.match and m.reproduced is not None and canonical_metric(m.name) not in (None, "loss")
+    ]
+
+
+def write_refusal(reproduction: Reproduction, failures: list[tuple[Claim, ReproducedMetric]]) -> str | None:
+    """Why the rerun's numbers may not be recorded (a subset, refuted claims, nothing proved), else None."""
+    if used_subset(reproduction):
+        return (
+            f"the rerun used a subset ({reproduction.examples} examples, --max-examples); only numbers "
+            "proved on the full split are recorded"
+        )
+    if failures:
+        refuted = ", ".join(
+            f"{claim.name} {claim.cell.text.strip()} (rerun: {_fmt(metric.reproduced)})"
+            for claim, metric in failures
+        )
+        return f"the rerun refuted {refuted}"
+    if not proved_metrics(reproduction):
+        return "the rerun proved no metric that the model-index can hold"
+    return None
+
+
+def display_dataset(name: str) -> str:
+    """A dataset as a card may name it: a local path is reduced to its file or folder name."""
+    base, sep, config = name.partition(" (")
+    path = Path(base).expanduser()
+    try:
+        local = path.exists()
+    except OSError:
+        local = False
+    if local or base.startswith((".", "/", "~")):
+        base = path.name or base
+    return base + (sep + config if sep else "")
+
 
 def reproduction_section(reproduction: Reproduction, newline: str = "\n") -> str:
-    """The ``## Reproduction`` section: where and how the numbers were re-run, and what came out."""
+    """cardsmith's own section, markers included: where and how the numbers were re-run, and what came out."""
     split = f", split `{reproduction.split}`" if reproduction.split else ""
     lines = [
-        "## Reproduction",
+        SECTION_START,
+        "## Reproduction (cardsmith)",
         "",
-        f"Re-evaluated with `cardsmith verify --rerun` on `{reproduction.dataset}`{split} "
+        f"Re-evaluated with `cardsmith verify --rerun` on `{display_dataset(reproduction.dataset)}`{split} "
         f"({reproduction.examples} examples, device {reproduction.device}"
         + (f", {reproduction.seconds:.1f} s" if reproduction.seconds is not None else "")
         + ")"
@@ -32,58 +110,140 @@ def reproduction_section(reproduction: Reproduction, newline: str = "\n") -> str
         reproduced = "" if m.reproduced is None else f"{m.reproduced:.4f}"
         mark = "yes" if m.match else ("n/a" if m.reproduced is None else "no")
         lines.append(f"| {m.name} | {claimed} | {reproduced} | {mark} |")
+    lines.append(SECTION_END)
     return newline.join(lines) + newline
 
 
-def update_model_index(card: Card, reproduction: Reproduction) -> None:
-    """Write the reproduced values into ``model-index`` (creating the result when there is none)."""
-    reproduced = [m for m in reproduction.metrics if m.reproduced is not None]
-    if not reproduced:
-        return
-    entries = card.metadata.model_index
-    if not entries:
-        entries = [ModelIndexEntry(name=card.title or "model", results=[])]
-    entry = entries[0]
-    if not entry.results:
-        dataset_name = reproduction.dataset.split(" (", 1)[0]
-        entry.results.append(
-            IndexResult(
-                dataset=IndexDataset(name=dataset_name, type=dataset_name, split=reproduction.split),
-                metrics=[],
-            )
-        )
-    result = entry.results[0]
-    if result.dataset is not None and reproduction.split and not result.dataset.split:
-        result.dataset.split = reproduction.split
-    for m in reproduced:
-        key = canonical_metric(m.name)
-        target = None
-        for existing in result.metrics:
-            names = {canonical_metric(existing.name or ""), canonical_metric(existing.type or "")}
-            if key is not None and key in names:
-                target = existing
-                break
-        if target is None:
-            if key == "loss":
-                continue  # model-index lists metrics; the loss stays in the section
-            result.metrics.append(IndexMetric(name=m.name, type=key or m.name, value=m.reproduced))
+def replace_owned_section(text: str, section: str, newline: str = "\n") -> str:
+    """``text`` with cardsmith's marked section replaced by ``section``, or ``section`` appended.
+
+    Everything outside the markers stays byte for byte.
+    """
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.lstrip().startswith(_START)), None)
+    end = None
+    if start is not None:
+        end = next((i for i in range(start, len(lines)) if lines[i].lstrip().startswith(_END)), None)
+    if start is not None and end is not None:
+        return "".join(lines[:start]) + section + "".join(lines[end + 1 :])
+    if not text:
+        return section
+    lead = "" if text.endswith(newline * 2) else (newline if text.endswith(newline) else newline * 2)
+    return text + lead + section
+
+
+def _index_task(card: Card, model: ResolvedModel) -> dict[str, str]:
+    """The model-index task: the card's own, else the one the checkpoint's config implies."""
+    for entry in card.metadata.model_index or []:
+        for result in entry.results:
+            if result.task is not None and result.task.type:
+                task = {"type": str(result.task.type)}
+                if result.task.name:
+                    task["name"] = str(result.task.name)
+                return task
+    from cardsmith.rerun.resolve import read_config
+    from cardsmith.rerun.run import task_of
+
+    kind = str(task_of(read_config(model)))
+    pipeline = {"sequence-classification": "text-classification"}.get(kind, kind)
+    return {"type": pipeline, "name": pipeline.replace("-", " ").title()}
+
+
+def _saved_info(path: Path, split: str | None) -> dict[str, Any]:
+    """The ``dataset_info.json`` of a ``save_to_disk`` folder (or of its split), if readable."""
+    info: dict[str, Any] = {}
+    for candidate in [path / "dataset_info.json", *([path / split / "dataset_info.json"] if split else [])]:
+        try:
+            if candidate.stat().st_size > 1 << 20:
+                continue
+            loaded = json.loads(candidate.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(loaded, dict):
+            info = loaded
+    return info
+
+
+def _index_dataset(
+    card: Card, reproduction: Reproduction, dataset: str | None, dataset_config: str | None
+) -> dict[str, str]:
+    """The model-index dataset (name/type/config/split as the Hub expects), never a local path."""
+    from cardsmith.rerun.data import DATA_FILE_BUILDERS, card_dataset
+
+    out: dict[str, str]
+    config = dataset_config
+    if not dataset:
+        source = card_dataset(card)
+        name = source.name if source is not None else display_dataset(reproduction.dataset.split(" (", 1)[0])
+        out = {"name": name, "type": name}
+        config = config or (source.config if source is not None else None)
+    else:
+        path = Path(dataset).expanduser()
+        if path.is_file():  # a data file: the datasets builder that read it, as the Trainer names it
+            out = {"name": path.name, "type": DATA_FILE_BUILDERS.get(path.suffix.lower(), "json")}
+        elif path.is_dir():  # save_to_disk: the name and config the saved dataset carries
+            info = _saved_info(path, reproduction.split)
+            name = info.get("dataset_name")
+            name = name if isinstance(name, str) and name else path.resolve().name
+            out = {"name": name, "type": name}
+            saved_config = info.get("config_name")
+            if not config and isinstance(saved_config, str) and saved_config:
+                config = saved_config
         else:
-            target.value = m.reproduced
+            out = {"name": dataset, "type": dataset}
+    if config:
+        out["config"] = config
+    if reproduction.split:
+        out["split"] = reproduction.split
+    return out
+
+
+def _is_ours(result: IndexResult) -> bool:
+    source = (result.model_extra or {}).get("source")
+    return isinstance(source, dict) and source.get("name") == CARDSMITH_SOURCE["name"]
+
+
+def update_model_index(
+    card: Card,
+    model: ResolvedModel,
+    reproduction: Reproduction,
+    *,
+    dataset: str | None = None,
+    dataset_config: str | None = None,
+) -> None:
+    """Put cardsmith's own model-index result (proved metrics only) in place of an earlier one of its own."""
+    entries = list(card.metadata.model_index or [])
+    if not entries:
+        entries = [ModelIndexEntry(name=card.title or model.name, results=[])]
+    for entry in entries:
+        entry.results = [r for r in entry.results if not _is_ours(r)]
+    metrics = [
+        IndexMetric(name=m.name, type=canonical_metric(m.name) or m.name, value=m.reproduced, verified=False)
+        for m in proved_metrics(reproduction)
+    ]
+    result = IndexResult(
+        task=IndexTask(**_index_task(card, model)),
+        dataset=IndexDataset(**_index_dataset(card, reproduction, dataset, dataset_config)),
+        metrics=metrics,
+        source=dict(CARDSMITH_SOURCE),
+    )
+    if not entries[0].name:
+        entries[0].name = card.title or model.name
+    entries[0].results.append(result)
     card.metadata.model_index = entries  # the renderer folds the typed model-index back into the YAML
 
 
-def write_reproduction(model: ResolvedModel, card: Card, reproduction: Reproduction) -> None:
-    """Record the rerun in the card file (model-index values and a ``## Reproduction`` section), atomically."""
-    update_model_index(card, reproduction)
-    card.blocks = with_reproduction_section(card, reproduction)
-    atomic_write_text(model.card_path, render_card(card))
-
-
-def with_reproduction_section(card: Card, reproduction: Reproduction) -> list[Block]:
-    """The card's blocks with its ``## Reproduction`` section replaced (or appended) by the rerun's."""
-    text = reproduction_section(reproduction, card.newline)
-    lines = sections.body_lines(card)
-    found = sections.find(lines, "Reproduction", level=2)
-    if found is not None and found.subtree_end < len(lines):
-        text += card.newline  # a blank line before the heading that follows
-    return sections.replace_section(card, found, text)
+def write_reproduction(
+    model: ResolvedModel,
+    card: Card,
+    reproduction: Reproduction,
+    *,
+    dataset: str | None = None,
+    dataset_config: str | None = None,
+) -> None:
+    """Record a proved rerun in the card file, atomically (call :func:`write_refusal` first)."""
+    update_model_index(card, model, reproduction, dataset=dataset, dataset_config=dataset_config)
+    text = replace_owned_section(
+        render_card(card), reproduction_section(reproduction, card.newline), card.newline
+    )
+    atomic_write_text(model.card_path, text)

@@ -281,7 +281,14 @@ class CardCallback(TrainerCallback, ExportableState):
         self._remember(args, state, kwargs, record)
         card = build_card(record, state)
         self.written = write_card(
-            card, self._target(args), plot=self.plot, log_history=list(state.log_history)
+            card,
+            self._target(args),
+            plot=self.plot,
+            state={
+                "log_history": list(state.log_history),
+                "best_global_step": getattr(state, "best_global_step", None),
+                "best_model_checkpoint": getattr(state, "best_model_checkpoint", None),
+            },
         )
         self.card = load_card(self.written)
         self.num_labels = live_num_labels(kwargs.get("model"))

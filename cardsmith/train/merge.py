@@ -9,7 +9,7 @@ cardsmith owns the numbers and facts it computes from a run:
   sentence after it that says which checkpoint it reports, the hyperparameters, the results table
   and the framework versions.
 
-Everything else is the person's: the title, filled-in sections ("Model description" and the
+Everything else is the person's: the title (unless it is the model-index name cardsmith wrote), filled-in sections ("Model description" and the
 rest), extra sections, extra metadata keys and their order, links and images. :func:`merge_cards`
 starts from the existing card and swaps in the owned parts; the renderer writes every other block
 back verbatim.
@@ -73,6 +73,13 @@ def _merge_metadata(old: Metadata, new: Metadata) -> Metadata:
     return Metadata(data=data, model_index=copy.deepcopy(model_index), model_index_key=index_key, raw=raw)
 
 
+def _generated_title(card: Card) -> bool:
+    """The title is the model's name as the model-index gives it (not one a person chose)."""
+    entries = card.metadata.model_index or []
+    name = entries[0].name if entries else None
+    return bool(card.title and name and card.title.strip() == str(name).strip())
+
+
 def merge_cards(existing: Card, new: Card) -> Card:
     """``existing`` with the parts cardsmith owns regenerated from ``new`` (see the module doc)."""
     from cardsmith.train.record import attach_headline_note, headline_note
@@ -83,7 +90,7 @@ def merge_cards(existing: Card, new: Card) -> Card:
         merged.base_model = new.base_model
     if new.dataset_name:
         merged.dataset_name = new.dataset_name
-    if not merged.title and new.title:
+    if new.title and (not merged.title or _generated_title(existing)):
         merged.title = new.title
     merged.headline = [h.model_copy(deep=True) for h in new.headline]
     if new.hyperparameters is not None:
@@ -141,23 +148,40 @@ def add_curves_link(card: Card, link: str = CURVES_LINK) -> Card:
     return card
 
 
+def merge_into(card: Card, target: str | Path) -> Card:
+    """``card`` as it would be written to ``target``: merged into the card already there, if any.
+
+    What ``cardsmith render SOURCE`` prints is this, so the preview is what ``-o`` writes.
+    """
+    path = Path(target)
+    if path.is_dir():
+        path = path / "README.md"
+    if not path.exists():
+        return card
+    from cardsmith.card.parse import load_card
+
+    return merge_cards(load_card(path), card)
+
+
 def write_card(
-    card: Card, path: str | Path, *, plot: bool = False, log_history: list[dict[str, Any]] | None = None
+    card: Card,
+    path: str | Path,
+    *,
+    plot: bool = False,
+    state: dict[str, Any] | None = None,
+    log_history: list[dict[str, Any]] | None = None,
 ) -> Path:
     """Write ``card`` to ``path`` atomically; an existing file is parsed and merged (what a person
     wrote is kept). With ``plot=True`` the training curves are drawn into ``training_curves.png``
-    beside the card and linked from its "Training results" section."""
+    beside the card and linked from its "Training results" section; ``state`` (the run's
+    ``trainer_state.json`` as a dict) gives the plot every logged loss and the best checkpoint."""
     target = Path(path)
     if target.is_dir():
         target = target / "README.md"
-    if target.exists():
-        from cardsmith.card.parse import load_card
-
-        existing = load_card(target)
-        card = merge_cards(existing, card)
+    card = merge_into(card, target)
     if plot:
         from cardsmith.train.plot import plot_training_curves
 
-        plot_training_curves(card, target.parent / CURVES_FILENAME, log_history=log_history)
+        plot_training_curves(card, target.parent / CURVES_FILENAME, state=state, log_history=log_history)
         card = add_curves_link(card)
     return atomic_write_text(target, render_card(card))

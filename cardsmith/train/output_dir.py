@@ -57,6 +57,21 @@ def _checkpoint_dirs(folder: Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
+def training_state(source: str | Path) -> dict[str, Any] | None:
+    """The ``trainer_state.json`` behind a ``render`` source (an output folder or the file), else None."""
+    path = Path(source)
+    if path.is_dir():
+        found = find_trainer_state(path)
+    elif path.is_file() and path.suffix.lower() == ".json":
+        found = path
+    else:
+        return None
+    if found is None:
+        return None
+    data = _read_json(found)
+    return data if isinstance(data.get("log_history"), list) else None
+
+
 def find_trainer_state(folder: Path) -> Path | None:
     """``folder/trainer_state.json``, else the latest ``checkpoint-N/trainer_state.json``."""
     direct = folder / "trainer_state.json"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +31,39 @@ def _series(xs: list[float | None], ys: list[float | None]) -> tuple[list[float]
     return [p[0] for p in pts], [p[1] for p in pts]
 
 
+def best_step_of(state: dict[str, Any] | None) -> int | None:
+    """The best checkpoint's global step as a ``trainer_state.json`` records it (None when untracked)."""
+    if not state:
+        return None
+    step = state.get("best_global_step")
+    if isinstance(step, int) and not isinstance(step, bool) and step > 0:
+        return step
+    ckpt = state.get("best_model_checkpoint")
+    if isinstance(ckpt, str):
+        m = re.search(r"checkpoint-(\d+)/*$", ckpt.replace("\\", "/"))
+        if m:
+            return int(m.group(1))
+    return None
+
+
 def plot_training_curves(
-    card: Card, path: str | Path, *, log_history: list[dict[str, Any]] | None = None
+    card: Card,
+    path: str | Path,
+    *,
+    state: dict[str, Any] | None = None,
+    log_history: list[dict[str, Any]] | None = None,
 ) -> Path:
     """Draw the card's training curves into ``path`` (PNG, written atomically) and return it.
 
-    Left: training loss (every logged value when ``log_history`` is given, else the table's) and
-    validation loss; right: the table's metric columns. The x axis is the step when the table has
-    one, else the epoch.
+    The one plotting path of ``CardCallback(plot=True)`` and ``cardsmith render --plot``. ``state``
+    is the run's ``trainer_state.json`` (or the live ``TrainerState`` as a dict): with it, the left
+    panel shows every logged training loss (not only those at the evaluation rows) and the best
+    checkpoint (``best_global_step``) is marked on both panels. Left: training and validation loss;
+    right: the table's metric columns. The x axis is the step when the table has one, else the epoch.
     """
+    if log_history is None and state is not None and isinstance(state.get("log_history"), list):
+        log_history = [e for e in state["log_history"] if isinstance(e, dict)]
+    best_step = best_step_of(state)
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -110,6 +135,29 @@ def plot_training_curves(
         ax_metric.text(
             0.5, 0.5, "no evaluation metrics logged", ha="center", va="center", transform=ax_metric.transAxes
         )
+    if best_step is not None:
+        best_x: float | None = float(best_step) if xname == "Step" else None
+        if best_x is None and log_history:
+            best_x = next(
+                (
+                    float(e["epoch"])
+                    for e in log_history
+                    if e.get("step") == best_step and isinstance(e.get("epoch"), (int, float))
+                ),
+                None,
+            )
+        if best_x is not None:
+            for ax in (ax_loss, ax_metric):
+                ax.axvline(
+                    best_x,
+                    color="grey",
+                    linestyle="--",
+                    linewidth=1,
+                    label=f"best checkpoint (step {best_step})",
+                )
+            ax_loss.legend()
+            if ax_metric.lines[:-1]:
+                ax_metric.legend()
     fig.tight_layout()
 
     buffer = io.BytesIO()

@@ -324,7 +324,11 @@ def choose_headline(summary: LogSummary, state: dict[str, Any], record: Training
         # An output folder without the run's arguments: a best checkpoint is tracked only with
         # metric_for_best_model, which load_best_model_at_end sets; assume it was restored.
         load_best = True
-        by = by or _guess_best_metric(rows, best, state)
+        if not by:
+            # trainer_state.json records the best value, not which metric it is: say only that.
+            value = state.get("best_metric")
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                by = f" with `best_metric` {value:.6g} (trainer_state.json does not name the metric)"
         restored = "assumed restored by `load_best_model_at_end` (the run's arguments are not recorded)"
     else:
         restored = "restored by `load_best_model_at_end`"
@@ -364,18 +368,6 @@ def _training_stopped(state: dict[str, Any]) -> bool:
         control = control[-1] if control else None
     args = control.get("args") if isinstance(control, dict) else None
     return bool(isinstance(args, dict) and args.get("should_training_stop"))
-
-
-def _guess_best_metric(rows: list[dict[str, Any]], step: int, state: dict[str, Any]) -> str:
-    """Which logged metric equals ``best_metric`` in the best row (for the sentence)."""
-    best = state.get("best_metric")
-    entry = next((e for e in reversed(rows) if e.get("step") == step), None)
-    if entry is None or not isinstance(best, (int, float)):
-        return ""
-    for key, value in entry.items():
-        if key.startswith("eval_") and isinstance(value, (int, float)) and value == best:
-            return f" by `{key}`"
-    return ""
 
 
 def looks_like_hub_id(name: Any) -> bool:
@@ -533,8 +525,35 @@ def attach_headline_note(card: Card, note: str | None) -> Card:
         notes = list(card.notes)
         card = parse_card(render_card(card))
         card.notes = notes
-    blocks = [b for b in card.blocks if not (b.kind == "text" and _is_note_block(b.text))]
+    blocks = list(card.blocks)
     card.blocks = blocks
+    found = _find_note(blocks)
+    if found is not None:
+        # Replace the sentence where it stands, keeping the lines around it byte for byte (the
+        # blank line after it belongs to the same block); without a new sentence, drop it and the
+        # line break that introduced it.
+        idx, line = found
+        text = blocks[idx].text
+        if note:
+            text = text.replace(line, note, 1)
+        else:
+            start = text.index(line)
+            end = start + len(line)
+            if text.startswith("\r\n", end):
+                end += 2
+            elif text.startswith("\n", end):
+                end += 1
+            if text[:start].endswith(("\n", "\r\n")) and start > 0:
+                start -= 2 if text[:start].endswith("\r\n") else 1
+            text = text[:start] + text[end:]
+        if text:
+            blocks[idx] = blocks[idx].model_copy(update={"text": text})
+        else:
+            del blocks[idx]
+        for extra in range(len(blocks) - 1, idx, -1):  # older duplicates of the sentence
+            if blocks[extra].kind == "text" and _is_note_block(blocks[extra].text):
+                del blocks[extra]
+        return card
     if note:
         from cardsmith.card.model import Block
 
@@ -545,6 +564,17 @@ def attach_headline_note(card: Card, note: str | None) -> Card:
             nl = card.newline
             blocks.insert(idx + 1, Block(kind="text", text=f"{nl}{note}{nl}"))
     return card
+
+
+def _find_note(blocks: list[Any]) -> tuple[int, str] | None:
+    """The first text block holding a "The results above are ..." line, and that line."""
+    for i, block in enumerate(blocks):
+        if block.kind != "text":
+            continue
+        for line in block.text.splitlines():
+            if line.startswith(HEADLINE_NOTE_PREFIX):
+                return i, line
+    return None
 
 
 def _is_note_block(text: str) -> bool:

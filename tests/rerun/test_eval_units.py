@@ -300,8 +300,9 @@ def test_resolve_local_errors(tmp_path: Path) -> None:
 
 
 def test_reproduction_section_replaced_not_duplicated() -> None:
+    """cardsmith rewrites only its own marked section; a person's ``## Reproduction`` is theirs."""
     from cardsmith.audit.report import ReproducedMetric, Reproduction
-    from cardsmith.rerun.write import with_reproduction_section
+    from cardsmith.rerun.write import SECTION_END, SECTION_START, replace_owned_section, reproduction_section
 
     rep = Reproduction(
         device="cpu",
@@ -310,11 +311,17 @@ def test_reproduction_section_replaced_not_duplicated() -> None:
         examples=1043,
         metrics=[ReproducedMetric(name="Loss", claimed=0.8086, reproduced=0.80861, match=True)],
     )
-    card = ModelCard.from_markdown(CARD + "\n## Reproduction\n\nold text\n\n## Citation\n\ncite me\n")
-    blocks = with_reproduction_section(card, rep)
-    text = "".join(b.text for b in blocks)
-    assert text.count("## Reproduction") == 1 and "old text" not in text and "cite me" in text
-    assert "| Loss | 0.8086 | 0.8086 | yes |" in text
-    plain = ModelCard.from_markdown(CARD)
-    text = "".join(b.text for b in with_reproduction_section(plain, rep))
-    assert text.rstrip().endswith("| Loss | 0.8086 | 0.8086 | yes |")
+    person = CARD + "\n## Reproduction\n\nold text\n\n## Citation\n\ncite me\n"
+    once = replace_owned_section(person, reproduction_section(rep))
+    assert once.startswith(person)  # everything a person wrote, byte for byte
+    assert once.count(SECTION_START) == 1 and once.rstrip().endswith(SECTION_END)
+    assert "| Loss | 0.8086 | 0.8086 | yes |" in once
+    rep2 = rep.model_copy(
+        update={
+            "metrics": [ReproducedMetric(name="Loss", claimed=0.8086, reproduced=0.80862, match=True)],
+            "examples": 1000,
+        }
+    )
+    twice = replace_owned_section(once + "\n## After\n\nmore\n", reproduction_section(rep2))
+    assert twice.count(SECTION_START) == 1 and "(1000 examples" in twice and "(1043 examples" not in twice
+    assert twice.startswith(person) and twice.endswith("\n## After\n\nmore\n")

@@ -1,7 +1,7 @@
 """Every rule of the auditor, in ONE explicit tuple (:data:`RULES`), and lookups by name or code.
 
 A new rule goes in the family module it belongs to (``contradictions``, ``dynamics``,
-``completeness``, ``reproduction``, ``suppression``), with ``fixtures/rules/<name>/{pass,fail}.md``, and
+``completeness``, ``metadata``, ``reproduction``, ``suppression``), with ``fixtures/rules/<name>/{pass,fail}.md``, and
 is listed here; ``cardsmith rules`` and the README's rule table are generated from this tuple.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from cardsmith.audit.registry import Rule, build_registry, place
 from cardsmith.audit.report import Finding, Location
-from cardsmith.audit.rules import completeness, contradictions, dynamics, reproduction, suppression
+from cardsmith.audit.rules import completeness, contradictions, dynamics, metadata, reproduction, suppression
 from cardsmith.errors import UnknownRuleError
 
 #: Every rule, in the order ``cardsmith rules`` lists them.
@@ -41,6 +41,7 @@ RULES: tuple[Rule, ...] = build_registry(
         completeness.missing_base_model,
         completeness.missing_dataset,
         completeness.missing_license,
+        metadata.model_index_invalid,
         completeness.placeholder_section,
         completeness.empty_model_index,
         completeness.implied_metrics,
@@ -75,10 +76,13 @@ def get_rule(name_or_code: str) -> Rule:
     return found
 
 
-def resolve(names: Iterable[str] | None) -> set[str] | None:
-    """Names or codes -> rule names; ``None`` stays ``None``. Unknown names raise."""
+def resolve(names: Iterable[str] | str | None) -> set[str] | None:
+    """Names or codes (a list, or one comma-separated string) -> rule names; ``None`` stays ``None``.
+    Unknown names raise."""
     if names is None:
         return None
+    if isinstance(names, str):
+        names = [part.strip() for part in names.split(",") if part.strip()]
     return {get_rule(n).name for n in names}
 
 

@@ -148,11 +148,18 @@ def missing_dataset(ctx: AuditContext) -> Iterator[Hit]:
     datasets = [d for d in md.datasets if d.strip().lower() not in {"none", "null", ""}]
     body = (ctx.card.dataset_name or "").strip().lower()
     if not datasets and body in {"", "none", "null", "unknown", "an unknown", "an unknown dataset"}:
+        written = "".join(b.text for b in ctx.card.blocks if b.kind in ("intro", "text"))
+        # (a card built in memory, without blocks, renders "on an unknown dataset")
+        if not ctx.card.blocks or re.search(r"\bon an unknown dataset\b", written):
+            says = 'the text says "an unknown dataset"'
+        elif body in {"none", "null"} or re.search(
+            r"\bon the (?:None|null) datasets?\b", written, re.IGNORECASE
+        ):
+            says = 'the text says "the None dataset"'
+        else:
+            says = "the text names none either"
         yield (
-            (
-                "the card names no dataset (no datasets metadata; the text says "
-                f"{'an unknown dataset' if body in {'', 'unknown', 'an unknown', 'an unknown dataset'} else 'None'})"
-            ),
+            f"the card names no dataset (no datasets metadata; {says})",
             place(section=METADATA, column="datasets"),
         )
 
