@@ -1,4 +1,4 @@
-"""CS15x: the front matter as huggingface_hub and the Hub read it (errors: the Hub drops what it cannot read)."""
+"""CS16x: the front matter as huggingface_hub and the Hub read it (errors: the Hub drops what it cannot read)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ _KEYS = ("model-index", "license", "datasets", "base_model", "pipeline_tag", "la
 
 @rule(
     "model-index-invalid",
-    "CS150",
+    "CS160",
     "error",
     "`model-index` or other Hub metadata is not valid for huggingface_hub / the Hub",
 )
