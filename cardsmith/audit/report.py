@@ -9,7 +9,7 @@ The JSON shape is the outside contract of ``../shared/SPEC.md``::
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -57,6 +57,11 @@ class Reproduction(BaseModel):
     dataset: str
     split: str | None = None
     examples: int
+    task: str | None = Field(default=None, description="The task that was rerun (a --task name).")
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Every hidden setting that reproduced the card (averaging, threshold, scale...).",
+    )
     metrics: list[ReproducedMetric] = Field(default_factory=list)
     averaging: str | None = Field(
         default=None, description="The averaging that reproduced precision/recall/F1, if any."

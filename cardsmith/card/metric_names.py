@@ -169,8 +169,24 @@ RECALL = "recall"
 F1 = "f1"
 MCC = "matthews_correlation"
 PRF = (PRECISION, RECALL, F1)
+ROC_AUC = "roc_auc"
+MSE = "mse"
+RMSE = "rmse"
+MAE = "mae"
+R2 = "r2"
+PEARSON = "pearson"
+SPEARMAN = "spearmanr"
+WER = "wer"
+CER = "cer"
+#: Averagings a metric name may state ("F1 Macro", "weighted precision", "Roc Auc Micro").
+STATED_AVERAGINGS = ("micro", "macro", "weighted", "samples")
+#: Error rates: printed as a fraction (which may pass 1) or a percent.
+RATES = frozenset({WER, CER})
 #: Recomputed metrics a card may print on the percent scale (``91.26`` for 0.9126).
-PERCENTABLE = frozenset({ACCURACY, PRECISION, RECALL, F1})
+PERCENTABLE = frozenset(
+    {ACCURACY, PRECISION, RECALL, F1, ROC_AUC, WER, CER}
+    | {f"{base}_{avg}" for base in (*PRF, ROC_AUC) for avg in STATED_AVERAGINGS}
+)
 
 _ALIASES: dict[str, str] = {
     "loss": LOSS,
@@ -191,6 +207,35 @@ _ALIASES: dict[str, str] = {
     "matthews corr": MCC,
     "matthews correlation coefficient": MCC,
     "mcc": MCC,
+    "subset accuracy": ACCURACY,
+    "roc auc": ROC_AUC,
+    "roc-auc": ROC_AUC,
+    "rocauc": ROC_AUC,
+    "auc": ROC_AUC,
+    "roc auc score": ROC_AUC,
+    "mse": MSE,
+    "mean squared error": MSE,
+    "rmse": RMSE,
+    "root mean squared error": RMSE,
+    "mae": MAE,
+    "mean absolute error": MAE,
+    "r2": R2,
+    "r2 score": R2,
+    "r squared": R2,
+    "r^2": R2,
+    "pearson": PEARSON,
+    "pearsonr": PEARSON,
+    "pearson r": PEARSON,
+    "pearson correlation": PEARSON,
+    "spearman": SPEARMAN,
+    "spearmanr": SPEARMAN,
+    "spearman r": SPEARMAN,
+    "spearman correlation": SPEARMAN,
+    "combined score": "combined_score",
+    "wer": WER,
+    "word error rate": WER,
+    "cer": CER,
+    "character error rate": CER,
 }
 _PREFIXES = ("eval ", "validation ", "test ", "overall ")
 
@@ -209,7 +254,24 @@ def canonical_metric(name: str) -> str | None:
             rest = low[len(prefix) :]
             if rest in _ALIASES:
                 return _ALIASES[rest]
+            low = rest
+            break
+    words = low.split()
+    for avg in STATED_AVERAGINGS:  # "F1 Macro", "macro f1", "Precision Samples", "Roc Auc Weighted"
+        if avg in words:
+            rest = " ".join(w for w in words if w not in (avg, "avg", "average", "averaged"))
+            base = _ALIASES.get(rest)
+            if base in (*PRF, ROC_AUC):
+                return f"{base}_{avg}"
     return None
+
+
+def qualified_metric(key: str) -> tuple[str, str | None]:
+    """``"f1_macro"`` -> ``("f1", "macro")``; ``"f1"`` -> ``("f1", None)`` (a key of :func:`canonical_metric`)."""
+    for avg in STATED_AVERAGINGS:
+        if key.endswith("_" + avg):
+            return key[: -len(avg) - 1], avg
+    return key, None
 
 
 #: Printed numbers that are not evaluation claims: progress, speed, sizes, lengths.

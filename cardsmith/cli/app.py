@@ -18,9 +18,11 @@ import click
 from cardsmith.cli.commands import run_audit, run_hook, split_names
 from cardsmith.cli.exits import FINDINGS, OK, exit_for
 from cardsmith.cli.formats import FORMATS, print_reports
+from cardsmith.rerun.tasks import TASK_NAMES
 from cardsmith.version import __version__
 
 FORMAT_CHOICE = click.Choice(FORMATS)
+TASK_CHOICES = TASK_NAMES
 
 
 def _emit_reports(reports: list[Any], fmt: str) -> int:
@@ -74,6 +76,15 @@ def audit(
 @click.option("--split", help="Dataset split to evaluate on.")
 @click.option("--text-column", help="Text column (or two, comma-separated, for sentence pairs).")
 @click.option("--label-column", help="Label column.")
+@click.option("--image-column", help="Image column (image classification; default: image, img).")
+@click.option(
+    "--audio-column", help="Audio column (audio classification, speech recognition; default: audio)."
+)
+@click.option(
+    "--task",
+    type=click.Choice(list(TASK_CHOICES)),
+    help="The task to rerun (default: inferred from config.json and the card).",
+)
 @click.option(
     "--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True
 )
@@ -81,7 +92,7 @@ def audit(
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
-    help="Examples per forward pass in the rerun (default 64); the loss is still grouped like the "
+    help="Examples per forward pass in the rerun (default 32); the loss is still grouped like the "
     "Trainer's batches of the card's eval_batch_size.",
 )
 @click.option("--max-examples", type=click.IntRange(min=1), help="Evaluate on at most N examples.")

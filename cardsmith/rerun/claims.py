@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cardsmith.audit.report import Finding, Location, ReproducedMetric, Reproduction
-from cardsmith.card.metric_names import PERCENTABLE, is_claimed_metric
+from cardsmith.card.metric_names import PERCENTABLE, RATES, is_claimed_metric
 from cardsmith.card.model import Card, Cell
 
 if TYPE_CHECKING:  # pragma: no cover
-    from cardsmith.rerun.data import EvalData
-    from cardsmith.rerun.run import EvalOutput
+    from cardsmith.rerun.tasks.base import TaskResult
 
 
 #: Extra absolute tolerance beyond the printed rounding, for fp32 reruns (0-1 scale).
@@ -94,11 +93,19 @@ def claimed_metrics(card: Card) -> list[Claim]:
     return claims
 
 
-def scale_of(claim: Claim) -> float:
-    """100 for a percent-scale claim of a bounded metric, else 1."""
+def scale_of(claim: Claim, reproduced: float | None = None) -> float:
+    """100 for a percent-scale claim of a bounded metric, else 1.
+
+    An error rate (WER, CER) may pass 1 on the fraction scale: a claim above 1 is on the scale
+    nearer to the ``reproduced`` value (percent when there is none).
+    """
     value = claim.cell.value
     if claim.cell.percent:
         return 100.0
+    if claim.key in RATES and value is not None and 1.0 < abs(value) <= 100.0:
+        if reproduced is None or not math.isfinite(reproduced):
+            return 100.0
+        return 100.0 if abs(value - reproduced * 100.0) < abs(value - reproduced) else 1.0
     if claim.key in PERCENTABLE and value is not None and 1.0 < abs(value) <= 100.0:
         return 100.0
     if claim.key == "matthews_correlation" and value is not None and 1.0 < abs(value) <= 100.0:
@@ -107,7 +114,7 @@ def scale_of(claim: Claim) -> float:
 
 
 def agrees(claim: Claim, reproduced: float, tolerance: float) -> bool:
-    scale = scale_of(claim)
+    scale = scale_of(claim, reproduced)
     return claim.cell.agrees(reproduced * scale, extra=tolerance * scale)
 
 
@@ -129,58 +136,32 @@ def eval_batch_size(card: Card, batch_size: int | None) -> tuple[int, str]:
 
 
 def compare(
-    claims: list[Claim],
-    data: EvalData,
-    output: EvalOutput,
-    *,
-    eval_batch_size: int,
-    num_labels: int,
-    tolerance: float,
-) -> tuple[list[ReproducedMetric], list[tuple[Claim, ReproducedMetric]], str | None]:
-    """Recompute every claimed metric; returns (metrics, failures, averaging)."""
-    from cardsmith.card.metric_names import PRF
-    from cardsmith.rerun.data import TOKEN
-    from cardsmith.rerun.metrics import classification_metrics, seqeval_metrics, trainer_loss
+    claims: list[Claim], result: TaskResult, *, tolerance: float
+) -> tuple[list[ReproducedMetric], list[tuple[Claim, ReproducedMetric]], dict[str, Any]]:
+    """Compare every claim with a task's numbers; returns (metrics, failures, settings).
 
-    computed: dict[str, float] = {}
-    averaging: str | None = None
-    loss = trainer_loss(output.loss_sums, output.loss_counts, eval_batch_size)
-    computed["loss"] = loss
-    if data.task == TOKEN:
-        names = data.id2name
-        preds = [[names.get(int(p), str(p)) for p in row] for row in output.predictions]
-        refs = [[names.get(int(t), str(t)) for t in row] for row in output.references]
-        computed.update(seqeval_metrics(preds, refs))
-        if any(c.key in PRF for c in claims):
-            averaging = "seqeval (micro over entities)"
-    else:
-        scores = classification_metrics(output.predictions, output.references, num_labels)
-        computed["accuracy"] = scores["accuracy"]
-        computed["matthews_correlation"] = scores["matthews_correlation"]
-        prf_claims = [c for c in claims if c.key in PRF]
-        if prf_claims:
-            best: tuple[int, float, int] | None = None
-            for rank, avg in enumerate(scores["f1"]):
-                matches = sum(agrees(c, scores[str(c.key)][avg], tolerance) for c in prf_claims)
-                error = sum(
-                    abs(c.cell.value / scale_of(c) - scores[str(c.key)][avg])
-                    for c in prf_claims
-                    if c.cell.value is not None
-                )
-                key = (-matches, error, rank)
-                if best is None or key < best:
-                    best = key
-                    averaging = avg
-            if averaging is not None:
-                for k in PRF:
-                    computed[k] = scores[k][averaging]
-                if best is not None and -best[0] < len(prf_claims):
-                    averaging = f"{averaging} (closest; no averaging reproduces every claim)"
+    A claim whose key the task judged itself takes its :class:`~cardsmith.rerun.tasks.base.Verdict`;
+    else it is compared on its own scale (fraction or percent) within its printed rounding plus
+    ``tolerance``; a claim the task did not compute is "not recomputed". ``settings`` is the
+    task's, plus ``scale`` (``percent`` or ``fraction``) when a claim could be printed either way.
+    """
     metrics: list[ReproducedMetric] = []
     failures: list[tuple[Claim, ReproducedMetric]] = []
+    settings: dict[str, Any] = dict(result.settings)
+    scales: set[str] = set()
     for claim in claims:
         claimed = claim.cell.value
-        if claim.key is None or claim.key not in computed:
+        key = claim.key
+        verdict = result.verdicts.get(key) if key is not None else None
+        if verdict is not None:
+            metric = ReproducedMetric(
+                name=claim.name,
+                claimed=claimed,
+                reproduced=verdict.value,
+                match=verdict.match,
+                note=verdict.note,
+            )
+        elif key is None or key not in result.values:
             metrics.append(
                 ReproducedMetric(
                     name=claim.name,
@@ -191,21 +172,24 @@ def compare(
                 )
             )
             continue
-        value = computed[claim.key]
-        scale = scale_of(claim)
-        ok = not math.isnan(value) and agrees(claim, value, tolerance)
-        note = None
-        if scale != 1.0:
-            note = "percent scale"
-        if claim.key == "loss":
-            note = f"Trainer batching, eval_batch_size {eval_batch_size}"
-        metric = ReproducedMetric(
-            name=claim.name, claimed=claimed, reproduced=value * scale, match=ok, note=note
-        )
+        else:
+            value = result.values[key]
+            scale = scale_of(claim, value)
+            ok = value is not None and not math.isnan(value) and agrees(claim, value, tolerance)
+            note = result.notes.get(key)
+            if key in PERCENTABLE:
+                scales.add("percent" if scale != 1.0 else "fraction")
+                if scale != 1.0 and note is None:
+                    note = "percent scale"
+            metric = ReproducedMetric(
+                name=claim.name, claimed=claimed, reproduced=value * scale, match=ok, note=note
+            )
         metrics.append(metric)
-        if not ok:
+        if not metric.match:
             failures.append((claim, metric))
-    return metrics, failures, averaging
+    if scales and "scale" not in settings:
+        settings["scale"] = " and ".join(sorted(scales))
+    return metrics, failures, settings
 
 
 def _fmt(value: float | None) -> str:
@@ -242,73 +226,25 @@ def reproduction_findings(
 
 def reproduce(
     card: Card,
-    data: EvalData,
-    output: EvalOutput,
+    result: TaskResult,
     *,
-    eval_batch_size: int,
-    num_labels: int,
+    task: str,
     tolerance: float,
     dataset: str,
+    split: str | None,
 ) -> tuple[Reproduction, list[tuple[Claim, ReproducedMetric]]]:
-    """Compare the card's claims with an evaluation output; the ``Reproduction`` and the failures."""
-    metrics, failures, averaging = compare(
-        claimed_metrics(card),
-        data,
-        output,
-        eval_batch_size=eval_batch_size,
-        num_labels=num_labels,
-        tolerance=tolerance,
-    )
+    """Compare the card's claims with a task's result; the ``Reproduction`` and the failures."""
+    metrics, failures, settings = compare(claimed_metrics(card), result, tolerance=tolerance)
+    averaging = settings.get("averaging")
     reproduction = Reproduction(
-        device=output.device,
+        device=result.device,
         dataset=dataset,
-        split=data.split,
-        examples=output.examples,
+        split=split,
+        examples=result.examples,
+        task=task,
+        settings=settings,
         metrics=metrics,
-        averaging=averaging,
-        seconds=round(output.seconds, 3),
+        averaging=str(averaging) if averaging is not None else None,
+        seconds=round(result.seconds, 3),
     )
     return reproduction, failures
-
-
-def check_claims(
-    card: Card,
-    data: EvalData,
-    output: EvalOutput,
-    *,
-    num_labels: int | None = None,
-    batch_size: int | None = None,
-    tolerance: float = TOLERANCE,
-    dataset: str | None = None,
-    select: list[str] | None = None,
-    ignore: list[str] | None = None,
-) -> tuple[Reproduction, list[Finding]]:
-    """Compare a card with an evaluation output that is already there (no model is loaded or run).
-
-    The same comparison as ``verify --rerun``: :func:`claimed_metrics`, :func:`compare` at the card's
-    ``eval_batch_size`` (else ``batch_size``, else the Trainer's default 8), then
-    :func:`reproduction_findings`. ``num_labels`` defaults to the labels of ``data.id2name`` (else the
-    largest label id seen, plus one); ``dataset`` (the name in messages) to ``data.name``.
-    """
-    if num_labels is None:
-        if data.id2name:
-            num_labels = max(data.id2name) + 1
-        else:
-            flat = [
-                int(v) for v in (*output.predictions, *output.references) if not isinstance(v, (list, tuple))
-            ]
-            num_labels = max([1, *flat]) + 1
-    eval_bs, _why = eval_batch_size(card, batch_size)
-    reproduction, failures = reproduce(
-        card,
-        data,
-        output,
-        eval_batch_size=eval_bs,
-        num_labels=num_labels,
-        tolerance=tolerance,
-        dataset=dataset or data.name,
-    )
-    from cardsmith.audit.engine import Policy
-
-    policy = Policy(card, select=select, ignore=ignore, config={})
-    return reproduction, policy.apply(reproduction_findings(card, reproduction, failures), whole_audit=False)

@@ -430,3 +430,15 @@ def prepare(
         id2name=id2name,
         notes=notes,
     )
+
+
+def label_ids(ds: Any, label_column: str, config: dict[str, Any], where: str) -> list[int]:
+    """Every example's single label as a model label id (names mapped as :func:`prepare` maps them)."""
+    id2label, real = model_labels(config)
+    num_labels = max(id2label) + 1
+    names = _class_names(ds.features.get(label_column))
+    mapping = label_mapping(names, id2label, real, where)
+    if names is not None and not real and len(names) > num_labels:
+        raise DatasetError(f"{where}: the dataset has {len(names)} labels, the model {num_labels}")
+    label2id = {_norm(name): idx for idx, name in id2label.items()}
+    return [_to_id(v, mapping, label2id, num_labels, where) for v in ds[label_column]]

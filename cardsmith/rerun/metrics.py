@@ -109,3 +109,11 @@ def trainer_loss(sums: Sequence[float], counts: Sequence[float], eval_batch_size
         total += (stop - start) * (s / c)
         weight += stop - start
     return total / weight if weight else math.nan
+
+
+def accuracy(predictions: Sequence[Any], references: Sequence[Any]) -> float:
+    """``sklearn.metrics.accuracy_score`` for single labels: the share of hits (exactly its value)."""
+    if not references:
+        return float("nan")
+    hits = sum(int(p) == int(r) for p, r in zip(predictions, references))
+    return hits / len(references)

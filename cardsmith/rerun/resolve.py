@@ -34,6 +34,7 @@ EVAL_PATTERNS: list[str] = [
     "*.model",
     "*.tiktoken",
     "preprocessor_config.json",
+    "processor_config.json",
     "*.safetensors",
     "*.safetensors.index.json",
 ]

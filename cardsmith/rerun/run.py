@@ -23,7 +23,7 @@ from cardsmith.errors import EvaluationError, MissingExtraError, UnsupportedTask
 from cardsmith.rerun.data import SEQUENCE, TOKEN, EvalData
 
 #: Examples per forward pass when ``--batch-size`` is not given.
-DEFAULT_BATCH_SIZE = 64
+DEFAULT_BATCH_SIZE = 32
 DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 
 
@@ -48,37 +48,6 @@ class EvalOutput:
     @property
     def examples(self) -> int:
         return len(self.predictions)
-
-
-def task_of(config: dict[str, Any]) -> str:
-    """The evaluation task from ``config.json`` (its ``architectures``); others are not supported yet."""
-    archs = config.get("architectures") or []
-    arch = archs[0] if isinstance(archs, list) and archs else None
-    if not isinstance(arch, str):
-        raise UnsupportedTaskError(
-            "config.json names no architecture; cannot tell the task (re-evaluation supports "
-            "sequence and token classification)"
-        )
-    if arch.endswith("ForSequenceClassification"):
-        problem = config.get("problem_type")
-        if problem == "regression" or (
-            problem is None and int(config.get("num_labels") or 0) == 1 and not config.get("id2label")
-        ):
-            raise UnsupportedTaskError(f"{arch}: regression is not supported yet")
-        if problem == "multi_label_classification":
-            raise UnsupportedTaskError(f"{arch}: multi-label classification is not supported yet")
-        return SEQUENCE
-    if arch.endswith("ForTokenClassification"):
-        return TOKEN
-    raw_map = config.get("auto_map")
-    auto_map: dict[str, Any] = raw_map if isinstance(raw_map, dict) else {}
-    if "AutoModelForSequenceClassification" in auto_map:
-        return task_of({**config, "architectures": ["CustomForSequenceClassification"], "auto_map": None})
-    if "AutoModelForTokenClassification" in auto_map:
-        return TOKEN
-    raise UnsupportedTaskError(
-        f"{arch}: re-evaluating this task is not supported yet (supported: sequence and token classification)"
-    )
 
 
 #: What ``verify --rerun`` imports (the ``eval`` extra), checked before any work starts.

@@ -57,6 +57,9 @@ def verify_repo(
     split: str | None = None,
     text_column: str | None = None,
     label_column: str | None = None,
+    image_column: str | None = None,
+    audio_column: str | None = None,
+    task: str | None = None,
     device: str = "auto",
     dtype: str = "fp32",
     batch_size: int | None = None,
@@ -117,6 +120,9 @@ def verify_repo(
             split=split,
             text_column=text_column,
             label_column=label_column,
+            image_column=image_column,
+            audio_column=audio_column,
+            task=task,
             device=device,
             dtype=dtype,
             batch_size=batch_size,
@@ -148,6 +154,9 @@ def rerun_card(
     split: str | None = None,
     text_column: str | None = None,
     label_column: str | None = None,
+    image_column: str | None = None,
+    audio_column: str | None = None,
+    task: str | None = None,
     device: str = "auto",
     dtype: str = "fp32",
     batch_size: int | None = None,
@@ -155,54 +164,68 @@ def rerun_card(
     trust_remote_code: bool = False,
     progress: bool = True,
 ) -> tuple[Reproduction, list[tuple[Claim, ReproducedMetric]]]:
-    """Re-evaluate the checkpoint on the card's (or the given) data and compare the claims."""
-    from cardsmith.rerun.run import quiet_libraries, require_eval_extra, run_evaluation, task_of
+    """Re-evaluate the checkpoint on the card's (or the given) data and compare the claims.
+
+    The task is ``task`` (a ``--task`` name), else inferred from ``config.json`` and the card
+    (:func:`cardsmith.rerun.tasks.infer_task`); it runs through the task protocol of
+    :mod:`cardsmith.rerun.tasks.base`.
+    """
+    from cardsmith.rerun.run import quiet_libraries, require_eval_extra
 
     require_eval_extra()
-    from cardsmith.rerun.data import load_split, prepare
+    from cardsmith.errors import DatasetError
+    from cardsmith.rerun.claims import claimed_metrics
+    from cardsmith.rerun.data import load_split
     from cardsmith.rerun.resolve import check_remote_code, read_config
+    from cardsmith.rerun.tasks import architecture, get_task, infer_task
+    from cardsmith.rerun.tasks.base import TaskContext
 
     config = read_config(model)
     check_remote_code(model, config, trust_remote_code=trust_remote_code)
-    task = task_of(config)
+    runner = get_task(task or infer_task(config, card), model=architecture(config))
+    eval_bs, _why = eval_batch_size(card, batch_size)
+    tolerance = TOLERANCE if dtype == "fp32" else HALF_TOLERANCE
+    columns = {
+        role: value
+        for role, value in (
+            ("text", text_column),
+            ("label", label_column),
+            ("image", image_column),
+            ("audio", audio_column),
+        )
+        if value
+    }
     with quiet_libraries():
         ds, source = load_split(dataset, card=card, config=dataset_config, split=split)
-        data = prepare(
-            ds,
-            source,
-            task,
-            config,
-            text_column=text_column,
-            label_column=label_column,
-            max_examples=max_examples,
-        )
-        output = run_evaluation(
-            model.path,
-            data,
+        full = len(ds)
+        if max_examples is not None and max_examples < len(ds):
+            ds = ds.select(range(max_examples))
+        if len(ds) == 0:
+            raise DatasetError(f"{source.name}: the evaluation split is empty")
+        ctx = TaskContext(
+            model_path=model.path,
+            config=config,
+            card=card,
+            claims=claimed_metrics(card),
+            dataset=ds,
+            source=source,
+            eval_batch_size=eval_bs,
             device=device,
             dtype=dtype,
             batch_size=batch_size,
+            tolerance=tolerance,
+            columns=columns,
             trust_remote_code=trust_remote_code,
             progress=progress,
         )
-    eval_bs, _why = eval_batch_size(card, batch_size)
-    tolerance = TOLERANCE if dtype == "fp32" else HALF_TOLERANCE
-    from cardsmith.rerun.data import model_labels
-
-    id2label, _ = model_labels(config)
+        result = runner.run(ctx)
     name = source.name + (f" ({source.config})" if source.config else "")
     reproduction, failures = reproduce(
-        card,
-        data,
-        output,
-        eval_batch_size=eval_bs,
-        num_labels=max(id2label) + 1,
-        tolerance=tolerance,
-        dataset=name,
+        card, result, task=runner.name, tolerance=tolerance, dataset=name, split=source.split
     )
-    if max_examples is not None and max_examples < len(ds):
+    if full > result.examples:
         # A subset's numbers are not the card's: shown, never compared (no finding, no --write).
-        note = f"{SUBSET_NOTE} ({output.examples} of {len(ds)} examples): not compared with the card"
+        note = f"{SUBSET_NOTE} ({result.examples} of {full} examples): not compared with the card"
         reproduction.metrics = [
             m.model_copy(update={"match": False, "note": note}) for m in reproduction.metrics
         ]

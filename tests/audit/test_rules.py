@@ -22,9 +22,10 @@ from cardsmith.audit.rules import RULES, finding, get_rule
 from cardsmith.card.model import Cell, HeadlineMetric, Hyperparameters, ResultsTable
 from cardsmith.card.numbers import agree, same_digits
 from cardsmith.errors import UnknownRuleError
-from cardsmith.rerun.claims import check_claims, claimed_metrics
+from cardsmith.rerun.claims import claimed_metrics
 from cardsmith.rerun.data import EvalData
 from cardsmith.rerun.run import EvalOutput
+from cardsmith.rerun.tasks.classification import check_claims
 
 ROOT = REPO
 RULE_FIXTURES = ROOT / "fixtures" / "rules"

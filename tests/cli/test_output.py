@@ -55,6 +55,8 @@ def test_json_is_the_spec_shape() -> None:
             dataset="conll2003",
             split="validation",
             examples=3250,
+            task="token-classification",
+            settings={"averaging": "seqeval"},
             metrics=[ReproducedMetric(name="F1", claimed=0.9126, reproduced=0.91263, match=True)],
         ),
     )
@@ -66,6 +68,8 @@ def test_json_is_the_spec_shape() -> None:
         "dataset": "conll2003",
         "split": "validation",
         "examples": 3250,
+        "task": "token-classification",
+        "settings": {"averaging": "seqeval"},
         "metrics": [{"name": "F1", "claimed": 0.9126, "reproduced": 0.91263, "match": True}],
     }
 

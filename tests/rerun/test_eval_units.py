@@ -34,7 +34,10 @@ from cardsmith.rerun.metrics import classification_metrics, seqeval_metrics, tra
         ("Precision", "precision"),
         ("Overall Recall", "recall"),
         ("Runtime", None),
-        ("Wer", None),
+        ("Wer", "wer"),
+        ("F1 Macro", "f1_macro"),
+        ("Roc Auc", "roc_auc"),
+        ("Spearmanr", "spearmanr"),
         ("Rouge1", None),
         ("Gen Len", None),
     ],
@@ -240,28 +243,32 @@ def test_prepare_maps_string_labels_and_checks_token_lengths() -> None:
         prepare(out_of_range, DatasetSource(name="x"), SEQUENCE, config)
 
 
-def test_task_of_config() -> None:
-    from cardsmith.rerun.run import task_of
+def test_infer_task_from_config_and_card() -> None:
+    from cardsmith.card.parse import parse_card
+    from cardsmith.rerun.tasks import get_task, infer_task
 
-    assert (
-        task_of({"architectures": ["BertForSequenceClassification"], "num_labels": 3})
-        == "sequence-classification"
+    seq = {"architectures": ["BertForSequenceClassification"], "id2label": {"0": "a", "1": "b", "2": "c"}}
+    assert infer_task(seq) == "text-classification"
+    assert infer_task({"architectures": ["RobertaForTokenClassification"]}) == "token-classification"
+    assert infer_task({**seq, "problem_type": "regression"}) == "text-regression"
+    assert infer_task({"architectures": ["BertForSequenceClassification"], "id2label": {"0": "LABEL_0"}}) == (
+        "text-regression"
     )
-    assert task_of({"architectures": ["RobertaForTokenClassification"]}) == "token-classification"
-    for config, words in [
-        ({"architectures": ["BertForMaskedLM"]}, "not supported yet"),
-        ({}, "no architecture"),
-        ({"architectures": ["BertForSequenceClassification"], "problem_type": "regression"}, "regression"),
-        (
-            {
-                "architectures": ["BertForSequenceClassification"],
-                "problem_type": "multi_label_classification",
-            },
-            "multi-label",
-        ),
-    ]:
-        with pytest.raises(UnsupportedTaskError, match=words):
-            task_of(config)
+    assert infer_task({**seq, "problem_type": "multi_label_classification"}) == "multi-label-classification"
+    assert infer_task({"architectures": ["ViTForImageClassification"]}) == "image-classification"
+    wav2vec = {"architectures": ["Wav2Vec2ForSequenceClassification"], "model_type": "wav2vec2"}
+    assert infer_task(wav2vec) == "audio-classification"
+    assert infer_task({"architectures": ["Wav2Vec2ForCTC"]}) == "automatic-speech-recognition"
+    assert infer_task({"architectures": ["BertForMaskedLM"]}) == "masked-lm"
+    card = parse_card("---\npipeline_tag: summarization\n---\n# m\n")
+    assert infer_task({"architectures": ["T5ForConditionalGeneration"]}, card) == "summarization"
+    assert infer_task({}, card) == "summarization"
+    with pytest.raises(UnsupportedTaskError, match="pass --task"):
+        infer_task({})
+    with pytest.raises(UnsupportedTaskError, match="supported: text-classification, token-classification"):
+        get_task("no-such-task")
+    for name in ("text-classification", "token-classification"):
+        assert get_task(name).name == name
 
 
 def test_pick_device() -> None:

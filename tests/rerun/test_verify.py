@@ -123,6 +123,7 @@ def test_sequence_classification_reproduces_trainer(
         assert got[name]["match"] is True
     rep = card["reproduction"]
     assert rep["averaging"] == "macro"  # tiny.seq_compute_metrics averages macro; cardsmith finds it
+    assert rep["task"] == "text-classification" and rep["settings"]["averaging"] == "macro"
     assert rep["examples"] == 48 and rep["split"] == "validation" and rep["device"] == "cpu"
     assert not [f for f in card["findings"] if f["severity"] == "error"]
     assert "examples/s" in err  # the progress bar, on stderr
