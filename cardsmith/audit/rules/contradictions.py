@@ -267,18 +267,24 @@ def headline_mismatch(ctx: AuditContext) -> Iterator[Hit]:
 _OWN_SPLITS = {"", "none", "train", "training", "validation", "valid", "val", "dev", "eval", "evaluation"}
 
 
-def _index_metrics(card: Card) -> Iterator[tuple[str, str | None, str | None, Cell]]:
-    """(display name, given name, split, cell) of every numeric, unverified model-index metric.
+def _index_metrics(
+    card: Card, *, verified: bool = False
+) -> Iterator[tuple[str, str | None, str | None, str | None, Cell]]:
+    """(display name, given name, type, split, cell) of every numeric model-index metric.
 
     A metric marked ``verified: true`` is a Hub evaluation of its own (usually on the test split),
-    not the card's evaluation, and is left out.
+    not the card's evaluation: it is left out unless ``verified``.
     """
     for entry in card.metadata.model_index or []:
         for res in entry.results:
             split = _split_of(res)
             for m in res.metrics:
                 v = m.value
-                if isinstance(v, bool) or v is None or getattr(m, "verified", None) is True:
+                if (
+                    isinstance(v, bool)
+                    or v is None
+                    or (not verified and getattr(m, "verified", None) is True)
+                ):
                     continue
                 if isinstance(v, (int, float)):
                     cell = Cell.parse(repr(float(v)) if isinstance(v, float) else str(v))
@@ -288,7 +294,7 @@ def _index_metrics(card: Card) -> Iterator[tuple[str, str | None, str | None, Ce
                     continue
                 if cell.value is None:
                     continue
-                yield (m.name or m.type or "?", m.name, split, cell)
+                yield (m.name or m.type or "?", m.name, m.type, split, cell)
 
 
 def _split_of(result: object) -> str | None:
@@ -352,7 +358,7 @@ def model_index_mismatch(ctx: AuditContext) -> Iterator[Hit]:
                                             is the row of step 4000
     """
     card, f = ctx.card, ctx.facts
-    for name, given, split, cell in _index_metrics(card):
+    for name, given, _type, split, cell in _index_metrics(card):
         other_split = split is not None and split.lower() not in _OWN_SPLITS
         if given:
             head = next((h for h in card.headline if _same_metric(h.name, given)), None)
@@ -600,14 +606,17 @@ def metric_out_of_range(ctx: AuditContext) -> Iterator[Hit]:
                 why = _out_of_range(*kind_bounds(kind, scale), c)
         if why:
             yield (f"headline {m.name} {cell_text(c)} {why}", place(section=HEADLINE, column=m.name))
-    for name, typ, _v, c in _index_metrics(card):
+    for name, _given, typ, _split, c in _index_metrics(card, verified=True):
         kind = metric_kind(typ or name)
         if kind == "other" and typ:
             kind = metric_kind(name)
         if kind == "other":
             why = "is not a finite number" if not math.isfinite(c.value or 0.0) else None
         else:
-            why = _out_of_range(*kind_bounds(kind, f.scale or value_scale(c)), c)
+            # a model-index value is printed on its own: 91.28 on a card whose table is in [0, 1] is a
+            # percentage (the Hub shows both), not an accuracy above 1
+            own = "percent" if c.value is not None and 1.0 < c.value <= 100.0 else None
+            why = _out_of_range(*kind_bounds(kind, own or f.scale or value_scale(c)), c)
         if why:
             yield (f"model-index {name} {cell_text(c)} {why}", place(section=MODEL_INDEX, column=name))
 
