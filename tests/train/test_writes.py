@@ -680,3 +680,48 @@ def test_item10_hook_reports_a_config_typo_as_config(tmp_path: Path, monkeypatch
     assert pushed.returncode != 0
     assert "cannot be read as a model card" not in pushed.stderr
     assert "frozen-metrc" in pushed.stderr and "cardsmith.ignore" in pushed.stderr
+
+
+# --------------------------------------------------------------------------------------------------
+# More of what cardsmith writes: a token classifier's card, and --write from a data file
+# --------------------------------------------------------------------------------------------------
+
+
+def test_token_classification_callback_card_is_right(tmp_path: Path) -> None:
+    from cardsmith import CardCallback
+
+    out = tmp_path / "ner"
+    trainer = tiny.train_tok(out, callbacks=[CardCallback(license="mit", language="en")], save_strategy="no")
+    readme = out / "README.md"
+    assert mode(readme) == plain_write_mode(out)
+    assert_written_right(readme, expected_index(logged_eval(trainer)))
+    data = yaml.safe_load(readme.read_text().split("---\n")[1])
+    assert data["model-index"][0]["results"][0]["task"]["type"] == "token-classification"
+
+
+def test_write_from_a_data_file_names_its_builder_not_its_path(
+    run_a: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "model"
+    shutil.copytree(run_a["model"], folder)
+    shutil.copy(run_a["out"] / "README.md", folder / "README.md")
+    before = (folder / "README.md").read_text()
+    dataset = str(run_a["jsonl"].resolve())
+    code, _, err = run_cli(["verify", str(folder), "--rerun", "--dataset", dataset, "--write"], capsys)
+    assert code == 0, err
+    text = (folder / "README.md").read_text()
+    assert text.startswith(before.split("model-index:")[0])  # the metadata before model-index is kept
+    assert str(run_a["root"]) not in text
+    data = yaml.safe_load(text.split("---\n")[1])
+    trainer_result, ours = data["model-index"][0]["results"]
+    assert "source" not in trainer_result  # the Trainer's result is left as it was
+    assert ours["dataset"] == {"name": "eval.jsonl", "type": "json"}
+    assert ours["source"]["name"] == "cardsmith"
+    best = logged_eval(run_a["trainer"], 1)
+    from huggingface_hub import ModelCard as HubCard
+
+    hub = HubCard.load(folder / "README.md")
+    mine = [r for r in hub.data.eval_results if r.source_name == "cardsmith"]
+    assert {r.metric_type: r.metric_value for r in mine} == pytest.approx(expected_index(best), abs=1e-9)
+    assert all(r.verified is False and r.dataset_type == "json" for r in mine)
+    assert_written_right(folder / "README.md")  # loads, audits without error, round-trips
