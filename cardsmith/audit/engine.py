@@ -19,7 +19,6 @@ functions of the card's facts.
 from __future__ import annotations
 
 import gc
-import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -142,6 +141,8 @@ def labels_beside(folder: Path) -> int | None:
     try:
         if not config.is_file() or config.stat().st_size > MAX_CONFIG_BYTES:
             return None
+        import json  # here: most audits never read a config.json
+
         data = json.loads(config.read_text(encoding="utf-8"))
     except (OSError, ValueError, UnicodeDecodeError, RecursionError):
         return None

@@ -10,7 +10,6 @@ document through :func:`load_yaml`, so that a hostile input ends in a clear
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -248,6 +247,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     An existing file's permission bits are kept; a new file gets :func:`plain_file_mode`. On any
     failure the original file is untouched.
     """
+    import tempfile  # here, not at the top: reading cards (the audit) never needs it
+
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     try:

@@ -18,7 +18,6 @@ The scan is one pass over the lines with no backtracking pattern: linear in the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from cardsmith.card.lines import strip_eol
 from cardsmith.card.model import Block, Card
@@ -37,7 +36,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
 class Section:
     """A heading and the lines under it.
 
@@ -45,14 +43,32 @@ class Section:
     the underline of a setext heading); ``end`` the index after the section's last line: the next
     heading of any level (or the end of the document). ``subtree_end`` is the next heading of the same
     or a higher level: the section with its subsections.
+
+    (A plain slotted class: a dataclass would import ``inspect`` into every audit's start-up.)
     """
 
-    title: str
-    level: int
-    heading: int
-    start: int
-    end: int
-    subtree_end: int
+    __slots__ = ("end", "heading", "level", "start", "subtree_end", "title")
+
+    def __init__(self, title: str, level: int, heading: int, start: int, end: int, subtree_end: int) -> None:
+        self.title = title
+        self.level = level
+        self.heading = heading
+        self.start = start
+        self.end = end
+        self.subtree_end = subtree_end
+
+    def __repr__(self) -> str:
+        return (
+            f"Section(title={self.title!r}, level={self.level}, heading={self.heading}, start={self.start}, "
+            f"end={self.end}, subtree_end={self.subtree_end})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Section):
+            return NotImplemented
+        return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def key(self) -> str:

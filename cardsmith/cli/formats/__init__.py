@@ -9,8 +9,6 @@ from __future__ import annotations
 from typing import TextIO
 
 from cardsmith.audit.report import AuditReport
-from cardsmith.cli.formats.json import reports_json
-from cardsmith.cli.formats.sarif import sarif_log
 from cardsmith.cli.formats.text import format_text, is_tty, print_rich, stream_of
 
 #: The names ``--format`` accepts.
@@ -21,9 +19,17 @@ def print_reports(reports: list[AuditReport], fmt: str, out: TextIO | None = Non
     """Print reports as ``text``, ``json`` or ``sarif``."""
     stream = stream_of(out)
     if fmt in {"json", "sarif"}:
-        import json  # not needed for text: a pre-push hook's audit starts without it
+        # Imported here: a pre-push hook's text audit starts without them.
+        import json
 
-        data = reports_json(reports) if fmt == "json" else sarif_log(reports)
+        if fmt == "json":
+            from cardsmith.cli.formats.json import reports_json
+
+            data = reports_json(reports)
+        else:
+            from cardsmith.cli.formats.sarif import sarif_log
+
+            data = sarif_log(reports)
         stream.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     elif fmt == "text":
         if is_tty(stream):
