@@ -132,8 +132,18 @@ def replace_owned_section(text: str, section: str, newline: str = "\n") -> str:
     return text + lead + section
 
 
-def _index_task(card: Card, model: ResolvedModel) -> dict[str, str]:
-    """The model-index task: the card's own, else the one the checkpoint's config implies."""
+#: ``--task`` names that are not Hub pipeline tags, and the tag the Hub files them under.
+_HUB_TASK = {
+    "text-regression": "text-classification",
+    "multi-label-classification": "text-classification",
+    "causal-lm": "text-generation",
+    "masked-lm": "fill-mask",
+    "sequence-classification": "text-classification",
+}
+
+
+def _index_task(card: Card, model: ResolvedModel, reproduction: Reproduction) -> dict[str, str]:
+    """The model-index task: the card's own, else the one the rerun ran (as a Hub pipeline tag)."""
     for entry in card.metadata.model_index or []:
         for result in entry.results:
             if result.task is not None and result.task.type:
@@ -141,11 +151,13 @@ def _index_task(card: Card, model: ResolvedModel) -> dict[str, str]:
                 if result.task.name:
                     task["name"] = str(result.task.name)
                 return task
-    from cardsmith.rerun.resolve import read_config
-    from cardsmith.rerun.run import task_of
+    kind = reproduction.task
+    if not kind:
+        from cardsmith.rerun.resolve import read_config
+        from cardsmith.rerun.tasks import infer_task
 
-    kind = str(task_of(read_config(model)))
-    pipeline = {"sequence-classification": "text-classification"}.get(kind, kind)
+        kind = infer_task(read_config(model), card)
+    pipeline = _HUB_TASK.get(kind, kind)
     return {"type": pipeline, "name": pipeline.replace("-", " ").title()}
 
 
@@ -222,7 +234,7 @@ def update_model_index(
         for m in proved_metrics(reproduction)
     ]
     result = IndexResult(
-        task=IndexTask(**_index_task(card, model)),
+        task=IndexTask(**_index_task(card, model, reproduction)),
         dataset=IndexDataset(**_index_dataset(card, reproduction, dataset, dataset_config)),
         metrics=metrics,
         source=dict(CARDSMITH_SOURCE),
