@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from locations import CORPUS, FIXTURES
+from locations import CORPUS, FIXTURES, require_corpus
 
 from cardsmith.audit.paths import audit_paths
 from cardsmith.cli.app import main
@@ -29,7 +29,7 @@ REVIEWED_WARNINGS = {"best-checkpoint-not-reported": 22, "frozen-metric": 1}
 @pytest.fixture(scope="module")
 def reports() -> list:  # type: ignore[type-arg]
     if not CARDS:
-        pytest.skip("corpus not present (../shared/corpus)")
+        require_corpus(CORPUS / "cards")
     return audit_paths([str(p) for p in CARDS])
 
 
@@ -72,7 +72,7 @@ def test_known_defects_are_found(reports: list) -> None:  # type: ignore[type-ar
 
 def test_cli_over_the_whole_corpus(capsys: pytest.CaptureFixture[str]) -> None:
     if not CARDS:
-        pytest.skip("corpus not present (../shared/corpus)")
+        require_corpus(CORPUS / "cards")
     assert main(["audit", "--format", "json", *map(str, CARDS)]) == 1
     out = capsys.readouterr()
     assert out.err == ""
