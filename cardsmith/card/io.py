@@ -10,6 +10,7 @@ document through :func:`load_yaml`, so that a hostile input ends in a clear
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -277,3 +278,27 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write text as UTF-8 atomically (line endings exactly as given)."""
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+# Text from cards and file names on its way to a terminal or a JSON document.
+
+#: C0 controls but tab and newline, DEL, C1 controls, lone surrogates (undecodable file-name bytes)
+#: and the bidirectional overrides and isolates that reorder what a terminal shows.
+_UNPRINTABLE_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(ch: str) -> str:
+    code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, kept by surrogateescape
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character (but tab and newline), lone surrogate and bidi override
+    written as a visible escape (``\\x1b``, ``\\xe9`` for an undecodable file-name byte, ``\\u202e``).
+
+    What cardsmith prints comes partly from cards and file names that strangers wrote: an escape
+    sequence could clear the lines that show an error. One pass, linear in the text.
+    """
+    return _UNPRINTABLE_RE.sub(lambda m: _escaped(m.group()), text)

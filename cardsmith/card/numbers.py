@@ -21,15 +21,28 @@ EPS = 1e-9
 TOUCH = 1e-12
 
 
-_NUMBER_RE = re.compile(
-    r"""^\s*(?P<sign>[-+]?)\s*
-        (?P<mant>(?:\d[\d_]*)?(?:\.\d*)?)
-        (?:[eE](?P<exp>[-+]?\d+))?
-        \s*(?P<pct>%)?\s*$""",
-    re.VERBOSE,
-)
 #: A number with thousands separators: ``18,609``, ``1,234.5`` (groups of exactly three digits).
-_GROUPED_RE = re.compile(r"^\s*[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?\s*%?\s*$")
+_GROUPED_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+#: A printed number's digits once sign, percent sign and spaces are taken off (the caller strips
+#: them first, so no two whitespace runs are ever adjacent in the pattern: linear on any input).
+_DIGITS_RE = re.compile(r"(?P<mant>(?:\d[\d_]*)?(?:\.\d*)?)(?:[eE](?P<exp>[-+]?\d{1,6}))?")
+
+
+def _number_parts(core: str) -> tuple[str, str, str | None, bool] | None:
+    """``(sign, mantissa, exponent, percent)`` of a stripped number text, else None."""
+    sign = core[:1] if core[:1] in ("-", "+") else ""
+    rest = core[len(sign) :].lstrip()
+    percent = rest.endswith("%")
+    if percent:
+        rest = rest[:-1].rstrip()
+    if "," in rest and _GROUPED_RE.fullmatch(rest):
+        rest = rest.replace(",", "")  # 18,609 steps: thousands separators
+    m = _DIGITS_RE.fullmatch(rest)
+    if m is None:
+        return None
+    return sign, m.group("mant"), m.group("exp"), percent
+
+
 _SPECIAL = {
     "nan": math.nan,
     "inf": math.inf,
@@ -98,22 +111,21 @@ class Cell(BaseModel):
             return cls(text=raw)
         if low in _SPECIAL:
             return _cell(cls, raw, _SPECIAL[low], None, fields_set=_TEXT_VALUE_DECIMALS)
-        m = _NUMBER_RE.match(core)
-        if m is None and "," in core and _GROUPED_RE.match(core):
-            m = _NUMBER_RE.match(core.replace(",", ""))  # 18,609 steps: thousands separators
-        if not m or not m.group("mant") or m.group("mant") in {".", ""}:
+        parts = _number_parts(core)
+        if parts is None or parts[1] in {".", ""}:
             return _cell(cls, raw)
-        mant = m.group("mant").replace("_", "")
+        sign, mant, exp_text, percent = parts
+        mant = mant.replace("_", "")
         if not any(ch.isdigit() for ch in mant):
             return _cell(cls, raw)
-        exp = int(m.group("exp")) if m.group("exp") else 0
+        exp = int(exp_text) if exp_text else 0
         frac = mant.split(".", 1)[1] if "." in mant else ""
         decimals = max(len(frac) - exp, 0)
         try:
-            value = float(f"{m.group('sign')}{mant}e{exp}")
+            value = float(f"{sign}{mant}e{exp}")
         except ValueError:  # pragma: no cover - the regex only admits valid floats
             return _cell(cls, raw)
-        return _cell(cls, raw, value, decimals, bool(m.group("pct")), _ALL_CELL_FIELDS)
+        return _cell(cls, raw, value, decimals, percent, _ALL_CELL_FIELDS)
 
     @classmethod
     def of(cls, value: float | None, text: str | None = None) -> Cell:

@@ -14,7 +14,7 @@ Every line of the source ends up in exactly one :class:`~cardsmith.card.model.Bl
 * ``text``: everything else, verbatim, split so that every heading starts a new text block
 
 What is *not a card* (:class:`~cardsmith.errors.NotACardError`): empty or whitespace-only text,
-binary data (NUL bytes or mostly control characters), bytes that are not UTF-8 (via :func:`load_card`).
+binary data (NUL bytes; control characters alone do not make text binary: they are escaped on output), bytes that are not UTF-8 (via :func:`load_card`).
 Input that starts like a card but is broken is a :class:`~cardsmith.errors.ParseError`: front matter
 opened with ``---`` and never closed, invalid YAML, front matter that is a list or a scalar instead of
 a mapping. Any other text - a README with prose and no Trainer section at all - is a (hand-written)
@@ -27,7 +27,7 @@ import ast
 import gc
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 
@@ -81,16 +81,62 @@ HEADLINE_LEAD = "It achieves the following results on the evaluation set:"
 HYPERPARAMETERS_LEAD = "The following hyperparameters were used during training:"
 
 _FENCE_CLOSE = {"---", "..."}
-_CONTROL_RE = re.compile(r"[\x01-\x08\x0e-\x1a\x1c-\x1f\x7f]")
 
-_INTRO_RE = re.compile(
+# The intro sentence's opening, up to "on ": bounded quantifiers, so that a search over a long line
+# of near-misses stays linear; the dataset part is found by :func:`_find_intro` with str.find.
+_INTRO_HEAD_RE = re.compile(
     r"This model (?:is a fine-tuned version of\s+"
-    r"(?:\[(?P<btext>(?:[^\]\\\n]|\\.)*)\]\((?P<url>[^)\s]*)\)|(?P<bplain>[^\s\[\]()]+))"
+    r"(?:\[(?P<btext>(?:[^\]\\\n]|\\.){0,512})\]\((?P<url>[^)\s]{0,2048})\)|(?P<bplain>[^\s\[\]()]{1,512}))"
     r"|(?P<scratch>was trained from scratch))"
-    r"\s+on\s+(?:(?P<unknown>an unknown dataset)|the (?P<ds>.+?) (?P<plural>datasets?)\b[^.\n]*?)\."
+    r"\s+on\s+"
 )
+_UNKNOWN_DATASET = "an unknown dataset."
+
+
+class _Intro(NamedTuple):
+    base: str | None
+    dataset: str | None
+    start: int
+    end: int
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _find_intro(line: str) -> _Intro | None:
+    """The Trainer's intro sentence in ``line``: ``This model is a fine-tuned version of BASE on the
+    DS dataset.`` (or ``... on an unknown dataset.``, or ``was trained from scratch on ...``).
+
+    The first match, as ``re.search`` of the former single pattern found it (the dataset is the
+    shortest text before a `` dataset``/`` datasets`` word followed, later on the line, by a
+    period), in time linear in the line.
+    """
+    m = _INTRO_HEAD_RE.search(line)
+    while m is not None:
+        pos = m.end()
+        base = m.group("btext") if m.group("btext") is not None else m.group("bplain")
+        if line.startswith(_UNKNOWN_DATASET, pos):
+            return _Intro(base, None, m.start(), pos + len(_UNKNOWN_DATASET))
+        if line.startswith("the ", pos):
+            k = line.find(" dataset", pos + 5)
+            while k >= 0:
+                word_end = k + len(" dataset")
+                if line[word_end : word_end + 1] == "s" and not _is_word_char(
+                    line[word_end + 1 : word_end + 2] or " "
+                ):
+                    word_end += 1
+                if not _is_word_char(line[word_end : word_end + 1] or " "):
+                    dot = line.find(".", word_end)
+                    if dot < 0:
+                        break  # no later " dataset" has a period after it either
+                    return _Intro(base, line[pos + 4 : k], m.start(), dot + 1)
+                k = line.find(" dataset", k + 1)
+        m = _INTRO_HEAD_RE.search(line, m.start() + 1)
+    return None
+
+
 _ITEM_MARK_RE = re.compile(r"^[ ]{0,3}[-*+][ \t]+")
-_KEY_VALUE_RE = re.compile(r"^(?P<key>[^:\n]*[^:\s])\s*:(?:[ \t]+(?P<value>.*?)|)\s*$")
 _PIPE_SPLIT_RE = re.compile(r"(?<!\\)\|")
 _SIMPLE_NUMBER_RE = re.compile(r"^-?\d+(?:\.(\d+))?$")
 _INT_RE = re.compile(r"^[-+]?\d+$")
@@ -487,6 +533,9 @@ def _parse_front_matter(lines: list[str], notes: list[str]) -> tuple[Metadata | 
 def parse_optimizer(text: str) -> Optimizer:
     """Read the value of an ``optimizer:`` hyperparameter (every Trainer wording, and Keras dicts)."""
     stripped = text.strip()
+    # Runs of whitespace become one space: the patterns' optional groups each open with \s+, which
+    # on a long run would be tried from every position of it (quadratic).
+    stripped = " ".join(stripped.split())
     m = _OPT_ARGS_ARE_RE.match(stripped)
     if m:
         args = m.group("args").strip()
@@ -568,13 +617,13 @@ def _parse_key_values(lines: list[str], items: list[tuple[int, int]]) -> list[tu
         if text is None:
             return None
         first, _, rest = text.partition("\n")
-        m = _KEY_VALUE_RE.match(first)
-        if not m:
+        pair = _key_value(first)
+        if pair is None:
             return None
-        value = m.group("value") or ""
+        key, value = pair
         if rest:
             value = value + "\n" + rest
-        out.append((m.group("key").strip(), value))
+        out.append((key.strip(), value))
     return out
 
 
@@ -596,11 +645,30 @@ def _italic_headline(para: list[str]) -> list[HeadlineMetric] | None:
         return None
     pairs = []
     for line in items:
-        m = _ITALIC_ITEM_RE.match(line)
+        # one blank for each run of blanks: the pattern's lazy name and value, each followed by \s*,
+        # would be tried at every position of a long run (quadratic)
+        m = _ITALIC_ITEM_RE.match(" ".join(line.split()))
         if m is None:
             return None
         pairs.append((m.group("key").strip(), m.group("value").strip()))
     return _parse_headline(pairs)
+
+
+def _key_value(line: str) -> tuple[str, str] | None:
+    """``key: value`` -> ``(key, value)`` (the value stripped; "" when absent); None when the line is
+    not one: no colon, an empty key, or text glued to the colon (``a:b``). A scan, not a pattern."""
+    colon = line.find(":")
+    if colon < 0:
+        return None
+    key = line[:colon].rstrip()
+    if not key:
+        return None
+    rest = line[colon + 1 :]
+    if rest[:1] in (" ", "\t"):
+        return key, rest.strip()
+    if rest.strip():
+        return None
+    return key, ""
 
 
 def _parse_headline(pairs: list[tuple[str, str]]) -> list[HeadlineMetric] | None:
@@ -616,11 +684,13 @@ def _parse_hyperparameters(pairs: list[tuple[str, str]], notes: list[str]) -> Hy
     fields: dict[str, Any] = {}
     extra: dict[str, str] = {}
     order: list[str] = []
+    seen: set[str] = set()
     for key, value in pairs:
-        if key in order:
+        if key in seen:
             notes.append(f"hyperparameter {key!r} is listed twice; the first value is kept")
             continue
         order.append(key)
+        seen.add(key)
         v = value.strip()
         single = "\n" not in value
         if key == "optimizer":
@@ -741,9 +811,6 @@ def _check_is_text(text: str) -> None:
     head = text[:8192]
     if "\x00" in head:
         raise NotACardError("input is binary data (NUL bytes), not a model card")
-    controls = len(_CONTROL_RE.findall(head))
-    if controls > max(8, len(head) // 20):
-        raise NotACardError("input is binary data (control characters), not a model card")
 
 
 def parse_card(text: str | bytes) -> Card:
@@ -866,19 +933,19 @@ def _scan_tokens(
             para = [strip_eol(body[j]) for j in range(start, end)]
             if "intro" not in taken:
                 for j, line in enumerate(para):
-                    m = _INTRO_RE.search(line)
-                    if not m:
+                    intro = _find_intro(line)
+                    if intro is None:
                         continue
                     taken.add("intro")
-                    base = m.group("btext") if m.group("btext") is not None else m.group("bplain")
+                    base = intro.base
                     fields["base_model"] = base.strip() or None if base is not None else None
-                    ds = m.group("ds")
+                    ds = intro.dataset
                     if ds is not None:
                         ds = ds.strip().strip("*_`").strip()
                         if ds in ("None", ""):
                             ds = None
                     fields["dataset_name"] = ds
-                    if m.start() == 0 and line[m.end() :].strip() == "":
+                    if intro.start == 0 and line[intro.end :].strip() == "":
                         spans.append((start + j, start + j + 1, "intro"))
                     break
             last = para[-1].strip() if para else ""

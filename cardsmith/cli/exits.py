@@ -54,7 +54,9 @@ def one_line(message: str) -> str:
 
 
 def _say(message: str) -> None:
-    print(f"cardsmith: {message}", file=sys.stderr)
+    from cardsmith.card.io import printable  # messages quote cards and file names
+
+    print(f"cardsmith: {printable(message)}", file=sys.stderr)
 
 
 def exit_for(exc: BaseException) -> int:

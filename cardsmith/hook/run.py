@@ -177,7 +177,9 @@ def _audit_ref(
 
 
 def _say(message: str) -> None:
-    print(message, file=sys.stderr)
+    from cardsmith.card.io import printable  # paths and reasons come from the pushed tree
+
+    print(printable(message), file=sys.stderr)
 
 
 def check_config_names(config: HookConfig) -> str | None:

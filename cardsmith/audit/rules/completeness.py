@@ -80,7 +80,20 @@ def table_truncated(ctx: AuditContext) -> Iterator[Hit]:
         )
 
 
-_PLACEHOLDERS = re.compile(r"^\s*\[?\s*more information needed\s*\]?\.?\s*$", re.IGNORECASE)
+_PLACEHOLDER = "more information needed"
+
+
+def _is_placeholder(line: str) -> bool:
+    """``More information needed``, optionally in brackets and with a period (any case). A scan: the
+    former pattern's adjacent ``\\s*`` runs were quadratic on a long line of spaces."""
+    s = line.strip()
+    if s.startswith("["):
+        s = s[1:].lstrip()
+    if s[: len(_PLACEHOLDER)].lower() != _PLACEHOLDER:
+        return False
+    tail = s[len(_PLACEHOLDER) :].lstrip()
+    tail = tail.removeprefix("]").removeprefix(".")
+    return not tail.strip()
 
 
 @rule("placeholder-section", "CS305", "info", 'a section still says "More information needed"')
@@ -101,7 +114,7 @@ def placeholder_section(ctx: AuditContext) -> Iterator[Hit]:
     names = []
     for section in sections.headings(lines):
         body = sections.text_of(lines, section)
-        if body and all(_PLACEHOLDERS.match(ln) for ln in body.splitlines() if ln.strip()):
+        if body and all(_is_placeholder(ln) for ln in body.splitlines() if ln.strip()):
             names.append(section.title)
     if names:
         yield (

@@ -6,6 +6,7 @@ A new format is a module here with a function from a list of
 
 from __future__ import annotations
 
+import re
 from typing import TextIO
 
 from cardsmith.audit.report import AuditReport
@@ -13,6 +14,28 @@ from cardsmith.cli.formats.text import format_text, is_tty, print_rich, stream_o
 
 #: The names ``--format`` accepts.
 FORMATS = ("text", "json", "sarif")
+
+
+def _json_escape(ch: str) -> str:
+    code = ord(ch)
+    if 0xD800 <= code <= 0xDFFF:  # an undecodable file-name byte: shown as printable() shows it
+        from cardsmith.card.io import printable
+
+        return "\\\\" + printable(ch)[1:]
+    return f"\\u{code:04x}"
+
+
+_JSON_UNSAFE_RE = re.compile("[\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+
+
+def json_text(text: str) -> str:
+    """JSON text that is valid UTF-8 and safe on a terminal, meaning what it meant.
+
+    ``json.dumps(..., ensure_ascii=False)`` escapes C0 controls but leaves DEL, C1 controls and bidi
+    overrides as they are (now ``\\u`` escapes), and lone surrogates (file names that are not
+    UTF-8) cannot be encoded at all: they become the text ``\\xNN``, as the text format shows them.
+    """
+    return _JSON_UNSAFE_RE.sub(lambda m: _json_escape(m.group()), text)
 
 
 def print_reports(reports: list[AuditReport], fmt: str, out: TextIO | None = None) -> None:
@@ -30,7 +53,7 @@ def print_reports(reports: list[AuditReport], fmt: str, out: TextIO | None = Non
             from cardsmith.cli.formats.sarif import sarif_log
 
             data = sarif_log(reports)
-        stream.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        stream.write(json_text(json.dumps(data, indent=2, ensure_ascii=False)) + "\n")
     elif fmt == "text":
         if is_tty(stream):
             print_rich(reports, stream)

@@ -24,15 +24,16 @@ def summary(reports: list[AuditReport]) -> dict[str, int]:
 def reports_json(reports: list[AuditReport]) -> dict[str, Any]:
     """``{"cards": [...], "summary": {...}}`` as SPEC defines it; a finding's ``location`` carries the
     1-based ``line`` of the card file where it can be located."""
-    from cardsmith.cli.formats.sarif import locate_line, source_lines
+    from cardsmith.cli.formats.sarif import LineIndex, source_lines
 
     cards = []
     for r in reports:
         data = r.to_json_dict()
         lines = source_lines(r.path) if r.findings else []
         if lines:
+            located = LineIndex(lines)
             for f, out in zip(r.findings, data["findings"]):  # type: ignore[call-overload]
-                line = locate_line(lines, f.location)
+                line = located.locate(f.location)
                 if line is not None and isinstance(out, dict) and isinstance(out.get("location"), dict):
                     out["location"]["line"] = line
         cards.append(data)

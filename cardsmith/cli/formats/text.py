@@ -10,6 +10,7 @@ import sys
 from typing import Any, TextIO
 
 from cardsmith.audit.report import AuditReport, Location
+from cardsmith.card.io import printable
 from cardsmith.card.model import Card
 
 _COLOR = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -70,10 +71,10 @@ def _locator(report: AuditReport) -> Any:
     """A function from a finding's location to its 1-based line in the card file (or ``None``)."""
     if not report.findings:
         return lambda loc: None
-    from cardsmith.cli.formats.sarif import locate_line, source_lines
+    from cardsmith.cli.formats.sarif import LineIndex, source_lines
 
     src = source_lines(report.path)
-    return (lambda loc: locate_line(src, loc)) if src else (lambda loc: None)
+    return LineIndex(src).locate if src else (lambda loc: None)
 
 
 def format_text(reports: list[AuditReport]) -> str:
@@ -90,7 +91,7 @@ def format_text(reports: list[AuditReport]) -> str:
         lines.extend(_reproduction_lines(report))
         lines.append("")
     lines.append(summary_line(reports))
-    return "\n".join(lines) + "\n"
+    return printable("\n".join(lines) + "\n")  # card text and file names: no escape sequences
 
 
 def _reproduction_lines(report: AuditReport) -> list[str]:
@@ -116,10 +117,14 @@ def _reproduction_lines(report: AuditReport) -> list[str]:
 
 def print_rich(reports: list[AuditReport], out: TextIO) -> None:
     from rich.console import Console
-    from rich.markup import escape
+    from rich.markup import escape as rich_escape
     from rich.table import Table
 
     console = Console(file=out, highlight=False)
+
+    def escape(text: str) -> str:  # markup and control characters from cards and file names
+        return rich_escape(printable(text))
+
     for report in reports:
         console.print(f"[bold]{escape(report.path or '<card>')}[/bold]")
         if not report.findings:
@@ -193,5 +198,5 @@ def card_summary(card: Card) -> str:
 
 def print_card_summary(card: Card, out: TextIO | None = None) -> None:
     stream = stream_of(out)
-    stream.write(card_summary(card))
+    stream.write(printable(card_summary(card)))
     stream.flush()
