@@ -1,9 +1,9 @@
 """Issue #15: hostile cards, repositories and terminals, one test per item (black-box).
 
-Items 1-3 (time that grows faster than the input) are in ``test_growth.py``. Everything here goes
+Items 1-3 (time that grows faster than the input) are in ``test_growth.py``; the hook's items (7, 8,
+13 and the pushes of 12) in ``tests/hook/test_hook_hostile.py``. Everything here goes
 through the command line (``python -m cardsmith`` in a subprocess, so that a hang is a timeout and a
-traceback is visible) or ``from cardsmith import ModelCard``; the hook tests push to a real bare
-remote; the rerun tests use a tiny model trained with the real ``Trainer`` (``tests/tiny.py``).
+traceback is visible) or ``from cardsmith import ModelCard``; the rerun tests use a tiny model trained with the real ``Trainer`` (``tests/tiny.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import stat
 import subprocess
 import sys
 import time
@@ -37,15 +36,26 @@ def body_of(card: str) -> str:
     return card.split("\n---\n", 1)[1]
 
 
-def cs(*args: str | Path, cwd: Path | None = None, timeout: float = 120, env: dict[str, str] | None = None,
-       input: str | None = None) -> subprocess.CompletedProcess[bytes]:
+def cs(
+    *args: str | Path,
+    cwd: Path | None = None,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[bytes]:
     """``python -m cardsmith ARGS``; output kept as bytes (item 12 checks that it is valid UTF-8)."""
     full_env = dict(os.environ if env is None else env)
     full_env["PYTHONPATH"] = os.pathsep.join([str(ROOT), full_env.get("PYTHONPATH", "")])
     full_env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
-    return subprocess.run([sys.executable, "-m", "cardsmith", *map(os.fsdecode, args)], cwd=cwd, env=full_env,
-                          capture_output=True, timeout=timeout, check=False,
-                          input=None if input is None else input.encode())
+    return subprocess.run(
+        [sys.executable, "-m", "cardsmith", *map(os.fsdecode, args)],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+        input=None if input is None else input.encode(),
+    )
 
 
 def clean_exit(proc: subprocess.CompletedProcess[bytes]) -> str:
@@ -55,74 +65,6 @@ def clean_exit(proc: subprocess.CompletedProcess[bytes]) -> str:
     if proc.returncode == 2:
         assert len(err.strip().splitlines()) == 1, err
     return err
-
-
-# --------------------------------------------------------------------------------------------------
-# Git helpers (a real repository pushing to a real local bare remote)
-# --------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def git_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    home = tmp_path / "home"
-    home.mkdir()
-    for key in list(os.environ):
-        if key.startswith("GIT_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_TERMINAL_PROMPT", "0")
-    # the hook runs cardsmith with this interpreter: make it import the code under test
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    return dict(os.environ)
-
-
-def git(cwd: Path, *args: str | bytes, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=timeout,
-                          errors="replace")
-    if check and proc.returncode != 0:
-        raise AssertionError(f"git {args} failed:\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
-
-@pytest.fixture
-def repo(tmp_path: Path, git_env: dict[str, str]) -> Path:
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
-    work = tmp_path / "work"
-    git(tmp_path, "init", "-q", "-b", "main", str(work))
-    git(work, "config", "user.name", "Card Tester")
-    git(work, "config", "user.email", "tester@example.com")
-    git(work, "config", "commit.gpgsign", "false")
-    git(work, "remote", "add", "origin", str(remote))
-    (work / "code.py").write_text("print('hello')\n", encoding="utf-8")
-    git(work, "add", "code.py")
-    git(work, "commit", "-q", "-m", "initial")
-    return work
-
-
-def commit(repo: Path, rel: str | bytes, data: str | bytes) -> None:
-    path = repo / os.fsdecode(rel)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "change")
-
-
-def install(repo: Path) -> str:
-    proc = cs("hook", "install", "--repo", repo)
-    err = clean_exit(proc)
-    assert proc.returncode == 0, err
-    return proc.stdout.decode() + err
-
-
-def push(repo: Path, timeout: float = 120) -> tuple[int, str]:
-    proc = git(repo, "push", "origin", "main", check=False, timeout=timeout)
-    return proc.returncode, proc.stdout + proc.stderr
-
-
-def hooks(repo: Path) -> Path:
-    return repo / ".git" / "hooks"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -137,7 +79,9 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from cardsmith import ModelCard
 
     root = tmp_path_factory.mktemp("hostile-model")
-    trainer = tiny.train_seq(root / "run", per_device_eval_batch_size=8, save_strategy="no", num_train_epochs=1)
+    trainer = tiny.train_seq(
+        root / "run", per_device_eval_batch_size=8, save_strategy="no", num_train_epochs=1
+    )
     folder = root / "model"
     trainer.save_model(str(folder))
     (folder / "README.md").write_text(ModelCard.from_trainer(trainer).to_markdown(), encoding="utf-8")
@@ -217,14 +161,19 @@ def _card_pointing_at(folder: Path, dataset_type: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("where", ["absolute", "relative", "home", "own-file"])
-def test_05_card_dataset_is_a_hub_id_never_a_local_file(model: dict[str, Path], tmp_path: Path,
-                                                         where: str) -> None:
+def test_05_card_dataset_is_a_hub_id_never_a_local_file(
+    model: dict[str, Path], tmp_path: Path, where: str
+) -> None:
     folder = copy_model(model, tmp_path / "m")
     outside = tmp_path / "private.jsonl"
     shutil.copy(model["jsonl"], outside)
     shutil.copy(model["jsonl"], folder / "eval.jsonl")
-    target = {"absolute": str(outside), "relative": "../private.jsonl", "home": "~/../" + str(outside),
-              "own-file": "eval.jsonl"}[where]
+    target = {
+        "absolute": str(outside),
+        "relative": "../private.jsonl",
+        "home": "~/../" + str(outside),
+        "own-file": "eval.jsonl",
+    }[where]
     _card_pointing_at(folder, target)
     proc = cs("verify", folder, "--rerun", cwd=folder)
     err = clean_exit(proc)
@@ -245,84 +194,10 @@ def test_06_a_zip_named_jsonl_is_not_extracted(model: dict[str, Path], tmp_path:
     err = clean_exit(proc)
     assert proc.returncode == 2, err
     assert "zip" in err.lower() or "archive" in err.lower(), err
-    extracted = [p for p in cache.rglob("*") if p.is_file() and p.name.endswith(".jsonl")] if cache.exists() else []
+    extracted = (
+        [p for p in cache.rglob("*") if p.is_file() and p.name.endswith(".jsonl")] if cache.exists() else []
+    )
     assert not extracted
-
-
-# --------------------------------------------------------------------------------------------------
-# 7, 8, 13. the hook
-# --------------------------------------------------------------------------------------------------
-
-
-def test_07_hook_uses_the_pushed_pyproject_not_the_working_tree(repo: Path) -> None:
-    install(repo)
-    commit(repo, "README.md", BAD)
-    (repo / "pyproject.toml").write_text('[tool.cardsmith]\nignore = ["loss-equals-metric"]\n', encoding="utf-8")
-    code, out = push(repo)
-    assert code != 0, out
-    assert "loss-equals-metric" in out
-
-
-def test_07_hook_honours_a_committed_pyproject(repo: Path) -> None:
-    install(repo)
-    commit(repo, "pyproject.toml", '[tool.cardsmith]\nignore = ["loss-equals-metric"]\n')
-    commit(repo, "README.md", BAD)
-    (repo / "pyproject.toml").unlink()  # deleted in the working tree, still in the pushed commit
-    code, out = push(repo)
-    assert code == 0, out
-
-
-def test_08_control_characters_do_not_make_a_card_binary(repo: Path) -> None:
-    install(repo)
-    hostile = "<!-- " + "".join(chr(c) for c in (1, 2, 3, 4, 5, 6, 7, 8, 14, 15, 16)) * 46 + " -->\n"
-    commit(repo, "README.md", hostile + body_of(BAD))
-    code, out = push(repo)
-    assert code != 0, out
-    assert "loss-equals-metric" in out
-
-
-def test_13_a_chained_cardsmith_hook_does_not_recurse(repo: Path) -> None:
-    install(repo)
-    shutil.copy(hooks(repo) / "pre-push", hooks(repo) / "pre-push.cardsmith-chained")
-    commit(repo, "README.md", GOOD)
-    code, out = push(repo, timeout=60)
-    assert code == 0, out
-
-
-def test_13_a_non_executable_old_hook_is_reported_truthfully(repo: Path) -> None:
-    old = hooks(repo) / "pre-push"
-    old.write_text("#!/bin/sh\nexit 1\n", encoding="utf-8")
-    old.chmod(0o644)
-    said = install(repo)
-    assert "runs first" not in said
-    assert "not executable" in said
-    commit(repo, "README.md", GOOD)
-    code, out = push(repo)
-    assert code == 0, out  # git would not have run it either
-
-
-def test_13_hook_uninstall_restores_the_old_hook(repo: Path) -> None:
-    old = hooks(repo) / "pre-push"
-    old.write_text("#!/bin/sh\nexit 0\n", encoding="utf-8")
-    old.chmod(0o755)
-    install(repo)
-    assert old.read_text(encoding="utf-8") != "#!/bin/sh\nexit 0\n"
-    proc = cs("hook", "uninstall", "--repo", repo)
-    err = clean_exit(proc)
-    assert proc.returncode == 0, err
-    assert old.read_text(encoding="utf-8") == "#!/bin/sh\nexit 0\n"
-    assert os.access(old, os.X_OK)
-    assert not (hooks(repo) / "pre-push.cardsmith-chained").exists()
-    commit(repo, "README.md", BAD)
-    code, out = push(repo)
-    assert code == 0, out  # cardsmith no longer runs
-
-
-def test_13_hook_uninstall_without_a_hook_says_so(repo: Path) -> None:
-    proc = cs("hook", "uninstall", "--repo", repo)
-    err = clean_exit(proc)
-    assert proc.returncode == 0, err
-    assert "no cardsmith" in (proc.stdout.decode() + err).lower()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -333,7 +208,9 @@ ESCAPES = "\x1b[2J\x1b[1A\x1b[2K"
 
 
 def escape_card() -> str:
-    return GOOD.replace("| Accuracy |\n", f"| Foo{ESCAPES}\x07\x08 |\n", 1).replace("| 0.9105   |", "| 0.2450   |")
+    return GOOD.replace("| Accuracy |\n", f"| Foo{ESCAPES}\x07\x08 |\n", 1).replace(
+        "| 0.9105   |", "| 0.2450   |"
+    )
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "sarif"])
@@ -390,8 +267,10 @@ def test_11_a_tokenizer_panic_is_a_clean_exit_2(model: dict[str, Path], tmp_path
     tok["normalizer"] = {"type": "Sequence", "normalizers": [n for n in [tok.get("normalizer"), panic] if n]}
     (folder / "tokenizer.json").write_text(json.dumps(tok), encoding="utf-8")
     data = tmp_path / "eval.jsonl"
-    data.write_text("".join(json.dumps({"text": "a" * 60_000 + "c", "label": "positive"}) + "\n" for _ in range(3)),
-                    encoding="utf-8")
+    data.write_text(
+        "".join(json.dumps({"text": "a" * 60_000 + "c", "label": "positive"}) + "\n" for _ in range(3)),
+        encoding="utf-8",
+    )
     proc = cs("verify", folder, "--rerun", "--dataset", data, timeout=300)
     err = clean_exit(proc)
     assert proc.returncode == 2, err
@@ -428,14 +307,6 @@ def test_12_deep_json_as_a_render_source(tmp_path: Path, name: str) -> None:
     assert proc.returncode == 2, err
 
 
-def test_12_deep_json_in_a_pushed_commit(repo: Path) -> None:
-    install(repo)
-    commit(repo, "config.json", DEEP)
-    commit(repo, "README.md", GOOD)
-    code, out = push(repo)
-    assert "internal error" not in out and "RecursionError" not in out, out
-
-
 @pytest.mark.parametrize("name", ["card.json", "README.md"])
 def test_12_a_fifo_is_refused_not_waited_on(tmp_path: Path, name: str) -> None:
     fifo = tmp_path / name
@@ -460,17 +331,6 @@ def test_12_a_huge_nul_dataset_is_refused_fast(model: dict[str, Path], tmp_path:
     assert time.perf_counter() - start < 60
 
 
-def test_12_non_utf8_folder_names_in_a_push(repo: Path) -> None:
-    if sys.platform == "darwin":
-        pytest.skip("macOS file systems refuse non-UTF-8 names")
-    install(repo)
-    commit(repo, b"caf\xe9/README.md", BAD)
-    code, out = push(repo)
-    assert code != 0, out
-    assert "internal error" not in out, out
-    assert "loss-equals-metric" in out
-
-
 @pytest.mark.parametrize("fmt", ["json", "sarif"])
 def test_12_non_utf8_file_names_give_valid_utf8_json(tmp_path: Path, fmt: str) -> None:
     if sys.platform == "darwin":
@@ -493,8 +353,11 @@ def test_12_sarif_uris_are_percent_encoded(tmp_path: Path) -> None:
     proc = cs("audit", "a b/R#?.md", "--format", "sarif", cwd=tmp_path)
     clean_exit(proc)
     sarif = json.loads(proc.stdout)
-    uris = {loc["physicalLocation"]["artifactLocation"]["uri"]
-            for result in sarif["runs"][0]["results"] for loc in result.get("locations", [])}
+    uris = {
+        loc["physicalLocation"]["artifactLocation"]["uri"]
+        for result in sarif["runs"][0]["results"]
+        for loc in result.get("locations", [])
+    }
     assert uris == {"a%20b/R%23%3F.md"}, uris
 
 
@@ -516,16 +379,23 @@ def test_14_a_lone_headline_accuracy_above_one() -> None:
 
 
 def test_14_a_two_row_column_with_one_value_above_one() -> None:
-    text = GOOD.replace("| 0.3012        | 1.0   | 1563 | 0.2450          | 0.9105   |\n", "").replace(
-        "| 0.9254   |", "| 0.9000   |").replace("| 0.9312   |", "| 1.5000   |")
+    text = (
+        GOOD.replace("| 0.3012        | 1.0   | 1563 | 0.2450          | 0.9105   |\n", "")
+        .replace("| 0.9254   |", "| 0.9000   |")
+        .replace("| 0.9312   |", "| 1.5000   |")
+    )
     found = [f for f in findings(text) if f.name == "metric-out-of-range"]
     assert found and any("1.5" in f.message for f in found), [f.message for f in findings(text)]
 
 
 def test_14_a_percent_card_is_still_percent() -> None:
-    text = GOOD.replace("| 0.9105   |", "| 91.05    |").replace("| 0.9254   |", "| 92.54    |").replace(
-        "| 0.9312   |", "| 93.12    |").replace("- Accuracy: 0.9312", "- Accuracy: 93.12").replace(
-        "value: 0.9312", "value: 93.12")
+    text = (
+        GOOD.replace("| 0.9105   |", "| 91.05    |")
+        .replace("| 0.9254   |", "| 92.54    |")
+        .replace("| 0.9312   |", "| 93.12    |")
+        .replace("- Accuracy: 0.9312", "- Accuracy: 93.12")
+        .replace("value: 0.9312", "value: 93.12")
+    )
     assert "metric-out-of-range" not in [f.name for f in findings(text)]
 
 

@@ -24,7 +24,7 @@ import cardsmith
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from growth_worker import CASES  # noqa: E402
+from growth_worker import CASES
 
 SIZES = (1_000, 10_000, 100_000, 1_000_000)
 #: best-of-N for each size: many runs of the cheap sizes, fewer of the costly ones
@@ -43,17 +43,32 @@ class Worker:
 
     def _start(self) -> subprocess.Popen[str]:
         root = str(Path(cardsmith.__file__).resolve().parent.parent)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]),
-                   OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
-        return subprocess.Popen([sys.executable, str(HERE / "growth_worker.py")], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]),
+            OMP_NUM_THREADS="1",
+            MKL_NUM_THREADS="1",
+            TOKENIZERS_PARALLELISM="false",
+        )
+        return subprocess.Popen(
+            [sys.executable, str(HERE / "growth_worker.py")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
 
-    def ask(self, shape: str, entry: str, size: int, reps: int, allowed: float, deadline_s: float) -> dict[str, object]:
+    def ask(
+        self, shape: str, entry: str, size: int, reps: int, allowed: float, deadline_s: float
+    ) -> dict[str, object]:
         if self.proc is None or self.proc.poll() is not None:
             self.proc = self._start()
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps({"shape": shape, "entry": entry, "size": size, "reps": reps,
-                                          "allowed": allowed}) + "\n")
+        self.proc.stdin.write(
+            json.dumps({"shape": shape, "entry": entry, "size": size, "reps": reps, "allowed": allowed})
+            + "\n"
+        )
         self.proc.stdin.flush()
         with selectors.DefaultSelector() as sel:
             sel.register(self.proc.stdout, selectors.EVENT_READ)
@@ -95,11 +110,14 @@ def test_time_grows_at_most_linearly(shape: str, entry: str, worker: Worker) -> 
         start = time.perf_counter()
         answer = worker.ask(shape, entry, size, reps, allowed, deadline)
         if "late" in answer:
-            pytest.fail(f"{shape} via {entry}: {size} bytes still running after {time.perf_counter() - start:.1f} s "
-                        f"(linear growth allows {allowed:.3f} s per run); times so far {times}")
+            pytest.fail(
+                f"{shape} via {entry}: {size} bytes still running after {time.perf_counter() - start:.1f} s "
+                f"(linear growth allows {allowed:.3f} s per run); times so far {times}"
+            )
         assert "error" not in answer, f"{shape} via {entry} at {size} bytes: {answer['error']}"
         best = float(answer["best"])  # type: ignore[arg-type]
         assert best <= allowed, (
             f"{shape} via {entry}: {size} bytes took {best:.3f} s, more than {MARGIN}x linear growth "
-            f"from {times[-1][1]:.4f} s at {times[-1][0]} bytes (allowed {allowed:.3f} s); times {times}")
+            f"from {times[-1][1]:.4f} s at {times[-1][0]} bytes (allowed {allowed:.3f} s); times {times}"
+        )
         times.append((size, best))

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-GOOD_PATH = Path(__file__).resolve().parent / "fixtures" / "hardening" / "good_card.md"
+GOOD_PATH = Path(__file__).resolve().parents[1] / "fixtures" / "hardening" / "good_card.md"
 GOOD = GOOD_PATH.read_text(encoding="utf-8")
 TMP = Path(tempfile.mkdtemp(prefix="cardsmith-growth-"))
 
@@ -67,7 +67,9 @@ def cli(*args: str) -> Callable[[], object]:
         except SystemExit as exc:
             code = exc.code
             if code not in (0, 1):
-                raise RuntimeError(f"cardsmith {' '.join(args)} exited {code}: {sink.getvalue()[-500:]}") from None
+                raise RuntimeError(
+                    f"cardsmith {' '.join(args)} exited {code}: {sink.getvalue()[-500:]}"
+                ) from None
             return code
         finally:
             sys.argv = saved
@@ -158,18 +160,28 @@ def _state(rows: int, *, extra: int = 0) -> dict[str, object]:
     history: list[dict[str, object]] = []
     for i in range(1, rows + 1):
         history.append({"loss": 1.0 / i, "epoch": float(i), "step": 10 * i})
-        history.append({"eval_loss": 1.1 / i, "eval_accuracy": 0.5 + 0.4 * i / rows, "epoch": float(i),
-                        "step": 10 * i})
-    return {"log_history": history, "global_step": 10 * rows, "num_train_epochs": rows, "max_steps": 10 * rows,
-            "train_batch_size": 8, **{f"k{i}": i for i in range(extra)}}
+        history.append(
+            {"eval_loss": 1.1 / i, "eval_accuracy": 0.5 + 0.4 * i / rows, "epoch": float(i), "step": 10 * i}
+        )
+    return {
+        "log_history": history,
+        "global_step": 10 * rows,
+        "num_train_epochs": rows,
+        "max_steps": 10 * rows,
+        "train_batch_size": 8,
+        **{f"k{i}": i for i in range(extra)},
+    }
 
 
 def _table(rows: int, cols: int) -> str:
-    head = "| Training Loss | Epoch | Step | Validation Loss |" + "".join(f" M{i} |" for i in range(cols)) + "\n"
+    head = (
+        "| Training Loss | Epoch | Step | Validation Loss |" + "".join(f" M{i} |" for i in range(cols)) + "\n"
+    )
     rule = "|---|---|---|---|" + "---|" * cols + "\n"
     body = "".join(
         f"| {1.5 - i / (rows + 1):.4f} | {i}.0 | {10 * i} | {1.6 - i / (rows + 1):.4f} |"
-        + "".join(f" {0.5 + (i + j) % 7 / 20:.4f} |" for j in range(cols)) + "\n"
+        + "".join(f" {0.5 + (i + j) % 7 / 20:.4f} |" for j in range(cols))
+        + "\n"
         for i in range(1, rows + 1)
     )
     return "# t\n\n## Training procedure\n\n### Training results\n\n" + head + rule + body
@@ -179,38 +191,65 @@ SHAPES: dict[str, Callable[[int], str]] = {
     # 1. the suppression comment, open, with a run of spaces (and variants)
     "suppression-spaces": lambda n: "# t\n\n<!-- cardsmith: disable=" + " " * n + "x",
     "suppression-commas": lambda n: "# t\n\n<!-- cardsmith: disable=a" + ", " * (n // 2) + "x",
-    "suppression-many": lambda n: "# t\n\n" + "<!-- cardsmith: disable=frozen-metric -->\n" * _reps("<!-- cardsmith: disable=frozen-metric -->\n", n),
+    "suppression-many": lambda n: (
+        "# t\n\n"
+        + "<!-- cardsmith: disable=frozen-metric -->\n"
+        * _reps("<!-- cardsmith: disable=frozen-metric -->\n", n)
+    ),
     "comment-open-spaces": lambda n: "# t\n\n<!--" + " " * n + "cardsmith" + " " * n,
     # 2. a headline number cell with a run of spaces
-    "headline-cell-spaces": lambda n: "# t\n\nIt achieves the following results on the evaluation set:\n- Loss: -" + " " * n + "x\n",
-    "headline-many": lambda n: "# t\n\nIt achieves the following results on the evaluation set:\n"
-    + "".join(f"- M{i}: 0.{i % 9999:04d}\n" for i in range(_reps("- M1000: 0.1000\n", n))),
+    "headline-cell-spaces": lambda n: (
+        "# t\n\nIt achieves the following results on the evaluation set:\n- Loss: -" + " " * n + "x\n"
+    ),
+    "headline-many": lambda n: (
+        "# t\n\nIt achieves the following results on the evaluation set:\n"
+        + "".join(f"- M{i}: 0.{i % 9999:04d}\n" for i in range(_reps("- M1000: 0.1000\n", n)))
+    ),
     "table-cell-spaces": lambda n: _table(2, 1).replace("| 0.5", "| -" + " " * n + "x", 1),
     # 3. quadratic paths
-    "hyperparameters-many": lambda n: _good_with("- num_epochs: 3\n", "- num_epochs: 3\n" + "".join(
-        f"- key_{i}: {i}\n" for i in range(_reps("- key_10000: 10000\n", n)))),
+    "hyperparameters-many": lambda n: _good_with(
+        "- num_epochs: 3\n",
+        "- num_epochs: 3\n" + "".join(f"- key_{i}: {i}\n" for i in range(_reps("- key_10000: 10000\n", n))),
+    ),
     "hyperparameter-value-spaces": lambda n: _good_with("- seed: 42\n", "- seed: 4" + " " * n + "2x\n"),
     "hyperparameter-key-spaces": lambda n: _good_with("- seed: 42\n", "- s" + " " * n + "x\n"),
-    "optimizer-spaces": lambda n: _good_with("- optimizer: Adam with", "- optimizer: Adam" + " " * n + "with"),
-    "placeholder-long-line": lambda n: _good_with("A sentiment classifier for movie reviews.",
-                                                  "More information needed" + " " * n + "x"),
-    "placeholder-lead-spaces": lambda n: _good_with("A sentiment classifier for movie reviews.", " " * n + "x"),
-    "intro-dataset-words": lambda n: _good_with("This model is a fine-tuned version of",
-                                                "This model is a fine-tuned version of a on the " + "x dataset " * (n // 10)
-                                                + "\n\nThis model is a fine-tuned version of"),
+    "optimizer-spaces": lambda n: _good_with(
+        "- optimizer: Adam with", "- optimizer: Adam" + " " * n + "with"
+    ),
+    "placeholder-long-line": lambda n: _good_with(
+        "A sentiment classifier for movie reviews.", "More information needed" + " " * n + "x"
+    ),
+    "placeholder-lead-spaces": lambda n: _good_with(
+        "A sentiment classifier for movie reviews.", " " * n + "x"
+    ),
+    "intro-dataset-words": lambda n: _good_with(
+        "This model is a fine-tuned version of",
+        "This model is a fine-tuned version of a on the "
+        + "x dataset " * (n // 10)
+        + "\n\nThis model is a fine-tuned version of",
+    ),
     "intro-link-spaces": lambda n: "# t\n\nThis model is a fine-tuned version of [" + "\\ " * (n // 2) + "\n",
     "heading-spaces": lambda n: "# t\n\n## a" + " " * n + "b\n\ntext\n",
     "heading-hashes": lambda n: "# t\n\n## a" + " #" * (n // 2) + " b\n",
     "table-wide": lambda n: _table(2, max(1, n // 20)),
     "table-long": lambda n: _table(max(1, n // 40), 1),
     "table-pipes": lambda n: "# t\n\n## Training results\n\n|" + "\\|" * (n // 2) + "\n|---|\n| 1 |\n",
-    "sections-many": lambda n: "".join(f"## s{i}\n\nMore information needed\n\n" for i in range(_reps("## s1000\n\nMore information needed\n\n", n))),
+    "sections-many": lambda n: "".join(
+        f"## s{i}\n\nMore information needed\n\n"
+        for i in range(_reps("## s1000\n\nMore information needed\n\n", n))
+    ),
     "fences-many": lambda n: "# t\n\n" + "```\n" * (n // 4),
     "front-matter-long-key": lambda n: "---\n" + "a" * n + "\n---\n# t\n",
     "front-matter-list": lambda n: "---\ntags:\n" + "- x\n" * (n // 4) + "---\n# t\n",
-    "front-matter-model-index": lambda n: "---\nmodel-index:\n- name: x\n  results:\n" + "".join(
-        f"  - task: {{type: text-classification}}\n    dataset: {{name: d, type: d}}\n    metrics:\n"
-        f"    - {{name: Accuracy, type: accuracy, value: 1.{i}}}\n" for i in range(_reps("x" * 140, n))) + "---\n# t\n",
+    "front-matter-model-index": lambda n: (
+        "---\nmodel-index:\n- name: x\n  results:\n"
+        + "".join(
+            f"  - task: {{type: text-classification}}\n    dataset: {{name: d, type: d}}\n    metrics:\n"
+            f"    - {{name: Accuracy, type: accuracy, value: 1.{i}}}\n"
+            for i in range(_reps("x" * 140, n))
+        )
+        + "---\n# t\n"
+    ),
     "findings-many": lambda n: _table(max(1, n // 40), 1).replace("| M0 |", "| Loss |"),
     "control-chars": lambda n: "# t\n\n<!-- " + "\x01" * n + " -->\n",
     "markup-brackets": lambda n: "# t\n\n" + "[" * n + "\n",
@@ -218,8 +257,12 @@ SHAPES: dict[str, Callable[[int], str]] = {
     # JSON beside a card or as a render source
     "state-long": lambda n: json.dumps(_state(max(1, n // 190))),
     "state-keys": lambda n: json.dumps(_state(3, extra=max(1, n // 12))),
-    "config-keys": lambda n: json.dumps({"num_labels": 2, **{f"label_{i}": i for i in range(_reps('"label_1000": 1000, ', n))}}),
-    "config-id2label": lambda n: json.dumps({"id2label": {str(i): f"L{i}" for i in range(_reps('"1000": "L1000", ', n))}}),
+    "config-keys": lambda n: json.dumps(
+        {"num_labels": 2, **{f"label_{i}": i for i in range(_reps('"label_1000": 1000, ', n))}}
+    ),
+    "config-id2label": lambda n: json.dumps(
+        {"id2label": {str(i): f"L{i}" for i in range(_reps('"1000": "L1000", ', n))}}
+    ),
 }
 
 #: shape -> the entry points it is timed through
@@ -284,8 +327,9 @@ def main() -> None:
     for line in sys.stdin:
         cmd = json.loads(line)
         try:
-            answer: dict[str, object] = {"best": measure(cmd["shape"], cmd["entry"], cmd["size"], cmd["reps"],
-                                                    cmd["allowed"])}
+            answer: dict[str, object] = {
+                "best": measure(cmd["shape"], cmd["entry"], cmd["size"], cmd["reps"], cmd["allowed"])
+            }
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails the case
             answer = {"error": f"{type(exc).__name__}: {exc}"[:1000]}
         sys.stdout.write(json.dumps(answer) + "\n")
