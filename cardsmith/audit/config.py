@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cardsmith.audit.rules import get_rule
-from cardsmith.errors import ConfigError, UnknownRuleError
+from cardsmith.errors import CardsmithError, ConfigError, UnknownRuleError
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -73,11 +73,18 @@ def _may_configure_cardsmith(data: bytes) -> bool:
     return bool(tool_header.search(data) and cardsmith_key.search(data))
 
 
-def _load_toml(path: Path) -> dict[str, Any]:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+#: Largest pyproject.toml read.
+MAX_PYPROJECT_BYTES = 4 * 1024 * 1024
+
+
+def _load_toml(path: Path, data: bytes | None = None) -> dict[str, Any]:
+    if data is None:
+        from cardsmith.card.io import read_bytes
+
+        try:  # bounded, a regular file (a FIFO is not waited on)
+            data = read_bytes(path, limit=MAX_PYPROJECT_BYTES, what="pyproject.toml")
+        except CardsmithError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc}") from None
     if not _may_configure_cardsmith(data):
         return {}  # no [tool.cardsmith] table can be in it: not worth parsing (or importing tomllib)
     try:
@@ -101,14 +108,15 @@ def _load_toml(path: Path) -> dict[str, Any]:
 CONFIG_KEYS = ("select", "ignore")
 
 
-def read_config(pyproject: Path) -> dict[str, list[str]]:
+def read_config(pyproject: Path, data: bytes | None = None) -> dict[str, list[str]]:
     """The ``[tool.cardsmith]`` table of a ``pyproject.toml``: ``select`` and ``ignore`` lists.
+    ``data``: the file's bytes when they come from elsewhere (the hook reads the pushed commit's).
 
     Unknown rule names raise :class:`UnknownRuleError` naming the file; wrong types raise
     :class:`ConfigError`.
     """
-    data = _load_toml(pyproject)
-    tool = data.get("tool", {})
+    table_data = _load_toml(pyproject, data)
+    tool = table_data.get("tool", {})
     table = tool.get("cardsmith") if isinstance(tool, dict) else None
     if table is None:
         return {}

@@ -30,7 +30,7 @@ from cardsmith.audit.report import SEVERITY_ORDER, AuditReport, Finding, Locatio
 from cardsmith.audit.rules import RULES, finding, get_rule, resolve
 from cardsmith.audit.suppress import disabled_names
 from cardsmith.card.model import Card
-from cardsmith.errors import UnknownRuleError
+from cardsmith.errors import CardsmithError, UnknownRuleError
 
 _SECTION_ORDER = {
     "Metadata": 0,
@@ -137,15 +137,20 @@ class Policy:
 
 def labels_beside(folder: Path) -> int | None:
     """Number of labels in the ``config.json`` of ``folder`` (``id2label`` / ``num_labels``), if any."""
-    config = folder / "config.json"
-    try:
-        if not config.is_file() or config.stat().st_size > MAX_CONFIG_BYTES:
-            return None
-        import json  # here: most audits never read a config.json
+    from cardsmith.card.io import read_json
 
-        data = json.loads(config.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+    config = folder / "config.json"
+    if not config.exists():
         return None
+    try:  # bounded, regular files only, no link out of the folder; unreadable: no labels known
+        data = read_json(config, limit=MAX_CONFIG_BYTES, within=folder)
+    except CardsmithError:
+        return None
+    return labels_of_config(data)
+
+
+def labels_of_config(data: object) -> int | None:
+    """Number of labels a decoded ``config.json`` declares (``id2label`` / ``num_labels``), if any."""
     if not isinstance(data, dict):
         return None
     id2label = data.get("id2label")
@@ -186,15 +191,17 @@ def audit_card(
     config: dict[str, list[str]] | None = None,
     num_labels: int | None = None,
     produced: Iterable[Finding] = (),
+    beside: bool = True,
 ) -> AuditReport:
     """Audit one card.
 
     ``path`` is reported, and locates the ``[tool.cardsmith]`` config (unless ``config``, a table
     already read, is given; ``{}`` for none) and the ``config.json`` whose labels chance-level-loss
     needs (unless ``num_labels`` is given, e.g. from a live model). ``produced``: findings of other
-    producers (a rerun's comparison) that go through the same policy.
+    producers (a rerun's comparison) that go through the same policy. ``beside=False``: ``path`` is
+    only reported, no file near it is read (the hook audits a pushed tree, not the working tree).
     """
-    p = Path(path) if path is not None else None
+    p = Path(path) if path is not None and beside else None
     if config is None and p is not None and p.exists():
         pyproject = find_pyproject(p.parent if p.is_file() else p)
         config = read_config(pyproject) if pyproject is not None else None

@@ -319,22 +319,42 @@ def _median(values: list[float]) -> float:
     return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
 
 
-def _column_scale(cells: list[Cell]) -> Scale | None:
+#: A value above 1 but below this is no evidence of a percent scale: ``1.0213`` is far more likely a
+#: fraction out of range than an accuracy of 1.02 %.
+PERCENT_EVIDENCE = 2.0
+#: Scores that are printed on 0-100 by their usual libraries (sacrebleu, the summarization scripts'
+#: ROUGE x 100), where a weak model's 1.13 is a percent value: any value above 1 is percent.
+_PERCENT_NATIVE_KINDS = frozenset({"bleu", "rouge"})
+
+
+def _percent_evidence(kind: str | None) -> float:
+    return 1.0 + 1e-9 if kind in _PERCENT_NATIVE_KINDS else PERCENT_EVIDENCE
+
+
+def _column_scale(cells: list[Cell], kind: str | None = None) -> Scale | None:
+    """``percent`` when a cell prints ``%``, or when most values are above 1 and some clearly are
+    (a median above 1 alone is not enough: the column 0.9, 1.5 is a fraction with a bad cell)."""
     values = [c.value for c in cells if c.value is not None and math.isfinite(c.value)]
     if any(c.percent for c in cells):
         return "percent"
     if not values:
         return None
-    return "percent" if _median([abs(v) for v in values]) > 1.0 + 1e-9 else "fraction"
+    magnitudes = [abs(v) for v in values]
+    if _median(magnitudes) > 1.0 + 1e-9 and max(magnitudes) >= _percent_evidence(kind):
+        return "percent"
+    return "fraction"
 
 
-def value_scale(cell: Cell) -> Scale | None:
-    """Scale of a lone printed value (a headline without a table): above 1 means percent."""
+def value_scale(cell: Cell, kind: str | None = None) -> Scale | None:
+    """Scale of a lone printed value (a headline without a table): ``%``, or at least
+    :data:`PERCENT_EVIDENCE`, means percent; ``1.0213`` is a fraction (out of range)."""
     if cell.percent:
         return "percent"
     if cell.value is None or not math.isfinite(cell.value):
         return None
-    return "percent" if abs(cell.value) > 1.0 + cell.half_ulp + EPS else "fraction"
+    if kind in _PERCENT_NATIVE_KINDS:
+        return "percent" if abs(cell.value) > 1.0 + cell.half_ulp + EPS else "fraction"
+    return "percent" if abs(cell.value) >= PERCENT_EVIDENCE else "fraction"
 
 
 def link_name(name: str, facts: CardFacts) -> Column | None:
@@ -395,7 +415,7 @@ def analyze(card: Card) -> CardFacts:
                     break
         for col in facts.columns:
             if col.is_bounded:
-                col.scale = _column_scale([c for c in facts.cells(col) if c is not None])
+                col.scale = _column_scale([c for c in facts.cells(col) if c is not None], col.kind)
     facts.token_classification = _is_token_classification(card, facts.columns)
 
     # headline <-> columns, and the rows the headline reports
@@ -425,7 +445,7 @@ def analyze(card: Card) -> CardFacts:
             s
             for m in card.headline
             if METRIC_KINDS.get(metric_kind(m.name), (None, None, None))[1] is not None
-            and (s := value_scale(m.value)) is not None
+            and (s := value_scale(m.value, metric_kind(m.name))) is not None
         ]
     if scales:
         facts.scale = "percent" if scales.count("percent") > scales.count("fraction") else "fraction"

@@ -9,8 +9,10 @@ document through :func:`load_yaml`, so that a hostile input ends in a clear
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,13 @@ from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
 
-from cardsmith.errors import CardsmithError, InputTooLargeError, NotACardError, ParseError
+from cardsmith.errors import (
+    CardsmithError,
+    InputTooLargeError,
+    NotACardError,
+    ParseError,
+    UntrustedInputError,
+)
 
 #: Largest card file read, in bytes (the biggest real cards are a few hundred KiB).
 MAX_CARD_BYTES = 8 * 1024 * 1024
@@ -203,26 +211,136 @@ def decode_text(data: bytes, *, source: str = "input") -> str:
     return text.removeprefix("\ufeff")
 
 
-def read_text(path: str | Path) -> str:
-    """Read a card file within bounds; a missing or unreadable path is a clear error."""
+#: Largest JSON file read (trainer_state.json of a long run is a few MiB; a card JSON is bounded like a card).
+MAX_JSON_BYTES = 64 * 1024 * 1024
+#: Deepest JSON nesting accepted (real config.json / trainer_state.json files nest 4 or 5 levels).
+MAX_JSON_DEPTH = 64
+#: The Hub cache keeps a repository's files as links from ``snapshots/<commit>/`` to ``blobs/``.
+_HUB_CACHE_KINDS = ("models--", "datasets--", "spaces--")
+
+
+def allowed_root(folder: str | Path) -> Path:
+    """The folder whose tree the files of ``folder`` may link into: ``folder`` itself (resolved), or
+    for a snapshot of the Hub cache (``models--org--name/snapshots/<commit>``) the repository's
+    cache folder, where its ``blobs/`` are."""
+    root = Path(folder).resolve()
+    if root.parent.name == "snapshots" and root.parent.parent.name.startswith(_HUB_CACHE_KINDS):
+        return root.parent.parent
+    return root
+
+
+def check_within(path: str | Path, folder: str | Path) -> Path:
+    """``path`` resolved, when it stays inside ``folder`` (see :func:`allowed_root`) once symbolic
+    links are followed; else :class:`~cardsmith.errors.UntrustedInputError`: a model folder from a
+    stranger must not make cardsmith read or write a file elsewhere (a secret, a system file)."""
     p = Path(path)
+    root = allowed_root(folder)
     try:
-        size = p.stat().st_size
+        target = p.resolve()
+    except (OSError, RuntimeError) as exc:  # a link loop
+        raise UntrustedInputError(f"{p}: cannot follow its symbolic links ({exc})") from None
+    if target != root and root not in target.parents:
+        raise UntrustedInputError(
+            f"{p} is a symbolic link to {target}, outside {folder}: cardsmith does not follow links out of a "
+            "model folder"
+        )
+    return target
+
+
+def read_bytes(
+    path: str | Path, *, limit: int, within: str | Path | None = None, what: str = "file"
+) -> bytes:
+    """The bytes of a regular file, at most ``limit`` of them, else a clear :class:`CardsmithError`.
+
+    FIFOs, devices and sockets are refused without waiting on them (the file is opened
+    non-blocking, then checked); ``within``: the file must stay inside that folder once links are
+    followed (:func:`check_within`).
+    """
+    p = Path(path)
+    if within is not None:
+        check_within(p, within)
+    flags = (
+        os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    )
+    try:
+        fd = os.open(p, flags)
     except FileNotFoundError:
         raise ParseError(f"{p}: no such file or directory") from None
+    except IsADirectoryError:
+        raise ParseError(f"{p} is a folder, not a file") from None
     except OSError as exc:
-        raise ParseError(f"{p}: cannot read ({exc.strerror})") from None
-    if p.is_dir():
-        raise ParseError(f"{p} is a folder, not a file")
-    if size > MAX_CARD_BYTES:
-        raise InputTooLargeError(
-            f"{p} is {size / 1048576:.1f} MiB; cards larger than {MAX_CARD_BYTES // 1048576} MiB are not read"
-        )
+        raise ParseError(f"{p}: cannot read ({exc.strerror or exc})") from None
     try:
-        data = p.read_bytes()
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ParseError(f"{p} is a folder, not a file")
+        if not stat.S_ISREG(st.st_mode):
+            raise ParseError(f"{p} is not a regular file (FIFOs, devices and sockets are not read)")
+        if st.st_size > limit:
+            raise InputTooLargeError(
+                f"{p} is {st.st_size / 1048576:.1f} MiB; a {what} larger than {limit / 1048576:g} MiB is not read"
+            )
+        chunks: list[bytes] = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
     except OSError as exc:
-        raise ParseError(f"{p}: cannot read ({exc.strerror})") from None
-    return decode_text(data, source=str(p))
+        raise ParseError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:  # it grew while being read
+        raise InputTooLargeError(f"{p}: a {what} larger than {limit / 1048576:g} MiB is not read")
+    return data
+
+
+def read_text(path: str | Path, *, within: str | Path | None = None) -> str:
+    """Read a card file within bounds; a missing or unreadable path (or one that is no regular
+    file) is a clear error."""
+    return decode_text(read_bytes(path, limit=MAX_CARD_BYTES, within=within, what="card"), source=str(path))
+
+
+def _json_depth_ok(value: Any) -> bool:
+    """Nesting of a decoded JSON value within :data:`MAX_JSON_DEPTH` (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > MAX_JSON_DEPTH:
+            return False
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return True
+
+
+def load_json(text: str | bytes, *, source: str = "input") -> Any:
+    """Decode JSON from a stranger: nesting bounded by :data:`MAX_JSON_DEPTH`, errors as
+    :class:`ParseError` (never a ``RecursionError``)."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise InputTooLargeError(f"{source}: JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except json.JSONDecodeError as exc:
+        raise ParseError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ParseError(f"{source}: not valid JSON ({exc})") from None
+    if not _json_depth_ok(value):
+        raise InputTooLargeError(f"{source}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+def read_json(path: str | Path, *, limit: int = MAX_JSON_BYTES, within: str | Path | None = None) -> Any:
+    """A JSON file (``config.json``, ``trainer_state.json``, a card JSON) within size and nesting
+    bounds, read as :func:`read_bytes` reads (regular files only, links kept inside ``within``)."""
+    return load_json(read_bytes(path, limit=limit, within=within, what="JSON file"), source=str(path))
 
 
 # Atomic file writes: a reader sees the old file or the new one, never half of either.
@@ -252,6 +370,11 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
+    if target.is_symlink():
+        raise UntrustedInputError(
+            f"{target} is a symbolic link (to {os.readlink(target)}); cardsmith does not write through links "
+            "(nothing was written)"
+        )
     try:
         folder.mkdir(parents=True, exist_ok=True)
         mode = target.stat().st_mode & 0o7777 if target.exists() else None

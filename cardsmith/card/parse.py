@@ -31,7 +31,15 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 
-from cardsmith.card.io import MAX_CARD_BYTES, MAX_TABLE_ROWS, decode_text, load_yaml, read_text
+from cardsmith.card.io import (
+    MAX_CARD_BYTES,
+    MAX_TABLE_ROWS,
+    check_within,
+    decode_text,
+    load_json,
+    load_yaml,
+    read_text,
+)
 from cardsmith.card.lines import split_lines, strip_eol
 from cardsmith.card.model import (
     Block,
@@ -1019,6 +1027,8 @@ def card_file(path: str | Path) -> Path:
     p = Path(path)
     if p.is_dir():
         readme = p / "README.md"
+        if readme.is_symlink():
+            check_within(readme, p)  # a folder's card never reads a file outside the folder
         if not readme.is_file():
             raise ParseError(
                 f"{path}: folder has no README.md (a folder without a README.md holds no model card)"
@@ -1036,6 +1046,7 @@ def load_card(path: str | Path) -> Card:
     p = card_file(path)
     if p.suffix.lower() == ".json":
         text = read_text(p)
+        load_json(text, source=str(p))  # bounded nesting before the model validates it
         try:
             return Card.model_validate_json(text)
         except ValidationError as exc:

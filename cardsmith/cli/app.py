@@ -227,13 +227,45 @@ def hook() -> None:
 )
 def hook_install(repo: Path, cards: tuple[str, ...]) -> None:
     """Install the pre-push hook (an existing hook is kept and still runs)."""
-    from cardsmith.hook.install import CHAINED_NAME, install_hook
+    from cardsmith.hook.install import CHAINED_NAME, chained_state, install_hook
 
     path = install_hook(repo, cards=list(cards) or None)
     click.echo(f"installed cardsmith pre-push hook in {path}")
-    if (path.parent / CHAINED_NAME).exists():
-        click.echo(f"the pre-push hook that was there runs first (kept as {path.parent / CHAINED_NAME})")
-    click.echo("`git push --no-verify` skips the check")
+    kept = path.parent / CHAINED_NAME
+    state = chained_state(path.parent)
+    if state == "runs":
+        click.echo(f"the pre-push hook that was there runs first (kept as {kept})")
+    elif state == "not-executable":
+        click.echo(
+            f"the pre-push hook that was there is kept as {kept}; it is not executable, so git did not run it "
+            "and it does not run now either (chmod +x it to run it first)"
+        )
+    elif state == "ours":
+        click.echo(f"{kept} is a copy of cardsmith's own hook: it is skipped")
+    click.echo("`git push --no-verify` skips the check; `cardsmith hook uninstall` removes the hook")
+
+
+@hook.command("uninstall")
+@click.option(
+    "--repo",
+    "repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The git repository.",
+)
+def hook_uninstall(repo: Path) -> None:
+    """Remove the pre-push hook and put back the hook it kept (if any)."""
+    from cardsmith.hook.install import hooks_dir, uninstall_hook
+
+    done = uninstall_hook(repo)
+    if done is None:
+        click.echo(f"no cardsmith pre-push hook in {hooks_dir(repo)}: nothing changed")
+        return
+    path, restored = done
+    click.echo(f"removed the cardsmith pre-push hook from {path.parent}")
+    if restored is not None:
+        click.echo(f"the pre-push hook that was there is back at {restored}")
 
 
 @hook.command("run", hidden=True)

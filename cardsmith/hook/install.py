@@ -46,6 +46,14 @@ def hook_script(python: str | None = None) -> str:
 # push when a card has an error-severity finding. `git push --no-verify` skips this check.
 # A pre-push hook that was here before is kept as {CHAINED_NAME} and runs first.
 
+# A chained hook that is itself cardsmith's (a copy of this file) would run this script again, and
+# again: the variable marks a run in progress, and a nested run has nothing more to do.
+if [ -n "${{CARDSMITH_PRE_PUSH_RUNNING:-}}" ]; then
+    exit 0
+fi
+CARDSMITH_PRE_PUSH_RUNNING=1
+export CARDSMITH_PRE_PUSH_RUNNING
+
 refs=$(mktemp "${{TMPDIR:-/tmp}}/cardsmith-pre-push.XXXXXX") || exit 1
 trap 'rm -f "$refs"' EXIT
 cat >"$refs"
@@ -108,6 +116,8 @@ def install_hook(repo: Path, *, python: str | None = None, cards: Iterable[str] 
             os.replace(target, chained)
         except OSError as exc:
             raise HookError(f"cannot move {target} to {chained}: {exc.strerror or exc}") from None
+    if target.is_symlink():
+        target.unlink()  # ours, through a link: replace the link, not the file it points at
     atomic_write_text(target, hook_script(python))
     target.chmod(target.stat().st_mode | 0o755)
     if cards:
@@ -116,3 +126,38 @@ def install_hook(repo: Path, *, python: str | None = None, cards: Iterable[str] 
         for glob in cards:
             git(["config", "--add", "cardsmith.cards", glob], cwd=repo_path)
     return target
+
+
+def chained_state(folder: Path) -> str | None:
+    """What becomes of the kept hook: ``"runs"``, ``"not-executable"`` (git did not run it before,
+    and cardsmith's hook does not either), ``"ours"`` (a copy of cardsmith's hook: skipped), or
+    None when there is none."""
+    chained = folder / CHAINED_NAME
+    if not (chained.exists() or chained.is_symlink()):
+        return None
+    if _is_ours(chained):
+        return "ours"
+    return "runs" if chained.is_file() and os.access(chained, os.X_OK) else "not-executable"
+
+
+def uninstall_hook(repo: Path) -> tuple[Path, Path | None] | None:
+    """Remove cardsmith's ``pre-push`` hook from ``repo`` and put back the hook it kept, if any.
+
+    Returns ``(hook path, restored path or None)``, or None when no cardsmith hook is installed (a
+    foreign ``pre-push`` is never touched).
+    """
+    folder = hooks_dir(repo)
+    target = folder / HOOK_NAME
+    chained = folder / CHAINED_NAME
+    if not (target.exists() or target.is_symlink()) or not _is_ours(target):
+        return None
+    try:
+        target.unlink()
+        if (chained.exists() or chained.is_symlink()) and not _is_ours(chained):
+            os.replace(chained, target)
+            return target, target
+        if chained.exists() or chained.is_symlink():
+            chained.unlink()  # a copy of our own hook: nothing to restore
+    except OSError as exc:
+        raise HookError(f"cannot restore the hook in {folder}: {exc.strerror or exc}") from None
+    return target, None

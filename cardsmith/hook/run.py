@@ -110,7 +110,47 @@ class CardOutcome:
     not_a_card: bool = False
 
 
-def audit_blob(path: str, data: bytes, *, commit: str, config: HookConfig) -> CardOutcome:
+@dataclass
+class TreeSettings:
+    """What the pushed tree says about a card beside it: its ``[tool.cardsmith]`` table (the
+    nearest ``pyproject.toml`` upwards) and the labels of its ``config.json``. Never the working
+    tree: an uncommitted ``pyproject.toml`` must not change what a push is checked against."""
+
+    table: dict[str, list[str]] = field(default_factory=dict)
+    num_labels: int | None = None
+
+
+def tree_settings(card_path: str, files: dict[str, TreeFile], cwd: Path | None) -> TreeSettings:
+    """:class:`TreeSettings` of ``card_path`` in a pushed tree (``files``: its regular files)."""
+    from cardsmith.audit.config import MAX_PYPROJECT_BYTES, read_config
+    from cardsmith.audit.engine import MAX_CONFIG_BYTES, labels_of_config
+    from cardsmith.card.io import load_json
+
+    folder = card_path.rsplit("/", 1)[0] if "/" in card_path else ""
+    settings = TreeSettings()
+    parts = folder.split("/") if folder else []
+    for depth in range(len(parts), -1, -1):
+        candidate = "/".join([*parts[:depth], "pyproject.toml"])
+        found = files.get(candidate)
+        if found is not None:
+            if found.size <= MAX_PYPROJECT_BYTES:
+                data = read_blobs([found.sha], cwd).get(found.sha, b"")
+                settings.table = read_config(Path(candidate), data)  # ConfigError: the push is refused
+            break
+    config = files.get(f"{folder}/config.json" if folder else "config.json")
+    if config is not None and config.size <= MAX_CONFIG_BYTES:
+        try:
+            settings.num_labels = labels_of_config(
+                load_json(read_blobs([config.sha], cwd).get(config.sha, b""), source="config.json")
+            )
+        except CardsmithError:
+            settings.num_labels = None  # an unreadable config.json only goes unused
+    return settings
+
+
+def audit_blob(
+    path: str, data: bytes, *, commit: str, config: HookConfig, settings: TreeSettings | None = None
+) -> CardOutcome:
     """Parse and audit one card's bytes; a card that cannot be read is a failure with its reason."""
     from cardsmith.audit.engine import audit_card
     from cardsmith.card.io import decode_text
@@ -123,7 +163,16 @@ def audit_blob(path: str, data: bytes, *, commit: str, config: HookConfig) -> Ca
         return CardOutcome(path=path, commit=commit, failure=" ".join(str(exc).split()))
     try:
         card = parse_card(text)
-        report = audit_card(card, select=config.select, ignore=config.ignore, path=path)
+        tree = settings if settings is not None else TreeSettings()
+        report = audit_card(
+            card,
+            select=config.select,
+            ignore=config.ignore,
+            path=path,
+            config=tree.table,
+            num_labels=tree.num_labels,
+            beside=False,
+        )
     except NotACardError as exc:
         return CardOutcome(path=path, commit=commit, failure=" ".join(str(exc).split()), not_a_card=True)
     except CardsmithError as exc:
@@ -151,7 +200,8 @@ def _audit_ref(
     commit, candidates = changed_paths(ref, remote, cwd)
     if not commit or not candidates:
         return []
-    chosen, blobs = select_cards(candidates, tree_files(commit, cwd), config, cwd)
+    files = tree_files(commit, cwd)
+    chosen, blobs = select_cards(candidates, files, config, cwd)
     outcomes: list[CardOutcome] = []
     for item in chosen:
         if (commit, item.path) in seen:
@@ -167,7 +217,12 @@ def _audit_ref(
                 )
             outcomes.append(CardOutcome(path=item.path, commit=commit, failure=reason))
             continue
-        outcome = audit_blob(item.path, data, commit=commit, config=config)
+        try:
+            settings = tree_settings(item.path, files, cwd)
+        except CardsmithError as exc:
+            outcomes.append(CardOutcome(path=item.path, commit=commit, failure=" ".join(str(exc).split())))
+            continue
+        outcome = audit_blob(item.path, data, commit=commit, config=config, settings=settings)
         if outcome.not_a_card and not config.cards and not has_card_front_matter(data):
             # A README.md that is no model card at all (a project's README): not ours to refuse.
             _say(f"cardsmith: {item.path}: skipped ({outcome.failure})")

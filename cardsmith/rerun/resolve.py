@@ -9,13 +9,12 @@ import time. Pickle weights (``*.bin``) are never downloaded nor loaded, and rep
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cardsmith.errors import ResolveError, UntrustedInputError
+from cardsmith.errors import CardsmithError, ResolveError, UntrustedInputError
 
 #: The card alone (an audit without a rerun).
 CARD_PATTERNS: list[str] = ["README.md", "config.json"]
@@ -207,15 +206,22 @@ def check_weights(model: ResolvedModel) -> None:
     raise ResolveError(f"{model.name}: no model weights (*.safetensors) found")
 
 
+#: Largest config.json / tokenizer_config.json read (real ones are a few KiB; id2label of a big
+#: classifier a few hundred KiB).
+MAX_CONFIG_JSON_BYTES = 16 * 1024 * 1024
+
+
 def read_config(model: ResolvedModel) -> dict[str, Any]:
     """``config.json`` as a dict (read as plain JSON: nothing is imported)."""
     path = model.path / "config.json"
     if not path.is_file():
         raise ResolveError(f"{model.name}: no config.json")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ResolveError(f"{model.name}: config.json is not valid JSON ({exc})") from None
+    from cardsmith.card.io import read_json
+
+    try:  # bounded size and nesting, a regular file, no link out of the model's folder
+        data = read_json(path, limit=MAX_CONFIG_JSON_BYTES, within=model.path)
+    except CardsmithError as exc:
+        raise ResolveError(f"{model.name}: config.json cannot be read: {exc}") from None
     if not isinstance(data, dict):
         raise ResolveError(f"{model.name}: config.json is not a JSON object")
     return data
@@ -233,9 +239,11 @@ def check_remote_code(model: ResolvedModel, config: dict[str, Any], *, trust_rem
         reasons.append("config.json has auto_map")
     tok_path = model.path / "tokenizer_config.json"
     if tok_path.is_file():
+        from cardsmith.card.io import read_json
+
         try:
-            tok = json.loads(tok_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            tok = read_json(tok_path, limit=MAX_CONFIG_JSON_BYTES, within=model.path)
+        except CardsmithError:
             tok = {}
         if isinstance(tok, dict) and tok.get("auto_map"):
             reasons.append("tokenizer_config.json has auto_map")

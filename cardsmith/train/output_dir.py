@@ -7,7 +7,6 @@ left out, with a note.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -31,18 +30,9 @@ from cardsmith.train.record import (
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    from cardsmith.card.io import read_text
+    from cardsmith.card.io import read_json
 
-    try:
-        text = read_text(path)
-    except CardsmithError:
-        raise
-    except OSError as exc:
-        raise CardsmithError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ParseError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    data = read_json(path, within=path.parent)  # bounded size and nesting, regular files only
     if not isinstance(data, dict):
         raise ParseError(f"{path}: expected a JSON object")
     return data
@@ -162,7 +152,7 @@ def card_from_output_dir(path: str | Path, **opts: Any) -> Card:
         if candidate.is_file():
             try:
                 config = _read_json(candidate)
-            except ParseError:
+            except CardsmithError:  # unreadable, too large or deep, a link out of the folder: unused
                 config = {}
             break
 
@@ -217,7 +207,7 @@ def _existing_card(folder: Path) -> Card | None:
     if not readme.is_file():
         return None
     try:
-        return load_card(readme)
+        return load_card(folder)
     except CardsmithError:
         return None
 
@@ -353,7 +343,7 @@ def load_source(source: str) -> Card:
         if find_trainer_state(path) is not None:
             return card_from_output_dir(path)
         if (path / "README.md").is_file():
-            return load_card(path / "README.md")
+            return load_card(path)  # the folder's card: a README.md linking out of it is refused
         raise CardsmithError(
             f"{source}: neither a training output folder (trainer_state.json) nor a model folder (README.md)"
         )

@@ -140,6 +140,7 @@ ENTRY_POINTS: dict[str, Callable[[str], Callable[[], object]]] = {
     "render-state": render_output_dir("trainer_state.json"),
     "render-config": render_output_dir("config.json"),
     "audit-config": audit_folder("config.json"),
+    "audit-pyproject": audit_folder("pyproject.toml"),
 }
 
 # --------------------------------------------------------------------------------------------------
@@ -239,7 +240,7 @@ SHAPES: dict[str, Callable[[int], str]] = {
         for i in range(_reps("## s1000\n\nMore information needed\n\n", n))
     ),
     "fences-many": lambda n: "# t\n\n" + "```\n" * (n // 4),
-    "front-matter-long-key": lambda n: "---\n" + "a" * n + "\n---\n# t\n",
+    "front-matter-long-key": lambda n: "---\n" + "a" * n + ": x\n---\n# t\n",
     "front-matter-list": lambda n: "---\ntags:\n" + "- x\n" * (n // 4) + "---\n# t\n",
     "front-matter-model-index": lambda n: (
         "---\nmodel-index:\n- name: x\n  results:\n"
@@ -271,10 +272,10 @@ CASES: dict[str, tuple[str, ...]] = {
     "suppression-commas": ("audit",),
     "suppression-many": ("audit",),
     "comment-open-spaces": ("audit",),
-    "headline-cell-spaces": ("parse", "audit"),
-    "headline-many": ("audit", "cli-audit-sarif"),
+    "headline-cell-spaces": ("audit",),
+    "headline-many": ("cli-audit-sarif",),
     "table-cell-spaces": ("audit",),
-    "hyperparameters-many": ("parse", "audit", "cli-audit-sarif"),
+    "hyperparameters-many": ("cli-audit-sarif",),
     "hyperparameter-value-spaces": ("parse",),
     "hyperparameter-key-spaces": ("parse",),
     "optimizer-spaces": ("parse",),
@@ -282,35 +283,33 @@ CASES: dict[str, tuple[str, ...]] = {
     "placeholder-lead-spaces": ("audit",),
     "intro-dataset-words": ("parse",),
     "intro-link-spaces": ("parse",),
-    "heading-spaces": ("audit", "render-onto"),
-    "heading-hashes": ("audit", "render-onto"),
+    "heading-spaces": ("render-onto",),
+    "heading-hashes": ("audit",),
     "table-wide": ("audit", "round-trip"),
-    "table-long": ("audit", "cli-audit-json"),
+    "table-long": ("cli-audit-json",),
     "table-pipes": ("audit",),
-    "sections-many": ("audit", "cli-audit-sarif"),
+    "sections-many": ("cli-audit-sarif",),
     "fences-many": ("audit",),
     "front-matter-long-key": ("audit",),
     "front-matter-list": ("audit",),
-    "front-matter-model-index": ("audit", "cli-audit-sarif"),
-    "findings-many": ("cli-audit-text", "cli-audit-sarif"),
-    "control-chars": ("audit", "cli-audit-text"),
+    "front-matter-model-index": ("cli-audit-sarif",),
+    "findings-many": ("cli-audit-text",),
+    "control-chars": ("cli-audit-text",),
     "markup-brackets": ("audit",),
     "emphasis-stars": ("audit",),
+    "pyproject-blanks": ("audit-pyproject",),
     "state-long": ("render-state",),
-    "state-keys": ("render-state",),
     "config-keys": ("render-config", "audit-config"),
-    "config-id2label": ("render-config",),
 }
 
 
 def measure(shape: str, entry: str, size: int, reps: int, allowed: float) -> float:
-    """The best of ``reps`` runs; it stops at the first run slower than ``allowed`` (a failure anyway)."""
+    """The best of up to ``reps`` runs: it stops at the first run within ``allowed`` (linear growth
+    from the previous size), so a loaded machine costs a retry, not a false failure."""
     text = SHAPES[shape](size)
     run = ENTRY_POINTS[entry](text)
     best = float("inf")
     for _ in range(reps):
-        if best > allowed and best != float("inf"):
-            break
         gc.collect()
         gc.disable()
         start = time.perf_counter()
@@ -319,6 +318,8 @@ def measure(shape: str, entry: str, size: int, reps: int, allowed: float) -> flo
         finally:
             best = min(best, time.perf_counter() - start)
             gc.enable()
+        if best <= allowed:
+            break
     return best
 
 

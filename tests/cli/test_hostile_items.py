@@ -19,13 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from locations import HARDENING as FIXTURES
 
 import cardsmith
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-FIXTURES = HERE / "fixtures" / "hardening"
 GOOD = (FIXTURES / "good_card.md").read_text(encoding="utf-8")
 BAD = (FIXTURES / "loss_equals_metric.md").read_text(encoding="utf-8")
 ROOT = Path(cardsmith.__file__).resolve().parent.parent
@@ -219,7 +216,7 @@ def test_09_control_characters_from_cards_never_reach_the_terminal(tmp_path: Pat
     path.write_text(escape_card(), encoding="utf-8")
     proc = cs("audit", path, "--format", fmt)
     clean_exit(proc)
-    assert proc.returncode == 1
+    assert proc.returncode in (0, 1)  # one copied row is a warning, two an error (#10)
     out = proc.stdout
     assert b"loss-equals-metric" in out
     assert b"\x1b" not in out and b"\x07" not in out and b"\x08" not in out

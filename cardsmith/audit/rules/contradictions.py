@@ -602,7 +602,9 @@ def metric_out_of_range(ctx: AuditContext) -> Iterator[Hit]:
             if kind == "other":
                 why = "is not a finite number" if not math.isfinite(c.value) else None
             else:
-                scale = linked.scale if linked is not None and linked.scale else (f.scale or value_scale(c))
+                scale = (
+                    linked.scale if linked is not None and linked.scale else (f.scale or value_scale(c, kind))
+                )
                 why = _out_of_range(*kind_bounds(kind, scale), c)
         if why:
             yield (f"headline {m.name} {cell_text(c)} {why}", place(section=HEADLINE, column=m.name))
@@ -616,7 +618,7 @@ def metric_out_of_range(ctx: AuditContext) -> Iterator[Hit]:
             # a model-index value is printed on its own: 91.28 on a card whose table is in [0, 1] is a
             # percentage (the Hub shows both), not an accuracy above 1
             own = "percent" if c.value is not None and 1.0 < c.value <= 100.0 else None
-            why = _out_of_range(*kind_bounds(kind, own or f.scale or value_scale(c)), c)
+            why = _out_of_range(*kind_bounds(kind, own or f.scale or value_scale(c, kind)), c)
         if why:
             yield (f"model-index {name} {cell_text(c)} {why}", place(section=MODEL_INDEX, column=name))
 
