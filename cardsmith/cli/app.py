@@ -106,6 +106,15 @@ def verify(repo: str, fmt: str, select: tuple[str, ...], ignore: tuple[str, ...]
     from cardsmith.errors import WriteRefusedError
     from cardsmith.rerun.verify import verify_repo
 
+    if not options.get("rerun"):
+        rerun_only = ("dataset", "dataset_config", "split", "task", "batch_size", "max_examples")
+        given = [
+            "--" + key.replace("_", "-")
+            for key, value in options.items()
+            if value is not None and (key in rerun_only or key.endswith("_column"))
+        ]
+        if given:
+            raise click.UsageError(f"{', '.join(given)} only apply to a rerun; add --rerun")
     try:
         report = verify_repo(repo, select=split_names(select), ignore=split_names(ignore), **options)
     except WriteRefusedError as exc:  # the report, then the one-line reason (exit 2)

@@ -81,19 +81,6 @@ def verify_repo(
     resolve(ignore)
     if write and not rerun:
         raise ConfigError("--write records a rerun's results; add --rerun")
-    if not rerun:
-        rerun_only = (
-            ("--dataset", dataset),
-            ("--dataset-config", dataset_config),
-            ("--split", split),
-            ("--text-column", text_column),
-            ("--label-column", label_column),
-            ("--batch-size", batch_size),
-            ("--max-examples", max_examples),
-        )
-        given = [flag for flag, value in rerun_only if value is not None]
-        if given:
-            raise ConfigError(f"{', '.join(given)} only apply to a rerun; add --rerun")
     model = resolve_model(repo, revision=revision, weights=rerun, trust_remote_code=trust_remote_code)
     if write and not model.local:
         raise ConfigError("--write needs a local model folder (the Hub cache is not edited); clone the repo")
