@@ -12,6 +12,6 @@ want=$(cat pyproject.toml | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     # The CPU build first: a plain `torch` requirement would pull a multi-GB CUDA build.
     .venv/bin/python -m pip install -q torch==2.13.0
-    .venv/bin/python -m pip install -q -e ".[eval,test,plot]"
+    .venv/bin/python -m pip install -q -e ".[eval,test,plot,scale]"
     echo "$want" > "$stamp"
 fi

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from cardsmith.cli.bulk import audit_from_options, run_audit_from, run_verify_from, verify_from_options
 from cardsmith.cli.commands import run_audit, run_hook, split_names
 from cardsmith.cli.exits import FINDINGS, OK, exit_for
 from cardsmith.cli.formats import FORMATS, print_reports
@@ -37,7 +38,7 @@ def app() -> None:
 
 
 @app.command()
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1)
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default="text", show_default=True, help="Output format.")
 @click.option("--select", multiple=True, help="Only these rules (names or codes, comma-separated).")
 @click.option("--ignore", multiple=True, help="Skip these rules (names or codes, comma-separated).")
@@ -48,6 +49,7 @@ def app() -> None:
     help="Show only findings of this severity or higher (the exit code still follows the errors).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Show warnings and errors only (--min-severity warning).")
+@audit_from_options
 def audit(
     paths: tuple[str, ...],
     fmt: str,
@@ -55,18 +57,23 @@ def audit(
     ignore: tuple[str, ...],
     min_severity: str | None,
     quiet: bool,
+    **bulk: Any,
 ) -> None:
     """Audit card files or model folders (their README.md), offline.
 
     Each path stands alone: one that cannot be read gets an unreadable-card error in the report and
     the others are still audited (exit 1); exit 2 only when nothing at all could be read.
+    --from SOURCE audits a whole dump or tree, one JSON line per card.
     """
+    code = run_audit_from(paths, split_names(select), split_names(ignore), bulk)
+    if code is not None:
+        sys.exit(code)
     level = min_severity or ("warning" if quiet else "info")
     sys.exit(run_audit(list(paths), fmt, split_names(select), split_names(ignore), level))
 
 
 @app.command()
-@click.argument("repo")
+@click.argument("repo", required=False)
 @click.option("--revision", help="Branch, tag or commit of a Hub repository.")
 @click.option("--rerun", is_flag=True, help="Re-evaluate the checkpoint and compare every claimed metric.")
 @click.option(
@@ -101,8 +108,14 @@ def audit(
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default="text", show_default=True)
 @click.option("--select", multiple=True, help="Only these rules.")
 @click.option("--ignore", multiple=True, help="Skip these rules.")
-def verify(repo: str, fmt: str, select: tuple[str, ...], ignore: tuple[str, ...], **options: Any) -> None:
-    """Audit a Hub repository or local model folder; with --rerun, reproduce its numbers."""
+@verify_from_options
+def verify(repo: str | None, fmt: str, select: tuple[str, ...], ignore: tuple[str, ...], **options: Any) -> None:
+    """Audit a Hub repository or local model folder; with --rerun, reproduce its numbers.
+
+    --from LIST verifies many (one JSON line each)."""
+    code = run_verify_from(repo, split_names(select), split_names(ignore), options)
+    if code is not None:
+        sys.exit(code)
     from cardsmith.errors import WriteRefusedError
     from cardsmith.rerun.verify import verify_repo
 

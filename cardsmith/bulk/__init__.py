@@ -1,0 +1,14 @@
+"""Bulk runs: ``cardsmith audit --from SOURCE`` and ``cardsmith verify --from LIST``.
+
+- :mod:`~cardsmith.bulk.sources` streams the items: a text file of paths, a folder tree, a Parquet or
+  JSONL dump of cards (pyarrow batches, never all in memory), a CSV/JSONL list of repos with per-line
+  options.
+- :mod:`~cardsmith.bulk.items` is the ONE adapter between a bulk item and cardsmith's audit and verify:
+  one item in, one JSON line (the card report of the JSON format plus ``id`` and ``error``) out.
+- :mod:`~cardsmith.bulk.engines` runs the items: ``local`` (a process pool with failure isolation) or
+  ``ray`` (Ray tasks, and Ray Data over Parquet dumps); both give the same lines.
+- :mod:`~cardsmith.bulk.output` appends each line as it arrives, resumes, and sums the run up.
+- :mod:`~cardsmith.bulk.run` ties them together for the CLI.
+
+Nothing here imports pyarrow or ray unless a run needs them: the plain audit path stays light.
+"""

@@ -1,0 +1,55 @@
+"""What every engine shares: the item function type, the engine protocol, the feeder of chunks."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from typing import Protocol
+
+from cardsmith.bulk.items import Item, Result, Settings, run_item
+from cardsmith.errors import CardsmithError
+
+ItemFunction = Callable[[Item, Settings], Result]
+
+
+class EngineError(CardsmithError):
+    """The engine itself cannot run (workers die as they start, the cluster is unreachable)."""
+
+
+class Engine(Protocol):
+    name: str
+    workers: int
+
+    def run(
+        self, items: Iterable[Item], settings: Settings, *, fn: ItemFunction = run_item, chunk: int = 1
+    ) -> Iterator[Result]: ...
+
+    def close(self) -> None: ...
+
+
+class Feeder:
+    """Hands out lists of up to ``size`` items, pulled from the source only when asked.
+
+    Items put back with :meth:`requeue` (the rest of a chunk whose worker died) come first, one at a
+    time, so that an item that kills its worker again is isolated and reported alone.
+    """
+
+    def __init__(self, items: Iterable[Item], size: int = 1) -> None:
+        self._items = iter(items)
+        self.size = max(1, size)
+        self._requeued: deque[Item] = deque()
+        self.exhausted = False
+
+    def requeue(self, items: Iterable[Item]) -> None:
+        self._requeued.extend(items)
+
+    def next(self) -> list[Item] | None:
+        if self._requeued:
+            return [self._requeued.popleft()]
+        if self.exhausted:
+            return None
+        batch = list(islice(self._items, self.size))
+        if len(batch) < self.size:
+            self.exhausted = True
+        return batch or None

@@ -1,0 +1,227 @@
+"""``cardsmith audit --from`` and ``cardsmith verify --from``: a source, an engine, an output file.
+
+:func:`audit_from` and :func:`verify_from` return the command's exit code: 0 = no item with an
+error-severity finding or a failure, 1 = at least one, 130 = interrupted (what was written stays;
+``--resume`` finishes the run). Bad options, a missing source or an unreachable cluster raise
+:class:`~cardsmith.errors.CardsmithError` (exit 2) before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from cardsmith.bulk.engines import make_engine
+from cardsmith.bulk.items import Result, Settings, check_rule_names, dumps_entry
+from cardsmith.bulk.output import JsonlOutput, ProgressBar, print_summary, write_summary
+from cardsmith.bulk.sources import Source, open_audit_source, open_verify_list
+from cardsmith.errors import ConfigError
+
+#: Cards per task: an audit takes milliseconds, so cards travel to workers in chunks.
+AUDIT_CHUNK = {"local": 16, "ray": 64}
+#: Lists and dumps up to this size are counted up front for the progress bar.
+_COUNT_LIMIT = 64 * 1024 * 1024
+
+
+def _total(source: Source) -> int | None:
+    if source.total is not None or source.kind not in {"paths", "list", "jsonl"}:
+        return source.total
+    try:
+        if source.location.stat().st_size > _COUNT_LIMIT:
+            return None
+        with open(source.location, "rb") as handle:
+            count = 0
+            for raw in handle:
+                text = raw.strip()
+                if text and not (source.kind != "jsonl" and text.startswith(b"#")):
+                    count += 1
+    except OSError:
+        return None
+    if source.kind == "list" and source.location.suffix.lower() == ".csv":
+        count -= 1  # the header
+    return max(0, count)
+
+
+def audit_from(
+    source: str | Path,
+    *,
+    card_column: str | None = None,
+    id_column: str | None = None,
+    output: Path | None = None,
+    summary: Path | None = None,
+    engine: str = "local",
+    workers: int | None = None,
+    resume: bool = False,
+    select: list[str] | None = None,
+    ignore: list[str] | None = None,
+    address: str | None = None,
+    item_timeout: float | None = None,
+    progress: bool | None = None,
+    locate: Callable[[Any, str | None], list[int | None]] | None = None,
+) -> int:
+    """Audit every card of ``source`` (see :mod:`cardsmith.bulk.sources`).
+
+    ``locate`` gives the findings' card lines (see :class:`~cardsmith.bulk.items.Settings`)."""
+    check_rule_names(select, ignore)
+    opened = open_audit_source(source, card_column=card_column, id_column=id_column)
+    settings = Settings(
+        kind="audit",
+        select=tuple(select) if select is not None else None,
+        ignore=tuple(ignore) if ignore is not None else None,
+        locate=locate,
+    )
+    return _execute(
+        opened,
+        settings,
+        output=output,
+        summary=summary,
+        engine=engine,
+        workers=workers,
+        resume=resume,
+        address=address,
+        item_timeout=item_timeout,
+        progress=progress,
+        chunk=AUDIT_CHUNK.get(engine, 16),
+        what="cards",
+    )
+
+
+def verify_from(
+    source: str | Path,
+    *,
+    rerun: bool = False,
+    output: Path | None = None,
+    summary: Path | None = None,
+    engine: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
+    item_timeout: float | None = None,
+    resume: bool = False,
+    select: list[str] | None = None,
+    ignore: list[str] | None = None,
+    trust_remote_code: bool = False,
+    defaults: dict[str, Any] | None = None,
+    progress: bool | None = None,
+    locate: Callable[[Any, str | None], list[int | None]] | None = None,
+) -> int:
+    """Verify every repo or folder of the list ``source``, each as ``cardsmith verify`` would."""
+    check_rule_names(select, ignore)
+    opened = open_verify_list(source)
+    settings = Settings(
+        kind="verify",
+        select=tuple(select) if select is not None else None,
+        ignore=tuple(ignore) if ignore is not None else None,
+        rerun=rerun,
+        defaults=dict(defaults or {}),
+        trust_remote_code=trust_remote_code,
+        locate=locate,
+    )
+    return _execute(
+        opened,
+        settings,
+        output=output,
+        summary=summary,
+        engine=engine,
+        workers=workers,
+        resume=resume,
+        address=address,
+        item_timeout=item_timeout,
+        progress=progress,
+        chunk=1,
+        what="repos",
+    )
+
+
+def _execute(
+    source: Source,
+    settings: Settings,
+    *,
+    output: Path | None,
+    summary: Path | None,
+    engine: str,
+    workers: int | None,
+    resume: bool,
+    address: str | None,
+    item_timeout: float | None,
+    progress: bool | None,
+    chunk: int,
+    what: str,
+) -> int:
+    if workers is not None and workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    if item_timeout is not None and item_timeout <= 0:
+        raise ConfigError("--item-timeout must be a positive number of seconds")
+    runner = make_engine(engine, workers=workers, item_timeout=item_timeout, address=address)
+    out = JsonlOutput(output, resume=resume)
+    skipped = out.resumed
+    total = _total(source)
+    bar = ProgressBar(f"{'audit' if settings.kind == 'audit' else 'verify'} {what}", total, enabled=progress)
+    bar.skip(skipped)
+    began = time.monotonic()
+    done_this_run = 0
+    interrupted = False
+    results: Iterator[Result] | None = None
+    try:
+        if engine == "ray" and source.kind == "parquet" and source.id_column is not None:
+            results = _unique(
+                runner.run_parquet(
+                    source.files,
+                    card_column=str(source.card_column),
+                    id_column=source.id_column,
+                    settings=settings,
+                    skip=set(out.done),
+                ),
+                out.done,
+            )
+        else:
+            pending = (item for item in source.items() if item.id not in out.done)
+            results = runner.run(pending, settings, chunk=chunk)
+        for result in results:
+            out.write(result)
+            bar.advance(result)
+            done_this_run += 1
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        if results is not None and hasattr(results, "close"):
+            results.close()
+        bar.close()
+        out.close()
+        runner.close()
+    seconds = time.monotonic() - began
+    data = out.summary.to_dict(
+        engine=engine,
+        workers=runner.workers,
+        seconds=round(seconds, 3),
+        processed=done_this_run,
+        rate=round(done_this_run / seconds, 2) if seconds > 0 else None,
+        skipped=skipped,
+        interrupted=interrupted,
+        output=str(output) if output is not None else None,
+    )
+    print_summary(data, sys.stderr if output is None else sys.stdout)
+    if summary is not None:
+        write_summary(summary, data)
+    if interrupted:
+        return 130
+    return 1 if data["cards_with_errors"] else 0
+
+
+def _unique(results: Iterator[Result], done: set[str]) -> Iterator[Result]:
+    """Results whose id was already written in this run (a dump with a repeated id) get ``#2``, ``#3``..."""
+    for result in results:
+        if result.id not in done:
+            yield result
+            continue
+        count = 2
+        while f"{result.id}#{count}" in done:
+            count += 1
+        new_id = f"{result.id}#{count}"
+        entry = json.loads(result.line)
+        entry["id"] = new_id
+        yield replace(result, id=new_id, line=dumps_entry(entry))
