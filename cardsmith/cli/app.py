@@ -109,7 +109,9 @@ def audit(
 @click.option("--select", multiple=True, help="Only these rules.")
 @click.option("--ignore", multiple=True, help="Skip these rules.")
 @verify_from_options
-def verify(repo: str | None, fmt: str, select: tuple[str, ...], ignore: tuple[str, ...], **options: Any) -> None:
+def verify(
+    repo: str | None, fmt: str, select: tuple[str, ...], ignore: tuple[str, ...], **options: Any
+) -> None:
     """Audit a Hub repository or local model folder; with --rerun, reproduce its numbers.
 
     --from LIST verifies many (one JSON line each)."""
