@@ -26,6 +26,10 @@ Kind = Literal["audit", "verify"]
 _RUN_ONLY = frozenset({"repo", "select", "ignore", "rerun", "progress", "write", "trust_remote_code"})
 
 
+#: verify options that matter without --rerun.
+_AUDIT_OPTIONS = frozenset({"revision"})
+
+
 @dataclass(frozen=True)
 class Item:
     """One unit of work. ``text`` (a dump's card) or ``path`` (a card file or folder; for verify, the
@@ -262,6 +266,10 @@ def _verify(item: Item, settings: Settings) -> Result:
     select = list(settings.select) if settings.select is not None else None
     ignore = list(settings.ignore) if settings.ignore is not None else None
     options = {**settings.defaults, **line_options(item.options)}
+    if not settings.rerun:
+        # Without --rerun only the card is audited: a list's data columns (dataset, split...) wait
+        # for a run with --rerun instead of making every line an error.
+        options = {k: v for k, v in options.items() if k in _AUDIT_OPTIONS}
     common: dict[str, Any] = {
         "select": select,
         "ignore": ignore,
@@ -274,7 +282,7 @@ def _verify(item: Item, settings: Settings) -> Result:
         if not settings.rerun:
             return _result(item.id, None, reason, repo)
         # The rerun failed: the entry still carries what the card's own audit found.
-        audit_only = {k: v for k, v in options.items() if k == "revision"}
+        audit_only = {k: v for k, v in options.items() if k in _AUDIT_OPTIONS}
         try:
             report = verify_repo(repo, rerun=False, progress=False, **common, **audit_only)
         except (Exception, SystemExit):  # noqa: BLE001 - the first reason is the one to report
