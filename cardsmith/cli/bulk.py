@@ -111,10 +111,13 @@ def _check_alone(used: dict[str, Any], what: str) -> None:
 def json_lines(report: Any, text: str | None) -> list[int | None]:
     """The 1-based card line of each finding of ``report``, as the JSON format gives it (``text``: the
     card's text when it came from a dump, else the report's path is read)."""
-    from cardsmith.cli.formats.sarif import locate_line, source_lines
+    from cardsmith.cli.formats.sarif import LineIndex, source_lines
 
     lines = text.splitlines() if text is not None else source_lines(report.path)
-    return [locate_line(lines, f.location) if lines else None for f in report.findings]
+    if not lines:
+        return [None] * len(report.findings)
+    located = LineIndex(lines)
+    return [located.locate(f.location) for f in report.findings]
 
 
 def run_audit_from(
