@@ -204,20 +204,26 @@ def generation_candidates(
     return out
 
 
-def source_prefixes(config: dict[str, Any], task: str) -> list[str]:
-    """Input prefixes to try: the config's ``task_specific_params`` prefix, T5's recipe prefix, none."""
+def source_prefixes(config: dict[str, Any], task: str, *, rouge: bool = False) -> list[str]:
+    """Input prefixes to try, most likely first.
+
+    The config's ``task_specific_params`` summarization prefix (for summarization, or text2text
+    scored with ROUGE), T5's recipe prefix ``"summarize: "`` for T5-family models (first for
+    summarization, after no prefix for text2text), and no prefix (``run_translation``'s default).
+    """
+    summarizing = task == "summarization" or (task == "text2text-generation" and rouge)
     out: list[str] = []
     params = config.get("task_specific_params")
-    if isinstance(params, dict):
-        key = "summarization" if task == "summarization" else None
-        if key and isinstance(params.get(key), dict) and isinstance(params[key].get("prefix"), str):
-            out.append(params[key]["prefix"])
-    if (
-        str(config.get("model_type", "")).lower() in ("t5", "mt5", "umt5", "longt5")
-        and task == "summarization"
-    ):
+    if summarizing and isinstance(params, dict) and isinstance(params.get("summarization"), dict):
+        prefix = params["summarization"].get("prefix")
+        if isinstance(prefix, str):
+            out.append(prefix)
+    t5 = str(config.get("model_type", "")).lower() in ("t5", "mt5", "umt5", "longt5")
+    if t5 and task == "summarization":
         out.append("summarize: ")
     out.append("")
+    if t5 and summarizing:
+        out.append("summarize: ")
     return list(dict.fromkeys(out))
 
 
@@ -384,7 +390,8 @@ def reproduce_seq2seq(
     best: tuple[int, dict[str, Reproduced], dict[str, Any]] | None = None
     notes: list[str] = []
     wanted = [k for k in claims if k != "loss"]
-    for prefix in source_prefixes(config, task):
+    rouge = any(k.startswith("rouge") for k in claims)
+    for prefix in source_prefixes(config, task, rouge=rouge):
         ids, labels = encode_pairs(tokenizer, sources, targets, prefix=prefix)
         loss_value: float | None = None
         for gen_kwargs, gen_settings in generation_candidates(model.generation_config, task=task):
