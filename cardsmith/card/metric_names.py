@@ -178,6 +178,14 @@ PEARSON = "pearson"
 SPEARMAN = "spearmanr"
 WER = "wer"
 CER = "cer"
+ROUGE1 = "rouge1"
+ROUGE2 = "rouge2"
+ROUGE_L = "rougeL"
+ROUGE_LSUM = "rougeLsum"
+BLEU = "bleu"
+GEN_LEN = "gen_len"
+EXACT_MATCH = "exact_match"
+PERPLEXITY = "perplexity"
 #: Averagings a metric name may state ("F1 Macro", "weighted precision", "Roc Auc Micro").
 STATED_AVERAGINGS = ("micro", "macro", "weighted", "samples")
 #: Error rates: printed as a fraction (which may pass 1) or a percent.
@@ -236,6 +244,22 @@ _ALIASES: dict[str, str] = {
     "word error rate": WER,
     "cer": CER,
     "character error rate": CER,
+    "rouge1": ROUGE1,
+    "rouge 1": ROUGE1,
+    "rouge2": ROUGE2,
+    "rouge 2": ROUGE2,
+    "rougel": ROUGE_L,
+    "rouge l": ROUGE_L,
+    "rougelsum": ROUGE_LSUM,
+    "rouge lsum": ROUGE_LSUM,
+    "bleu": BLEU,
+    "sacrebleu": BLEU,
+    "gen len": GEN_LEN,
+    "exact match": EXACT_MATCH,
+    "exact": EXACT_MATCH,
+    "em": EXACT_MATCH,
+    "perplexity": PERPLEXITY,
+    "ppl": PERPLEXITY,
 }
 _PREFIXES = ("eval ", "validation ", "test ", "overall ")
 
@@ -274,7 +298,8 @@ def qualified_metric(key: str) -> tuple[str, str | None]:
     return key, None
 
 
-#: Printed numbers that are not evaluation claims: progress, speed, sizes, lengths.
+#: Printed numbers that are not evaluation claims: progress, speed, sizes. (``Gen Len`` is one: the
+#: seq2seq rerun reproduces it.)
 NOT_METRICS = frozenset(
     {
         "training loss",
@@ -285,7 +310,6 @@ NOT_METRICS = frozenset(
         "samples per second",
         "steps per second",
         "model preparation time",
-        "gen len",
         "total flos",
         "learning rate",
         "grad norm",

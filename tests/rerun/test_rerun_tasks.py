@@ -115,16 +115,6 @@ def test_summarization_reproduces_seq2seq_trainer(summarization: dict[str, Any])
     assert result.settings["rouge_aggregation"].startswith("bootstrap median, numpy seed 42")
 
 
-@pytest.mark.parametrize("key", ["rougeLsum", "loss"])
-def test_summarization_raised_number_is_refuted(summarization: dict[str, Any], key: str) -> None:
-    from cardsmith.rerun.tasks.generation import SEQ2SEQ_METRICS
-
-    claims = _raised(_card_claims(summarization["out"], SEQ2SEQ_METRICS), key)
-    result, _ = _seq2seq(summarization, "summarization", claims)
-    assert not result.metrics[key].match
-    assert sum(not r.match for r in result.metrics.values()) == 1
-
-
 def test_translation_reproduces_sacrebleu_and_gen_len(translation: dict[str, Any]) -> None:
     result, claims = _seq2seq(translation, "translation")
     assert set(claims) == {"loss", "bleu", "gen_len"}
@@ -132,9 +122,6 @@ def test_translation_reproduces_sacrebleu_and_gen_len(translation: dict[str, Any
     logged = _last_eval(translation["trainer"])
     assert abs(result.metrics["loss"].value - logged["eval_loss"]) < EXACT
     assert abs(result.metrics["bleu"].value - logged["eval_bleu"]) < EXACT
-    claims = _raised(claims, "bleu")
-    result, _ = _seq2seq(translation, "translation", claims)
-    assert not result.metrics["bleu"].match
 
 
 def test_seq2seq_loss_is_a_plain_mean_of_batch_means() -> None:
@@ -211,10 +198,9 @@ def test_masked_lm_within_sampling_error(masked: dict[str, Any]) -> None:
     assert all(r.match for r in result.metrics.values()), result.metrics
     assert "sampling error" in result.settings["comparison"]
     assert "sd" in result.metrics["loss"].note
-    raised = reproduce_masked_lm(
-        model, tokenizer, config, texts, _raised(claims, "accuracy"), eval_batch_size=batch, block_sizes=[128]
-    )
-    assert not raised.metrics["accuracy"].match
+    # the Trainer's own (random) masking is one draw: its loss is not the seeds' mean, but within the band
+    logged = _last_eval(masked["trainer"])
+    assert result.metrics["loss"].value != pytest.approx(logged["eval_loss"], abs=1e-6)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -256,8 +242,6 @@ def test_question_answering_reproduces_loss_and_squad_scores(qa: dict[str, Any])
     assert (result.settings["max_length"], result.settings["doc_stride"]) == (384, 128)
     assert result.settings["loss_padding"] == "max_length"
     assert result.settings["squad"] == "v1.1"
-    raised = _qa(qa, _raised(claims, "f1"))
-    assert not raised.metrics["f1"].match and raised.metrics["exact_match"].match
 
 
 def test_squad_v2_null_answer_and_normalisation() -> None:
@@ -309,5 +293,76 @@ def test_whisper_reproduces_loss_and_wer(whisper: dict[str, Any]) -> None:
     assert abs(result.metrics["loss"].value - logged["eval_loss"]) < EXACT
     assert abs(result.metrics["wer"].value - logged["eval_wer"]) < EXACT
     assert result.settings["scale"] == "percent" and result.settings["normalisation"] == "none"
-    raised = _whisper(whisper, _raised(claims, "loss"))
-    assert not raised.metrics["loss"].match and raised.metrics["wer"].match
+
+
+# --------------------------------------------------------------------------------------------------
+# Through the command line: cardsmith verify DIR --rerun --dataset EVAL.jsonl
+# --------------------------------------------------------------------------------------------------
+
+#: fixture, --task (None: inferred), the inferred/declared task, the headline entry raised by 0.03
+CLI_CASES = [
+    ("summarization", "summarization", "summarization", "Rougelsum"),
+    ("translation", None, "text2text-generation", "Bleu"),
+    ("qa", None, "question-answering", "F1"),
+    ("causal", None, "causal-lm", "Loss"),
+    ("masked", None, "masked-lm", "Accuracy"),
+    ("whisper", None, "automatic-speech-recognition", "Wer"),
+]
+
+
+def _verify(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any], str]:
+    from cardsmith.cli.app import main
+
+    capsys.readouterr()
+    code = main(["verify", *args, "--format", "json"])
+    captured = capsys.readouterr()
+    assert captured.out.strip(), f"no report (exit {code}): {captured.err}"
+    return code, json.loads(captured.out)["cards"][0], captured.err
+
+
+def _raise_headline(card_path: Path, name: str, delta: float) -> None:
+    from cardsmith import ModelCard
+
+    card = ModelCard.load(card_path)
+    old = next(m.value for m in card.headline if m.name == name)
+    new = f"{old.value + delta:.{max(old.decimals or 0, 2)}f}"
+    text = card_path.read_text(encoding="utf-8")
+    card_path.write_text(text.replace(f"- {name}: {old.text}", f"- {name}: {new}", 1), encoding="utf-8")
+
+
+@pytest.mark.parametrize(("fixture", "task", "expected", "raised"), CLI_CASES)
+def test_verify_rerun_cli(
+    fixture: str,
+    task: str | None,
+    expected: str,
+    raised: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import shutil
+
+    run = request.getfixturevalue(fixture)
+    args = [str(run["out"]), "--rerun", "--dataset", str(run["eval"]), *(["--task", task] if task else [])]
+    code, card, err = _verify(args, capsys)
+    reproduction = card["reproduction"]
+    assert code == 0, (err, card["findings"], reproduction)
+    assert reproduction["task"] == expected
+    assert reproduction["settings"], reproduction
+    metrics = {m["name"]: m for m in reproduction["metrics"]}
+    assert raised in metrics
+    assert all(m["match"] for m in metrics.values()), metrics
+    assert reproduction["examples"] == len(_texts(run["eval"], _first_column(run["eval"])))
+
+    copy = tmp_path / "model"
+    shutil.copytree(run["out"], copy)
+    _raise_headline(copy / "README.md", raised, 0.03)
+    code, card, err = _verify([str(copy), *args[1:]], capsys)
+    assert code == 1, (err, card["findings"])
+    rule = "loss-not-reproduced" if raised == "Loss" else "metric-not-reproduced"
+    hits = [f for f in card["findings"] if f["name"] == rule]
+    assert len(hits) == 1 and raised in hits[0]["message"], card["findings"]
+
+
+def _first_column(path: Path) -> str:
+    return next(iter(json.loads(path.read_text(encoding="utf-8").splitlines()[0])))

@@ -55,11 +55,20 @@ TASK_NAMES: tuple[str, ...] = (
 TASKS: dict[str, str] = {
     TEXT_CLASSIFICATION: "cardsmith.rerun.tasks.classification:TextClassification",
     TOKEN_CLASSIFICATION: "cardsmith.rerun.tasks.classification:TokenClassification",
+    SUMMARIZATION: "cardsmith.rerun.tasks.generative:Summarization",
+    TRANSLATION: "cardsmith.rerun.tasks.generative:Translation",
+    TEXT2TEXT: "cardsmith.rerun.tasks.generative:Text2Text",
+    QUESTION_ANSWERING: "cardsmith.rerun.tasks.generative:QuestionAnswering",
+    CAUSAL_LM: "cardsmith.rerun.tasks.generative:CausalLM",
+    MASKED_LM: "cardsmith.rerun.tasks.generative:MaskedLM",
+    # Until the CTC task is registered here (it hands Whisper-style models to SPEECH_SEQ2SEQ), speech
+    # recognition runs sequence-to-sequence models only.
+    SPEECH_RECOGNITION: "cardsmith.rerun.tasks.generative:WhisperSpeechRecognition",
 }
 
 #: ``automatic-speech-recognition`` runs CTC models itself and hands sequence-to-sequence speech
 #: models (Whisper) to this ``"module:Class"`` task, when one is registered.
-SPEECH_SEQ2SEQ: str | None = None
+SPEECH_SEQ2SEQ: str | None = "cardsmith.rerun.tasks.generative:WhisperSpeechRecognition"
 
 #: Speech models whose ``*ForSequenceClassification`` head classifies audio, not text.
 AUDIO_MODEL_TYPES = frozenset(

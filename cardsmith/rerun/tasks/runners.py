@@ -193,7 +193,7 @@ def run_task(req: TaskRerun) -> SearchResult:
     model, processor, config = _load(req)
     size = req.batch_size
     if req.task in (SUMMARIZATION, TRANSLATION, TEXT2TEXT):
-        if req.task == TRANSLATION and "translation" in names and not req.columns.get("text"):
+        if "translation" in names and not req.columns.get("text"):
             rows = list(ds["translation"])
             src, tgt = _translation_pair(rows, req.model_name or str(req.model_dir), config)
             sources, targets = [r[src] for r in rows], [r[tgt] for r in rows]
@@ -290,12 +290,22 @@ def _model_name(card: Any, model_path: Path) -> str:
 
 def run_protocol(task: str, ctx: Any) -> Any:
     """Run ``task`` for a :class:`~cardsmith.rerun.tasks.base.TaskContext`; a ``TaskResult`` whose
-    verdicts judge every claim the task recomputes (scale, sampling error and settings included)."""
+    verdicts judge every claim the task recomputes (scale, sampling error and settings included).
+
+    The claims' canonical keys (:func:`cardsmith.card.metric_names.canonical_metric`) are the keys
+    the task computes (``loss``, ``rouge1``... ``gen_len``, ``bleu``, ``exact_match``, ``f1``,
+    ``wer``, ``cer``, ``accuracy``, ``perplexity``).
+    """
+    from cardsmith.rerun.run import pick_device
     from cardsmith.rerun.tasks.base import TaskResult, Verdict
 
-    pairs = [(c.name, c.cell) for c in ctx.claims]
-    claims = claims_for(task, pairs)
-    keys = {name: key for name, key in ((c.name, c.key) for c in ctx.claims) if key}
+    known = set(METRIC_NAMES[task].values())
+    claims = {
+        str(c.key): Claim(float(c.cell.value), float(c.cell.half_ulp))
+        for c in ctx.claims
+        if c.key in known and c.cell.value is not None
+    }
+    device = pick_device(ctx.device)
     req = TaskRerun(
         model_dir=Path(ctx.model_path),
         task=task,
@@ -304,27 +314,21 @@ def run_protocol(task: str, ctx: Any) -> Any:
         eval_batch_size=ctx.eval_batch_size,
         seed=_seed(ctx.card),
         evaluations=_evaluations(ctx.card),
-        device=ctx.device,
+        device=device,
         batch_size=ctx.batch_size,
         columns=dict(ctx.columns),
         trust_remote_code=ctx.trust_remote_code,
         model_name=_model_name(ctx.card, Path(ctx.model_path)),
     )
     result = run_task(req)
-    verdicts: dict[str, Any] = {}
-    names = METRIC_NAMES[task]
-    for name, key in keys.items():
-        mine = card_claims([(name, next(c.cell for c in ctx.claims if c.name == name))], names)
-        for my_key in mine:
-            if my_key in result.metrics:
-                r = result.metrics[my_key]
-                verdicts[key] = Verdict(value=r.value, match=r.match, note=r.note or None)
-    device = getattr(ctx.device, "type", str(ctx.device))
+    verdicts = {
+        key: Verdict(value=r.value, match=r.match, note=r.note or None) for key, r in result.metrics.items()
+    }
     return TaskResult(
         values={},
         settings=dict(result.settings),
-        examples=result.examples,
-        device=str(device),
+        examples=len(ctx.dataset),
+        device=str(getattr(device, "type", device)),
         seconds=round(result.seconds, 3),
         verdicts=verdicts,
     )
