@@ -38,8 +38,8 @@ from cardsmith.rerun.metrics import classification_metrics, seqeval_metrics, tra
         ("F1 Macro", "f1_macro"),
         ("Roc Auc", "roc_auc"),
         ("Spearmanr", "spearmanr"),
-        ("Rouge1", None),
-        ("Gen Len", None),
+        ("Rouge1", "rouge1"),
+        ("Gen Len", "gen_len"),
     ],
 )
 def test_canonical_metric_names(name: str, key: str | None) -> None:
