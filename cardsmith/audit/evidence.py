@@ -127,6 +127,9 @@ _COMMON_INTERVALS = (
 
 #: How many of the table's distinct steps and gaps are tried as logging intervals (keeps it linear).
 _MAX_TABLE_CANDIDATES = 64
+#: Interval checks (candidates x row pairs) tried one by one between the last "No log" row and the
+#: first logged loss.
+_MAX_EXHAUSTIVE_WORK = 200_000
 
 
 def logging_interval_explains(steps: Sequence[int | None], losses: Sequence[str | None]) -> bool:
@@ -135,8 +138,9 @@ def logging_interval_explains(steps: Sequence[int | None], losses: Sequence[str 
     ``losses`` are the training-loss cells as printed (``"no log"`` before the first log, ``None``
     for a missing cell). With a log every ``L`` steps, a row shows a new value exactly when a multiple
     of ``L`` lies between its step and the previous row's, and ``No log`` only before step ``L``.
-    Candidate intervals: the common ones, and the table's first distinct steps and gaps between rows
-    (at most 64 of each, so the cost stays linear in the table).
+    Candidate intervals: the common ones, the table's first distinct steps and gaps between rows
+    (at most 64 of each), and every interval between the last ``No log`` row and the first row
+    with a loss when that range is small (the cost stays linear in the table).
     """
     pairs: list[tuple[int, int, bool]] = []
     for s0, l0, s1, l1 in zip(steps, losses, steps[1:], losses[1:]):
@@ -149,6 +153,11 @@ def logging_interval_explains(steps: Sequence[int | None], losses: Sequence[str 
     firsts = list(dict.fromkeys(s for s in steps if s))[:_MAX_TABLE_CANDIDATES]
     gaps = list(dict.fromkeys(b - a for a, b, _ in pairs))[:_MAX_TABLE_CANDIDATES]
     candidates = set(_COMMON_INTERVALS) | set(firsts) | set(gaps)
+    # the first log falls after the last "No log" row and no later than the first row with a loss:
+    # every interval in between, while that stays within a linear budget
+    first_logged = next((s for s, v in zip(steps, losses) if v not in (None, "no log") and s), None)
+    if first_logged is not None and (first_logged - floor) * max(len(pairs), 1) <= _MAX_EXHAUSTIVE_WORK:
+        candidates |= set(range(floor + 1, first_logged + 1))
     for interval in sorted(c for c in candidates if c > floor):
         if all((b // interval == a // interval) == same for a, b, same in pairs):
             return True

@@ -89,3 +89,12 @@ def test_logging_interval_explains_repeated_training_losses() -> None:
     assert not logging_interval_explains(
         steps, ["0.6931", "0.5512", "0.4807", "0.4807", "0.4807", "0.3521", "0.3188", "0.2975"]
     )
+
+
+def test_logging_interval_between_the_last_no_log_and_the_first_loss() -> None:
+    # evaluation every 5 steps, a log every 22: no common interval, no step or gap of the table
+    steps = [5, 10, 15, 20, 25, 30, 35, 40, 45, 50]
+    losses = ["no log"] * 4 + ["2.4456"] * 4 + ["1.239"] * 2
+    assert logging_interval_explains(steps, losses)
+    # new values 5 steps apart after the first log 21-25 steps in: no interval explains them
+    assert not logging_interval_explains(steps, ["no log"] * 4 + ["2.4456"] * 2 + ["1.9"] + ["1.7"] * 3)

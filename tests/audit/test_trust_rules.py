@@ -129,3 +129,27 @@ def test_hostile_suppression_comment_is_scanned_in_linear_time() -> None:
     assert disabled_names(many) == []
     assert time.perf_counter() - start < 2.0
     assert disabled_names("a <!-- cardsmith:disable=zero-metric , CS201 --> b\n") == ["zero-metric", "CS201"]
+
+
+def test_headline_after_the_last_row_is_a_warning_that_says_why() -> None:
+    went_on = RULE_FIXTURES / "headline-after-last-row" / "fail.md"
+    (report,) = audit_paths([str(went_on)])
+    (f,) = [f for f in report.findings if f.name == "headline-after-last-row"]
+    assert f.severity == "warning" and "headline-mismatch" not in report.names()
+    assert "epoch 2.73 of num_epochs 3, about 233 more steps" in f.message
+    assert "final model's own evaluation" in f.message and not report.has_errors
+    # the run ends at its last row: the same mismatch is an error
+    (ended,) = audit_paths([str(RULE_FIXTURES / "headline-mismatch" / "fail.md")])
+    assert "headline-mismatch" in ended.names() and "headline-after-last-row" not in ended.names()
+
+
+def test_headline_after_the_last_row_by_training_steps(tmp_path: Path) -> None:
+    text = (RULE_FIXTURES / "headline-after-last-row" / "fail.md").read_text(encoding="utf-8")
+    text = text.replace("- num_epochs: 3", "- training_steps: 2634")
+    card = tmp_path / "README.md"
+    card.write_text(text, encoding="utf-8")
+    (f,) = [f for f in audit_paths([str(card)])[0].findings if f.name.startswith("headline")]
+    assert f.name == "headline-after-last-row" and "step 2400 of training_steps 2634" in f.message
+    card.write_text(text.replace("- training_steps: 2634", "- training_steps: 2400"), encoding="utf-8")
+    names = audit_paths([str(card)])[0].names()
+    assert "headline-mismatch" in names and "headline-after-last-row" not in names

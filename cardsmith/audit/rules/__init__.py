@@ -21,6 +21,7 @@ RULES: tuple[Rule, ...] = build_registry(
         contradictions.loss_equals_metric_once,
         contradictions.shifted_cell,
         contradictions.headline_mismatch,
+        contradictions.headline_after_last_row,
         contradictions.model_index_mismatch,
         contradictions.headline_not_final_or_best,
         contradictions.steps_not_proportional,

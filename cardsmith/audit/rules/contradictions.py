@@ -194,6 +194,76 @@ def headline_mismatch(ctx: AuditContext) -> Iterator[Hit]:
         - Loss: 0.0880            <- the last row says Validation Loss 0.9822, Accuracy 0.0880
         - Accuracy: 0.9822
     """
+    if _run_went_on(ctx) is None:
+        yield from _headline_unmatched(ctx)
+
+
+@rule(
+    "headline-after-last-row",
+    "CS154",
+    "warning",
+    "a headline result matches no row of the results table, and the run went on after its last row",
+)
+def headline_after_last_row(ctx: AuditContext) -> Iterator[Hit]:
+    """
+    What it does:
+        The check of ``headline-mismatch``, for a card whose hyperparameters say training went on
+        after the table's last row (``num_epochs: 30`` with a last row at epoch 29.46, or
+        ``training_steps: 5000`` with a last row at step 4800).
+    Why is this bad:
+        The Trainer's headline is its last evaluation. When the run ends between two scheduled
+        evaluations, the final model is evaluated on its own and that evaluation is in no row: the
+        headline is then honest but unverifiable from the card, or it was edited by hand.
+    Example:
+        - num_epochs: 30
+        | ... | 29.46 | 3800 | 0.3969 | 0.2646 |    <- headline Loss 0.3975, Wer 0.2633
+    """
+    went_on = _run_went_on(ctx)
+    if went_on is None:
+        return
+    for message, location in _headline_unmatched(ctx):
+        yield (
+            (
+                f"{message}; the run went on after the last row ({went_on}), so the headline may be "
+                "the final model's own evaluation, which the table does not show"
+            ),
+            location,
+        )
+
+
+def _run_went_on(ctx: AuditContext) -> str | None:
+    """How training went on after the table's last row, per the hyperparameters; None when the last
+    row is (within its printed rounding) the end of the run, or the card cannot tell."""
+    hp, f = ctx.card.hyperparameters, ctx.facts
+    last = f.last_row
+    if hp is None or last is None:
+        return None
+    s = last.cell(f.step) if f.step is not None else None
+    e = last.cell(f.epoch) if f.epoch is not None else None
+    step = s.value if s is not None and is_finite_number(s) else None
+    epoch = e.value if e is not None and is_finite_number(e) else None
+    total = hp.training_steps
+    if isinstance(total, (int, float)) and not isinstance(total, bool) and total > 0:
+        if step is not None and total - step >= 2:
+            return f"step {step:g} of training_steps {total:g}"
+        return None
+    n = hp.num_epochs
+    if not isinstance(n, (int, float)) or isinstance(n, bool) or n <= 0 or epoch is None or e is None:
+        return None
+    left = float(n) - (epoch + epoch_half_ulp(e))
+    if left <= 0:
+        return None
+    if step is not None and epoch > 0:
+        more = left * step / epoch
+        if more >= 2:
+            return f"epoch {cell_text(e)} of num_epochs {n:g}, about {round(more)} more steps"
+        return None
+    if left >= 0.5:
+        return f"epoch {cell_text(e)} of num_epochs {n:g}"
+    return None
+
+
+def _headline_unmatched(ctx: AuditContext) -> Iterator[Hit]:
     f = ctx.facts
     links = [ln for ln in f.headline_links if any(is_finite_number(c) for c in f.cells(ln.column))]
     if not links or not f.rows:
