@@ -32,6 +32,7 @@ from cardsmith.audit.registry import (
     rule,
     table_location,
 )
+from cardsmith.audit.report import Location
 from cardsmith.card.metric_names import kind_bounds
 from cardsmith.card.model import Card
 from cardsmith.card.numbers import EPS, Cell, agree, distinct, same_digits
@@ -185,7 +186,9 @@ def headline_mismatch(ctx: AuditContext) -> Iterator[Hit]:
         Takes the headline results ("It achieves the following results on the evaluation set") that
         have a column in the results table (``Loss`` is the ``Validation Loss`` column) and looks for
         a row in which ALL of them agree with the row's cells within rounding. It fires when no row
-        does. When a row matches with two values exchanged, the message says so.
+        does. When a row matches with two values exchanged, the message says so. When the
+        hyperparameters say the run went on after the last row, an unmatched headline (not an
+        exchanged one) is ``headline-after-last-row`` instead.
     Why is this bad:
         The Trainer's headline is its last evaluation, or the best row after
         ``load_best_model_at_end``; a headline that is in no row was evaluated on something else
@@ -194,8 +197,10 @@ def headline_mismatch(ctx: AuditContext) -> Iterator[Hit]:
         - Loss: 0.0880            <- the last row says Validation Loss 0.9822, Accuracy 0.0880
         - Accuracy: 0.9822
     """
-    if _run_went_on(ctx) is None:
-        yield from _headline_unmatched(ctx)
+    went_on = _run_went_on(ctx) is not None
+    for exchanged, message, location in _headline_unmatched(ctx):
+        if exchanged or not went_on:  # cells in the wrong column are a copy error whenever the run ended
+            yield message, location
 
 
 @rule(
@@ -221,7 +226,9 @@ def headline_after_last_row(ctx: AuditContext) -> Iterator[Hit]:
     went_on = _run_went_on(ctx)
     if went_on is None:
         return
-    for message, location in _headline_unmatched(ctx):
+    for exchanged, message, location in _headline_unmatched(ctx):
+        if exchanged:
+            continue
         yield (
             (
                 f"{message}; the run went on after the last row ({went_on}), so the headline may be "
@@ -263,7 +270,8 @@ def _run_went_on(ctx: AuditContext) -> str | None:
     return None
 
 
-def _headline_unmatched(ctx: AuditContext) -> Iterator[Hit]:
+def _headline_unmatched(ctx: AuditContext) -> Iterator[tuple[bool, str, Location]]:
+    """(cells exchanged?, message, location) of a headline that matches no row of the table."""
     f = ctx.facts
     links = [ln for ln in f.headline_links if any(is_finite_number(c) for c in f.cells(ln.column))]
     if not links or not f.rows:
@@ -304,6 +312,7 @@ def _headline_unmatched(ctx: AuditContext) -> Iterator[Hit]:
         if ok and moved:
             swaps = "; ".join(f"{a} <-> {b}" for a, b in moved)
             yield (
+                True,
                 (
                     f"the headline ({shown}) matches {f.row_label(row)} only with cells exchanged "
                     f"({swaps}): the row or the headline has values in the wrong column"
@@ -324,6 +333,7 @@ def _headline_unmatched(ctx: AuditContext) -> Iterator[Hit]:
         if not ((c := best.cell(ln.column)) is not None and agree(ln.metric.value, c))
     )
     yield (
+        False,
         (
             f"the headline ({shown}) matches no row of the results table; the closest, "
             f"{f.row_label(best)}, has {diffs}"
