@@ -6,6 +6,12 @@ a card that passes here loads there); the keys the Hub reads (``license``, ``dat
 ``base_model``, ``pipeline_tag``, ``language``) are checked against the types ``ModelCardData``
 declares for them. huggingface_hub is imported on first use only (``repocard_data`` does not pull in
 its network client).
+
+Importing it costs about as much as the rest of an audit's start-up, so the metadata of the common,
+plainly well-formed shape (:func:`plainly_valid`: every Hub key a string or list of strings where
+``ModelCardData`` declares so, every model-index result with the keys the parser reads) is passed
+without asking; anything else is decided by huggingface_hub. A test checks on every corpus and fixture
+card that what :func:`plainly_valid` passes, huggingface_hub accepts.
 """
 
 from __future__ import annotations
@@ -91,8 +97,56 @@ def model_index_problems(model_index: Any) -> list[str]:
     return problems
 
 
+#: Keys whose value ``ModelCardData`` declares as ``str | None`` (the other Hub keys also take a list).
+_STRING_KEYS = ("license", "pipeline_tag")
+
+
+def _is_str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _plain_result(result: Any) -> bool:
+    if not isinstance(result, dict):
+        return False
+    task, dataset, metrics, source = (result.get(k) for k in ("task", "dataset", "metrics", "source"))
+    if not (isinstance(task, dict) and "type" in task and isinstance(dataset, dict)):
+        return False
+    if not ("type" in dataset and "name" in dataset and isinstance(metrics, list)):
+        return False
+    if source and not (isinstance(source, dict) and source.get("url") is not None):
+        return False
+    return all(isinstance(m, dict) and "type" in m and "value" in m for m in metrics)
+
+
+def plainly_valid(data: dict[str, Any]) -> bool:
+    """True for metadata that huggingface_hub certainly accepts (a strict subset of what it accepts)."""
+    for key in HUB_KEYS:
+        value = data.get(key)
+        if value is None or isinstance(value, str):
+            continue
+        if key in _STRING_KEYS or not _is_str_list(value):
+            return False
+    index = data.get("model-index")
+    if not index:
+        return True
+    if not isinstance(index, list):
+        return False
+    for entry in index:
+        if not (isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry["name"]):
+            return False
+        results = entry.get("results")
+        if not (isinstance(results, list) and all(_plain_result(r) for r in results)):
+            return False
+    return True
+
+
 def hub_metadata_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
     """``(key, message)`` for every way the front matter ``data`` is invalid for huggingface_hub."""
+    return [] if plainly_valid(data) else asked_problems(data)
+
+
+def asked_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """:func:`hub_metadata_problems` without the fast path: huggingface_hub is asked every time."""
     problems: list[tuple[str, str]] = []
     declared = _declared_types()
     for key in HUB_KEYS:
