@@ -102,7 +102,7 @@ def scale_of(claim: Claim, reproduced: float | None = None) -> float:
     value = claim.cell.value
     if claim.cell.percent:
         return 100.0
-    if claim.key in RATES and value is not None and 1.0 < abs(value) <= 100.0:
+    if claim.key in RATES and value is not None and abs(value) > 1.0:
         if reproduced is None or not math.isfinite(reproduced):
             return 100.0
         return 100.0 if abs(value - reproduced * 100.0) < abs(value - reproduced) else 1.0

@@ -55,15 +55,17 @@ TASK_NAMES: tuple[str, ...] = (
 TASKS: dict[str, str] = {
     TEXT_CLASSIFICATION: "cardsmith.rerun.tasks.classification:TextClassification",
     TOKEN_CLASSIFICATION: "cardsmith.rerun.tasks.classification:TokenClassification",
+    TEXT_REGRESSION: "cardsmith.rerun.tasks.regression:TextRegression",
+    MULTI_LABEL: "cardsmith.rerun.tasks.multilabel:MultiLabelClassification",
+    IMAGE_CLASSIFICATION: "cardsmith.rerun.tasks.vision:ImageClassification",
+    AUDIO_CLASSIFICATION: "cardsmith.rerun.tasks.audio:AudioClassification",
+    SPEECH_RECOGNITION: "cardsmith.rerun.tasks.speech:SpeechRecognition",
     SUMMARIZATION: "cardsmith.rerun.tasks.generative:Summarization",
     TRANSLATION: "cardsmith.rerun.tasks.generative:Translation",
     TEXT2TEXT: "cardsmith.rerun.tasks.generative:Text2Text",
     QUESTION_ANSWERING: "cardsmith.rerun.tasks.generative:QuestionAnswering",
     CAUSAL_LM: "cardsmith.rerun.tasks.generative:CausalLM",
     MASKED_LM: "cardsmith.rerun.tasks.generative:MaskedLM",
-    # Until the CTC task is registered here (it hands Whisper-style models to SPEECH_SEQ2SEQ), speech
-    # recognition runs sequence-to-sequence models only.
-    SPEECH_RECOGNITION: "cardsmith.rerun.tasks.generative:WhisperSpeechRecognition",
 }
 
 #: ``automatic-speech-recognition`` runs CTC models itself and hands sequence-to-sequence speech
