@@ -431,7 +431,7 @@ def train_causal_lm(out_dir: str | Path, *, block_size: int = 128, **overrides: 
 
 
 def train_masked_lm(
-    out_dir: str | Path, *, block_size: int = 128, n_eval: int = 3000, **overrides: Any
+    out_dir: str | Path, *, block_size: int = 128, n_eval: int = 2000, **overrides: Any
 ) -> tuple[Any, Path]:
     """A tiny BERT masked LM with ``run_mlm``'s ``group_texts`` and random 15% masking at evaluation."""
     import torch

@@ -66,13 +66,13 @@ def _texts(path: Path, column: str) -> list[Any]:
 
 @pytest.fixture(scope="module")
 def summarization(root: Path) -> dict[str, Any]:
-    trainer, eval_file = tiny_tasks.train_summarization(root / "summ", num_train_epochs=4)
+    trainer, eval_file = tiny_tasks.train_summarization(root / "summ", num_train_epochs=3)
     return {"trainer": trainer, "eval": eval_file, "out": root / "summ"}
 
 
 @pytest.fixture(scope="module")
 def translation(root: Path) -> dict[str, Any]:
-    trainer, eval_file = tiny_tasks.train_translation(root / "trans", num_train_epochs=4)
+    trainer, eval_file = tiny_tasks.train_translation(root / "trans", num_train_epochs=3)
     return {"trainer": trainer, "eval": eval_file, "out": root / "trans"}
 
 

@@ -207,9 +207,9 @@ def generation_candidates(
 def source_prefixes(config: dict[str, Any], task: str, *, rouge: bool = False) -> list[str]:
     """Input prefixes to try, most likely first.
 
-    The config's ``task_specific_params`` summarization prefix (for summarization, or text2text
-    scored with ROUGE), T5's recipe prefix ``"summarize: "`` for T5-family models (first for
-    summarization, after no prefix for text2text), and no prefix (``run_translation``'s default).
+    The config's ``task_specific_params`` summarization prefix and T5's recipe prefix
+    ``"summarize: "`` (T5-family models) when the task is summarization, or text2text scored with
+    ROUGE; then no prefix (``run_translation``'s default).
     """
     summarizing = task == "summarization" or (task == "text2text-generation" and rouge)
     out: list[str] = []
@@ -219,11 +219,9 @@ def source_prefixes(config: dict[str, Any], task: str, *, rouge: bool = False) -
         if isinstance(prefix, str):
             out.append(prefix)
     t5 = str(config.get("model_type", "")).lower() in ("t5", "mt5", "umt5", "longt5")
-    if t5 and task == "summarization":
-        out.append("summarize: ")
-    out.append("")
     if t5 and summarizing:
         out.append("summarize: ")
+    out.append("")
     return list(dict.fromkeys(out))
 
 
@@ -311,9 +309,13 @@ def score_rouge(
             rows = ts.rouge_rows(predictions, references, stem=stem, split_sentences=split)
             if not rows:
                 continue
-            variants: list[tuple[str, dict[str, float]]] = [("mean", ts.rouge_mean(rows))]
-            for k, mids in enumerate(ts.rouge_bootstrap_replay(rows, seed=seed, evaluations=evaluations)):
-                variants.append((f"bootstrap median, numpy seed {seed}, evaluation {k + 1}", mids))
+            # evaluate's default (the bootstrap median) first: when the plain mean also rounds to the
+            # card's numbers, the replayed median is what the run computed
+            variants: list[tuple[str, dict[str, float]]] = [
+                (f"bootstrap median, numpy seed {seed}, evaluation {k + 1}", mids)
+                for k, mids in enumerate(ts.rouge_bootstrap_replay(rows, seed=seed, evaluations=evaluations))
+            ]
+            variants.append(("mean", ts.rouge_mean(rows)))
             for scale in sorted({s for key in wanted for s in _scales(claims[key])}) or [1.0]:
                 for aggregation, values in variants:
                     out = {

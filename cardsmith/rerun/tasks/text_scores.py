@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import collections
+import functools
 import re
 import string
 from collections.abc import Callable, Sequence
@@ -31,6 +32,7 @@ ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 BOOTSTRAP_SAMPLES = 1000
 
 
+@functools.lru_cache(maxsize=1)
 def sentence_splitter() -> tuple[Callable[[str], list[str]], str]:
     """``nltk.sent_tokenize`` when its Punkt model is installed, else Punkt's untrained splitter."""
     try:
