@@ -366,3 +366,35 @@ def test_verify_rerun_cli(
 
 def _first_column(path: Path) -> str:
     return next(iter(json.loads(path.read_text(encoding="utf-8").splitlines()[0])))
+
+
+def test_whisper_from_an_audio_feature_dataset(
+    whisper: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ``save_to_disk`` folder with an ``Audio`` column (WAV bytes, as Common Voice is stored)."""
+    import io
+
+    import numpy as np
+    import soundfile
+    from datasets import Audio, Dataset
+
+    rows = [json.loads(line) for line in whisper["eval"].read_text(encoding="utf-8").splitlines()]
+    clips = []
+    for row in rows:
+        buffer = io.BytesIO()
+        audio = row["audio"]
+        soundfile.write(
+            buffer,
+            np.asarray(audio["array"], dtype="float32"),
+            audio["sampling_rate"],
+            format="WAV",
+            subtype="FLOAT",
+        )
+        clips.append({"bytes": buffer.getvalue(), "path": None})
+    ds = Dataset.from_dict({"audio": clips, "sentence": [r["sentence"] for r in rows]})
+    ds = ds.cast_column("audio", Audio(decode=False)).cast_column("audio", Audio())
+    ds.save_to_disk(str(tmp_path / "speech"))
+    code, card, err = _verify([str(whisper["out"]), "--rerun", "--dataset", str(tmp_path / "speech")], capsys)
+    assert code == 0, (err, card["findings"])
+    assert card["reproduction"]["task"] == "automatic-speech-recognition"
+    assert all(m["match"] for m in card["reproduction"]["metrics"])

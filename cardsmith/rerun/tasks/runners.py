@@ -124,6 +124,7 @@ class TaskRerun:
     columns: dict[str, str] = field(default_factory=dict)
     trust_remote_code: bool = False
     model_name: str = ""
+    source_name: str = ""
 
 
 def claims_for(task: str, headline: Sequence[tuple[str, Any]]) -> dict[str, Claim]:
@@ -220,7 +221,12 @@ def run_task(req: TaskRerun) -> SearchResult:
         text = _column(
             names, SPEECH_TEXT_COLUMNS, req.columns.get("label") or req.columns.get("text"), "transcript"
         )
-        audios = [(a["array"], a["sampling_rate"]) for a in ds[audio]]
+        from cardsmith.rerun.tasks.common import read_audio
+
+        rate = int(processor.feature_extractor.sampling_rate)
+        # Audio features read from their stored bytes/paths (soundfile, no torchcodec), resampled if needed
+        arrays, _notes = read_audio(ds, audio, rate, req.source_name)
+        audios = [(a, rate) for a in arrays]
         return speech_seq2seq.reproduce_whisper(
             model,
             processor,
@@ -319,6 +325,7 @@ def run_protocol(task: str, ctx: Any) -> Any:
         columns=dict(ctx.columns),
         trust_remote_code=ctx.trust_remote_code,
         model_name=_model_name(ctx.card, Path(ctx.model_path)),
+        source_name=str(getattr(ctx.source, "name", "") or ""),
     )
     result = run_task(req)
     verdicts = {
