@@ -159,6 +159,15 @@ def run_verify_from(
     from cardsmith.bulk.run import verify_from
 
     rerun = bool(options.get("rerun"))
+    if not rerun:  # as for one repo: data options without --rerun are a mistake, not a no-op
+        given = [
+            "--" + key.replace("_", "-")
+            for key, value in options.items()
+            if value is not None
+            and key not in {"rerun", "write", "trust_remote_code", "revision", "device", "dtype"}
+        ]
+        if given:
+            raise click.UsageError(f"{', '.join(given)} only apply to a rerun; add --rerun")
     trust_remote_code = bool(options.get("trust_remote_code"))
     defaults = {
         k: v

@@ -115,6 +115,8 @@ def test_usage_errors_exit_2_before_anything_is_written(tmp_path: Path, capsys: 
     assert code == 2 and "no-such-rule" in err
     code, _out, err = _run(["verify", "--from", str(tmp_path / "none.csv")], capsys)
     assert code == 2 and "no such file" in err
+    code, _out, err = _run(["verify", "--from", str(tmp_path / "none.csv"), "--split", "test"], capsys)
+    assert code == 2 and "--split only apply to a rerun" in err
 
 
 def test_verify_list_per_line_options(tmp_path: Path, capsys: Any) -> None:
@@ -179,3 +181,15 @@ def test_summary_counts_match_the_lines(tmp_path: Path, capsys: Any) -> None:
     assert data["findings"]["errors"] == sum(f["severity"] == "error" for e in entries for f in e["findings"])
     for rule in data["rules"]:
         assert rule["findings"] == sum(f["name"] == rule["name"] for e in entries for f in e["findings"])
+
+
+def test_progress_bar_shows_done_failed_and_rate(capsys: Any) -> None:
+    from cardsmith.bulk.items import Item, Result, failure
+    from cardsmith.bulk.output import ProgressBar
+
+    bar = ProgressBar("audit cards", 3, enabled=True)
+    bar.advance(Result(id="a", line="{}"))
+    bar.advance(failure(Item(id="b"), "timed out"))
+    bar.close()
+    err = capsys.readouterr().err
+    assert "audit cards" in err and "2/3" in err and "1 failed" in err and "items/s" in err

@@ -162,7 +162,9 @@ class LocalEngine:
         for name in _THREAD_VARIABLES:
             if name not in os.environ:
                 env[name] = "false" if name == "TOKENIZERS_PARALLELISM" else threads
-        gpus = self._gpus if self._gpus is not None else (visible_gpus() if settings.kind == "verify" else [])
+        if self._gpus is None:  # looked up once per engine (nvidia-smi is slow to start)
+            self._gpus = visible_gpus() if settings.kind == "verify" else []
+        gpus = self._gpus
         if len(gpus) > 1:
             env["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
         return env
