@@ -136,9 +136,7 @@ def main() -> None:
         rows = [(name, wall, None if "ray" in name else cpu) for name, wall, cpu in ordered] + rows
         load = max(load, os.getloadavg()[0])
     base = rows[0][1]
-    print(
-        f"{cards} cards, {args.workers} workers, {os.cpu_count()} CPUs, load average up to {load:.1f}"
-    )
+    print(f"{cards} cards, {args.workers} workers, {os.cpu_count()} CPUs, load average up to {load:.1f}")
     print("| run | wall (s) | cards/s | speed-up | CPU ms/card |")
     print("|:----|---------:|--------:|---------:|------------:|")
     for name, wall, cpu in rows:
