@@ -216,6 +216,20 @@ def architecture(config: dict[str, Any]) -> str | None:
     return archs[0] if isinstance(archs, list) and archs and isinstance(archs[0], str) else None
 
 
+def _seq2seq_by_metrics(card: Card | None) -> str | None:
+    """A seq2seq card's task from its ``metrics`` metadata (the Trainer writes ``metrics: [rouge]`` for
+    the summarization recipes, ``[bleu]``/``[sacrebleu]`` for translation)."""
+    if card is None:
+        return None
+    listed = card.metadata.get("metrics")
+    names = {str(m).strip().lower() for m in listed} if isinstance(listed, list) else set()
+    if "rouge" in names:
+        return SUMMARIZATION
+    if names & {"bleu", "sacrebleu"}:
+        return TRANSLATION
+    return None
+
+
 def infer_task(config: dict[str, Any], card: Card | None = None) -> str:
     """The task to rerun, from ``config.json`` and the card (see the module docstring)."""
     declared = card_task(card)
@@ -230,6 +244,8 @@ def infer_task(config: dict[str, Any], card: Card | None = None) -> str:
                 break
     if arch is not None:
         found = _arch_task(arch, config, declared)
+        if found == TEXT2TEXT and declared is None:
+            found = _seq2seq_by_metrics(card) or found
         if found is not None:
             return found
     if declared is not None:
