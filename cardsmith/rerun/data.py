@@ -142,6 +142,9 @@ def load_split(
             source.config = config
         if split:
             source.split = split
+    if not dataset:
+        _check_card_dataset_id(source.name)
+        return _load_hub(source), source  # a card names Hub datasets only, never local files
     path = Path(source.name).expanduser()
     if path.is_dir():
         return _load_disk(path, source), source
@@ -150,6 +153,56 @@ def load_split(
     if path.suffix.lower() in DATA_FILE_BUILDERS or source.name.startswith((".", "/", "~")):
         raise DatasetError(f"{source.name}: no such file or folder")
     return _load_hub(source), source
+
+
+def _check_card_dataset_id(name: str) -> None:
+    """A dataset named by a card (a stranger) must be a Hub repo id, by huggingface_hub's rules, and
+    no local path: only the user's own ``--dataset`` may name local files."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    shown = name if len(name) <= 200 else name[:200] + "..."
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        raise DatasetError(
+            f"the card's dataset {shown!r} is not a Hub dataset id; a card never names local files "
+            "(pass --dataset to use one)"
+        ) from None
+    if Path(name).exists():
+        raise DatasetError(
+            f"the card's dataset {shown!r} is also a local path here; a card never chooses local files "
+            "(pass --dataset to use it)"
+        )
+
+
+#: Leading bytes of compressed files and archives, which ``datasets`` would extract.
+_ARCHIVE_MAGIC = {
+    b"PK\x03\x04": "zip archive",
+    b"PK\x05\x06": "zip archive",
+    b"\x1f\x8b": "gzip file",
+    b"BZh": "bzip2 file",
+    b"\xfd7zXZ\x00": "xz file",
+    b"\x28\xb5\x2f\xfd": "zstd file",
+    b"7z\xbc\xaf\x27\x1c": "7z archive",
+    b"\x04\x22\x4d\x18": "lz4 file",
+}
+
+
+def _check_data_file(path: Path) -> None:
+    """A ``.json/.jsonl/.csv`` data file must be text: an archive is never extracted (a 1 MB zip can
+    become 1 GB), and NUL bytes (a huge sparse file) are refused at once, not parsed for minutes."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(65536)
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    for magic, kind in _ARCHIVE_MAGIC.items():
+        if head.startswith(magic):
+            raise DatasetError(f"{path} is a {kind}, not a {path.suffix} file; archives are not extracted")
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        raise DatasetError(f"{path} is a tar archive, not a {path.suffix} file; archives are not extracted")
+    if b"\x00" in head:
+        raise DatasetError(f"{path} holds binary data (NUL bytes), not {path.suffix} text")
 
 
 def _pick_split(splits: list[str], wanted: str | None, where: str) -> str:
@@ -187,6 +240,8 @@ def _load_file(path: Path, source: DatasetSource) -> Any:
         raise DatasetError(
             f"{path}: unknown data file type; use .json, .jsonl, .csv, .parquet or a save_to_disk folder"
         )
+    if builder != "parquet":
+        _check_data_file(path)
     kwargs: dict[str, Any] = {}
     if path.suffix.lower() == ".tsv":
         kwargs["delimiter"] = "\t"

@@ -224,7 +224,42 @@ def read_config(model: ResolvedModel) -> dict[str, Any]:
         raise ResolveError(f"{model.name}: config.json cannot be read: {exc}") from None
     if not isinstance(data, dict):
         raise ResolveError(f"{model.name}: config.json is not a JSON object")
+    check_config_bounds(model.name, data)
     return data
+
+
+#: Sane limits on sizes a config.json asks for, checked before anything is allocated: transformers
+#: builds ``id2label`` for ``num_labels`` and sizes the embedding from ``vocab_size``.
+MAX_LABELS = 100_000
+MAX_VOCAB = 10_000_000
+MAX_DIMENSION = 1_000_000
+
+
+def check_config_bounds(name: str, config: dict[str, Any]) -> None:
+    """Refuse a config.json whose sizes would exhaust memory (``num_labels: 1000000000``)."""
+    limits = {
+        "num_labels": MAX_LABELS,
+        "vocab_size": MAX_VOCAB,
+        "hidden_size": MAX_DIMENSION,
+        "intermediate_size": MAX_DIMENSION,
+        "max_position_embeddings": MAX_DIMENSION * 10,
+        "num_hidden_layers": 10_000,
+        "num_attention_heads": 100_000,
+    }
+    for key, limit in limits.items():
+        value = config.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if value > limit or value < 0:
+            raise ResolveError(
+                f"{name}: config.json asks for {key} = {value:,}, beyond the sane limit of {limit:,}; not loaded"
+            )
+    for key in ("id2label", "label2id"):
+        labels = config.get(key)
+        if isinstance(labels, (dict, list)) and len(labels) > MAX_LABELS:
+            raise ResolveError(
+                f"{name}: config.json has {len(labels):,} {key} entries (limit {MAX_LABELS:,})"
+            )
 
 
 def check_remote_code(model: ResolvedModel, config: dict[str, Any], *, trust_remote_code: bool) -> None:
