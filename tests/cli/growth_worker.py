@@ -206,6 +206,9 @@ SHAPES: dict[str, Callable[[int], str]] = {
         "# t\n\nIt achieves the following results on the evaluation set:\n"
         + "".join(f"- M{i}: 0.{i % 9999:04d}\n" for i in range(_reps("- M1000: 0.1000\n", n)))
     ),
+    "italic-headline-spaces": lambda n: (
+        "# t\n\nIt achieves the following results on the evaluation set:\n*- Loss" + " " * n + "x*\n"
+    ),
     "table-cell-spaces": lambda n: _table(2, 1).replace("| 0.5", "| -" + " " * n + "x", 1),
     # 3. quadratic paths
     "hyperparameters-many": lambda n: _good_with(
@@ -276,6 +279,7 @@ CASES: dict[str, tuple[str, ...]] = {
     "comment-open-spaces": ("audit",),
     "headline-cell-spaces": ("audit",),
     "headline-many": ("parse",),
+    "italic-headline-spaces": ("parse",),
     "table-cell-spaces": ("audit",),
     "hyperparameters-many": ("parse",),
     "hyperparameter-value-spaces": ("parse",),
