@@ -89,6 +89,9 @@ def exit_for(exc: BaseException) -> int:
         if extra is not None:
             _say(f'error: this needs {exc.name}: pip install "cardsmith[{extra}]"')
             return FAILED
+    if type(exc).__name__ == "PanicException":  # pyo3: a Rust library (tokenizers) panicked on its input
+        _say(f"error: a Rust library (tokenizers) panicked on this input: {one_line(str(exc))}")
+        return FAILED
     if os.environ.get("CARDSMITH_DEBUG") and isinstance(exc, Exception):
         raise exc
     # Anything else, a BaseException that is no Exception too (a Rust panic in a tokenizer): one line.

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from cardsmith.audit.report import AuditReport, Finding, ReproducedMetric, Reproduction
 from cardsmith.card.model import Card
-from cardsmith.errors import ConfigError, DatasetError, ResolveError, WriteRefusedError
+from cardsmith.errors import ConfigError, DatasetError, ResolveError, UntrustedInputError, WriteRefusedError
 from cardsmith.rerun.claims import (
     HALF_TOLERANCE,
     TOLERANCE,
@@ -42,7 +42,7 @@ def _load_card(model: ResolvedModel) -> Card:
     path = model.card_path
     if not path.is_file():
         raise ResolveError(f"{model.name}: no README.md (model card)")
-    return load_card(path)
+    return load_card(path.parent)  # the folder's card: a README.md linking out of it is refused
 
 
 def verify_repo(
@@ -84,6 +84,10 @@ def verify_repo(
     model = resolve_model(repo, revision=revision, weights=rerun, trust_remote_code=trust_remote_code)
     if write and not model.local:
         raise ConfigError("--write needs a local model folder (the Hub cache is not edited); clone the repo")
+    if write and model.card_path.is_symlink():
+        raise UntrustedInputError(
+            f"{model.card_path} is a symbolic link; --write does not write through links (nothing was run)"
+        )
     card = _load_card(model)
     # A Hub snapshot: no [tool.cardsmith] lookup above the cache; it is reported by its repo id.
     config = None if model.local else {}
