@@ -74,3 +74,7 @@ class WriteRefusedError(CardsmithError):
     def __init__(self, message: str, *, report: object = None) -> None:
         super().__init__(message)
         self.report = report
+
+
+class EngineError(CardsmithError):
+    """A bulk run's engine cannot run: its workers die as they start, or the Ray cluster is unreachable."""

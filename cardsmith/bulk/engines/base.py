@@ -8,13 +8,11 @@ from itertools import islice
 from typing import Protocol
 
 from cardsmith.bulk.items import Item, Result, Settings, run_item
-from cardsmith.errors import CardsmithError
+from cardsmith.errors import EngineError
+
+__all__ = ["Engine", "EngineError", "Feeder", "ItemFunction"]
 
 ItemFunction = Callable[[Item, Settings], Result]
-
-
-class EngineError(CardsmithError):
-    """The engine itself cannot run (workers die as they start, the cluster is unreachable)."""
 
 
 class Engine(Protocol):

@@ -253,11 +253,13 @@ class RayEngine:
         # output file as each block is done, not at the end of a big one.
         context.target_max_block_size = BLOCK_BYTES
         dataset = ray_data.read_parquet(paths).select_columns([id_column, card_column])
+        limit: dict[str, Any] = {"concurrency": self._requested_workers} if self._requested_workers else {}
         dataset = dataset.map_batches(
             _audit_batch,
             batch_format="pyarrow",
             batch_size=batch_rows,
             num_cpus=1,
+            **limit,
             fn_kwargs={
                 "card_column": card_column,
                 "id_column": id_column,
