@@ -156,6 +156,12 @@ def _execute(
         raise ConfigError("--workers must be at least 1")
     if item_timeout is not None and item_timeout <= 0:
         raise ConfigError("--item-timeout must be a positive number of seconds")
+    if engine == "local" and workers is None and settings.kind == "verify" and settings.rerun:
+        from cardsmith.bulk.engines.local import visible_gpus
+
+        gpus = visible_gpus()
+        if gpus:  # reruns on GPUs: one worker per GPU unless --workers says otherwise
+            workers = len(gpus)
     runner = make_engine(engine, workers=workers, item_timeout=item_timeout, address=address)
     out = JsonlOutput(output, resume=resume)
     skipped = out.resumed

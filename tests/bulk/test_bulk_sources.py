@@ -193,3 +193,26 @@ def test_progress_bar_shows_done_failed_and_rate(capsys: Any) -> None:
     bar.close()
     err = capsys.readouterr().err
     assert "audit cards" in err and "2/3" in err and "1 failed" in err and "items/s" in err
+
+
+def test_reruns_default_to_one_worker_per_gpu(tmp_path: Path, capsys: Any, monkeypatch: Any) -> None:
+    """With GPUs visible, verify --from --rerun starts one worker per GPU (each worker sees its own)."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2")
+    listing = tmp_path / "models.txt"
+    listing.write_text("".join(f"/no/such/model-{i}\n" for i in range(4)))
+    summary = tmp_path / "summary.json"
+    code, _out, _err = _run(
+        [
+            "verify",
+            "--from",
+            str(listing),
+            "--rerun",
+            "--summary",
+            str(summary),
+            "--output",
+            str(tmp_path / "o"),
+        ],
+        capsys,
+    )
+    data = json.loads(summary.read_text())
+    assert code == 1 and data["workers"] == 3 and data["failed"] == 4
