@@ -103,6 +103,11 @@ def resolve_model(
         if revision:
             raise ResolveError(f"--revision applies to Hub repositories; {repo} is a local folder")
         resolved = ResolvedModel(path=local.resolve(), local=True, files=_list_files(local))
+        if weights:  # transformers reads whatever the folder holds: no file of it may lead elsewhere
+            from cardsmith.card.io import check_within
+
+            for rel in resolved.files:
+                check_within(local / rel, local)
     elif local.exists():
         raise ResolveError(f"{repo} is a file; give a model folder or a Hub repo id")
     else:

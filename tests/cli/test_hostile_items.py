@@ -121,6 +121,18 @@ def test_04_write_refuses_a_symlinked_readme(model: dict[str, Path], tmp_path: P
     assert secret.read_bytes() == before
 
 
+@pytest.mark.slow
+def test_04_rerun_refuses_model_files_linking_outside(model: dict[str, Path], tmp_path: Path) -> None:
+    folder = copy_model(model, tmp_path / "m")
+    outside = tmp_path / "elsewhere.json"
+    (folder / "tokenizer_config.json").rename(outside)
+    (folder / "tokenizer_config.json").symlink_to(outside)
+    proc = cs("verify", folder, "--rerun", "--dataset", model["data"])
+    err = clean_exit(proc)
+    assert proc.returncode == 2, err
+    assert "symbolic link" in err and "tokenizer_config.json" in err, err
+
+
 def test_04_a_folder_whose_readme_links_outside_is_not_read(tmp_path: Path) -> None:
     folder = tmp_path / "m"
     folder.mkdir()
