@@ -120,6 +120,20 @@ def _reason(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}: {message}"
 
 
+def preload(settings: Settings) -> None:
+    """Import what the items of ``settings`` will need, once per worker, before the first item's clock
+    starts (``--item-timeout`` measures the item, not the worker's start-up). Never raises."""
+    import contextlib
+    import importlib
+
+    modules = ["cardsmith.audit.engine", "cardsmith.audit.paths", "cardsmith.card.parse"]
+    if settings.kind == "verify":
+        modules.append("cardsmith.rerun.verify")  # torch & co. load with the first rerun (only if one runs)
+    for name in modules:
+        with contextlib.suppress(Exception):  # an item that needs it reports the failure itself
+            importlib.import_module(name)
+
+
 def call_safely(fn: Any, item: Item, settings: Settings) -> Result:
     """``fn(item, settings)`` as an engine's worker runs it: whatever it raises becomes the item's entry."""
     try:

@@ -31,10 +31,12 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from cardsmith.bulk.engines.base import EngineError, Feeder, ItemFunction
-from cardsmith.bulk.items import Item, Result, Settings, call_safely, failure, run_item
+from cardsmith.bulk.items import Item, Result, Settings, call_safely, failure, preload, run_item
 
 #: Message a worker sends when it has finished its chunk and wants another.
 _READY = "ready"
+#: Message a worker sends once it is set up and its imports are done: its items' clock starts then.
+_STARTED = "started"
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TOKENIZERS_PARALLELISM")
 
 
@@ -96,6 +98,11 @@ def worker_main(read_fd: int, write_fd: int) -> None:
     except (EOFError, OSError):
         return
     del path
+    preload(settings)  # the imports the items need: not counted against the first item's timeout
+    try:
+        outbox.send(_STARTED)
+    except (BrokenPipeError, OSError):
+        return
     while True:
         try:
             chunk = inbox.recv()
@@ -142,6 +149,7 @@ class _Worker:
         self.stopping = False
         self.served = 0
         self.eof = False
+        self.started = False  # set up and imports done (see _STARTED)
 
 
 class LocalEngine:
@@ -232,6 +240,7 @@ class LocalEngine:
                         continue
                     timed_out = (
                         not worker.eof
+                        and worker.started
                         and self.item_timeout is not None
                         and bool(worker.pending)
                         and time.monotonic() - worker.since > self.item_timeout
@@ -264,7 +273,7 @@ class LocalEngine:
         if self.item_timeout is None:
             return 5.0
         now = time.monotonic()
-        left = [self.item_timeout - (now - w.since) for w in workers if w.pending]
+        left = [self.item_timeout - (now - w.since) for w in workers if w.pending and w.started]
         return max(0.01, min([5.0, *left]))
 
     def _give(self, worker: _Worker, work: list[Item]) -> None:
@@ -285,6 +294,10 @@ class LocalEngine:
             except (EOFError, OSError):
                 worker.eof = True
                 return
+            if message == _STARTED:
+                worker.started = True
+                worker.since = time.monotonic()
+                continue
             if message == _READY:
                 work = None if worker.stopping else feeder.next()
                 if work is None:

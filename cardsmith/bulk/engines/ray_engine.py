@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from cardsmith.bulk.engines.base import EngineError, Feeder, ItemFunction
-from cardsmith.bulk.items import Item, Result, Settings, call_safely, failure, run_item
+from cardsmith.bulk.items import Item, Result, Settings, call_safely, failure, preload, run_item
 from cardsmith.errors import MissingExtraError
 
 #: Ray Data's block size for a dump audit.
@@ -48,6 +48,7 @@ def _run_chunk(
 ) -> list[Result]:
     """The body of one Ray task: the items of a chunk, one after the other (it tells ``clock`` it began)."""
     if clock is not None:
+        preload(settings)  # a fresh worker's imports are not the item's time
         clock.start.remote(key)
     return [call_safely(fn, item, settings) for item in chunk]
 
