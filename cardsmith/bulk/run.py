@@ -9,7 +9,9 @@ error-severity finding or a failure, 1 = at least one, 130 = interrupted (what w
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -172,6 +174,7 @@ def _execute(
     done_this_run = 0
     interrupted = False
     results: Iterator[Result] | None = None
+    previous = _stop_on_sigterm()
     try:
         if engine == "ray" and source.kind == "parquet" and source.id_column is not None:
             results = _unique(
@@ -199,6 +202,8 @@ def _execute(
         bar.close()
         out.close()
         runner.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     seconds = time.monotonic() - began
     data = out.summary.to_dict(
         engine=engine,
@@ -216,6 +221,18 @@ def _execute(
     if interrupted:
         return 130
     return 1 if data["cards_with_errors"] else 0
+
+
+def _sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_sigterm() -> Any:
+    """SIGTERM (what schedulers and ``kill`` send) stops a run as Ctrl-C does: workers stopped, summary
+    written, exit 130. The handler it replaces is returned (None off the main thread: left alone)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _sigterm)
 
 
 def _unique(results: Iterator[Result], done: set[str]) -> Iterator[Result]:

@@ -106,6 +106,16 @@ def local_entries(dump: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
     return _resume_and_check(dump, output, summary, ["--workers", "2"])
 
 
+def test_sigterm_stops_a_run_as_ctrl_c_does(dump: dict[str, Any], tmp_path: Path) -> None:
+    """SIGTERM (a scheduler's stop): the workers are stopped, the summary says so, exit 130."""
+    output, summary = tmp_path / "out.jsonl", tmp_path / "summary.json"
+    args = ["audit", "--from", str(dump["path"]), "--output", str(output), "--summary", str(summary)]
+    code = _interrupt([*args, "--workers", "2"], output, 50, signal.SIGTERM)
+    assert code == 130
+    data = json.loads(summary.read_text())
+    assert data["interrupted"] is True and data["items"] == output.read_text().count("\n") < len(dump["ids"])
+
+
 def test_local_engine_killed_then_resumed(local_entries: list[dict[str, Any]], dump: dict[str, Any]) -> None:
     assert len(local_entries) == len(dump["ids"]) >= 1000
 
