@@ -26,9 +26,10 @@ from cardsmith.errors import CardsmithError, InputTooLargeError, NotACardError, 
 GOOD = (FIXTURES / "good_card.md").read_text(encoding="utf-8")
 #: Wall-clock bound for one hostile input (generous for a loaded 2-core CI machine).
 SECONDS = 20.0
-#: Bound for the 100,000-row table (measured: ~1 s parse + ~1.3 s audit on 2 busy shared cores);
-#: anything quadratic would take hours, and the linearity test below guards the growth rate.
-HUGE_TABLE_SECONDS = 15.0
+#: Hang guard for the 100,000-row table, not a speed goal (about 2.3 s on an idle 2-core machine, 25 s
+#: when seven developers share it): anything quadratic would take hours, and the growth test
+#: (tests/cli/test_growth.py) guards the growth rate; speed figures are the bench scripts' job.
+HUGE_TABLE_SECONDS = 120.0
 
 HEADER = "| Training Loss | Epoch | Step | Validation Loss | Accuracy |\n|:---:|:---:|:---:|:---:|:---:|\n"
 
