@@ -418,3 +418,19 @@ def test_14_a_zero_width_space_does_not_hide_the_table() -> None:
     text = BAD.replace("### Training results", "### Training\u200b results")
     assert text != BAD
     assert "loss-equals-metric" in [f.name for f in findings(text)]
+
+
+def test_09_rich_output_escapes_control_characters() -> None:
+    import io
+
+    from cardsmith import ModelCard
+    from cardsmith.cli.formats.text import print_rich
+
+    report = ModelCard.from_markdown(escape_card()).audit()
+    report.path = "caf\udce9/README\x1b[2J.md"  # a file name that is not UTF-8, with an escape
+    out = io.StringIO()
+    print_rich([report], out)
+    text = out.getvalue()
+    assert "loss-equals-metric" in text
+    assert "\x1b" not in text and "\x07" not in text and "\udce9" not in text
+    assert "Foo\\x1b[2J" in text and "caf\\xe9" in text
