@@ -116,7 +116,7 @@ def _libyaml_reads_as_pyyaml(text: str) -> bool:
     return "\t" not in text and "\ufeff" not in text and not _NON_PRINTABLE.search(text)
 
 
-def _check_expansion(root: yaml.Node) -> None:
+def _check_expansion(root: yaml.Node, aliases: int = 1) -> None:
     """Refuse a YAML graph that expands past :data:`MAX_YAML_NODES` nodes, or refers to itself.
 
     Aliased nodes are shared in the composed graph, so each distinct node's expanded size is
@@ -145,6 +145,8 @@ def _check_expansion(root: yaml.Node) -> None:
                     break
         active.discard(key)
         if total > MAX_YAML_NODES:
+            if not aliases:  # no alias at all: simply that many values
+                raise InputTooLargeError(f"YAML front matter has more than {MAX_YAML_NODES:,} values")
             raise InputTooLargeError(
                 f"YAML front matter expands to more than {MAX_YAML_NODES:,} values through its aliases "
                 "(possible alias bomb)"
@@ -181,7 +183,7 @@ def _load(loader_class: Any, text: str) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
-        _check_expansion(node)
+        _check_expansion(node, getattr(loader, "_aliases", 1))
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
