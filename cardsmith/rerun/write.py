@@ -64,6 +64,12 @@ def write_refusal(reproduction: Reproduction, failures: list[tuple[Claim, Reprod
             f"the rerun used a subset ({reproduction.examples} examples, --max-examples); only numbers "
             "proved on the full split are recorded"
         )
+    comparison = str((reproduction.settings or {}).get("comparison", ""))
+    if "sampling error" in comparison:
+        return (
+            f"the rerun matches only {comparison} (random masking): a number known only within its "
+            "sampling error is not recorded as reproduced"
+        )
     if failures:
         refuted = ", ".join(
             f"{claim.name} {claim.cell.text.strip()} (rerun: {_fmt(metric.reproduced)})"

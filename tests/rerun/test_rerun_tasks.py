@@ -398,3 +398,21 @@ def test_whisper_from_an_audio_feature_dataset(
     assert code == 0, (err, card["findings"])
     assert card["reproduction"]["task"] == "automatic-speech-recognition"
     assert all(m["match"] for m in card["reproduction"]["metrics"])
+
+
+def test_write_refuses_a_masked_lm_match_within_sampling_error(
+    masked: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A masked-LM loss is random (masking): matching within its sampling error is no proof to record."""
+    import shutil
+
+    from cardsmith.cli.app import main
+
+    copy = tmp_path / "model"
+    shutil.copytree(masked["out"], copy)
+    before = (copy / "README.md").read_bytes()
+    capsys.readouterr()
+    code = main(["verify", str(copy), "--rerun", "--dataset", str(masked["eval"]), "--write"])
+    err = capsys.readouterr().err
+    assert code == 2 and "sampling error" in err, err
+    assert (copy / "README.md").read_bytes() == before
