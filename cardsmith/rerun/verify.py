@@ -1,18 +1,9 @@
 """``cardsmith verify``: resolve a model, audit its card, and with ``rerun`` reproduce its numbers.
 
-What is compared: the card's headline results ("It achieves the following results on the
-evaluation set"), else the last row of its results table, else its ``model-index`` metrics. Each
-claimed metric that cardsmith can recompute (loss, accuracy, precision, recall, F1, Matthews
-correlation) is compared with the rerun within the card's printed rounding (``Cell.half_ulp``)
-plus a small tolerance for nondeterminism:
-
-* ``TOLERANCE`` (1e-4 absolute, on the 0-1 scale; the loss too) for fp32 reruns, which covers
-  kernel and summation-order differences between devices (observed: below 1e-6 on CPU);
-* ``HALF_TOLERANCE`` (1e-2) for ``--dtype bf16/fp16`` reruns, which are not exact.
-
-A metric that disagrees is a ``metric-not-reproduced`` error; the loss, ``loss-not-reproduced``.
-Precision/recall/F1 are tried under every averaging (binary, micro, macro, weighted) and the one
-that reproduces the card is reported; token classification uses seqeval's overall scores.
+The orchestration only: :mod:`cardsmith.rerun.resolve` finds the model (a folder or the Hub cache),
+:mod:`cardsmith.rerun.data` loads the evaluation split, :mod:`cardsmith.rerun.tasks` runs the task,
+:mod:`cardsmith.rerun.claims` compares every claim within its printed rounding, the audit engine's
+policy decides what is reported, and :mod:`cardsmith.rerun.write` records what was proved (``--write``).
 """
 
 from __future__ import annotations
