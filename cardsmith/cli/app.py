@@ -228,13 +228,8 @@ def rules(name: str | None, readme: Path | None, check: bool) -> None:
         print_rules()
 
 
-@app.group()
-def hook() -> None:
-    """The git pre-push hook."""
-
-
-@hook.command("install")
-@click.option(
+#: ``--repo DIR`` of the hook commands.
+REPO_OPTION = click.option(
     "--repo",
     "repo",
     type=click.Path(file_okay=False, path_type=Path),
@@ -242,6 +237,15 @@ def hook() -> None:
     show_default=True,
     help="The git repository.",
 )
+
+
+@app.group()
+def hook() -> None:
+    """The git pre-push hook."""
+
+
+@hook.command("install")
+@REPO_OPTION
 @click.option(
     "--cards",
     "cards",
@@ -270,14 +274,7 @@ def hook_install(repo: Path, cards: tuple[str, ...]) -> None:
 
 
 @hook.command("uninstall")
-@click.option(
-    "--repo",
-    "repo",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="The git repository.",
-)
+@REPO_OPTION
 def hook_uninstall(repo: Path) -> None:
     """Remove the pre-push hook and put back the hook it kept (if any)."""
     from cardsmith.hook.install import hooks_dir, uninstall_hook
