@@ -85,6 +85,11 @@ __all__ = [
 FRONT_MATTER_UNCLOSED = "front matter opened with '---' on line 1 is never closed (no closing '---' line)"
 #: The line the Trainer writes before the headline list.
 HEADLINE_LEAD = "It achieves the following results on the evaluation set:"
+#: The opening of a headline lead edited from the Trainer's (``... on the test set:``); the parser
+#: reads only :data:`HEADLINE_LEAD` and notes such a headline as not read (``headline-not-read``).
+HEADLINE_LEAD_OPENING = "it achieves the following results"
+#: The start of the note for a headline under an edited lead.
+HEADLINE_NOT_READ = "the headline is not read: its lead line is"
 #: The line the Trainer writes before the hyperparameter list.
 HYPERPARAMETERS_LEAD = "The following hyperparameters were used during training:"
 
@@ -966,6 +971,13 @@ def _scan_tokens(
                 continue
             if last == HEADLINE_LEAD and "headline" not in taken:
                 pending_lead = ("headline", end - 1)
+            elif (
+                "headline" not in taken
+                and len(last) <= 200
+                and last.lower().startswith(HEADLINE_LEAD_OPENING)
+                and not any(n.startswith(HEADLINE_NOT_READ) for n in notes)
+            ):
+                notes.append(f"{HEADLINE_NOT_READ} {last!r}, not the Trainer's {HEADLINE_LEAD!r}")
             elif last == HYPERPARAMETERS_LEAD and "hyperparameters" not in taken:
                 pending_lead = ("hyperparameters", end - 1)
             continue

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from cardsmith.api import ModelCard
 from cardsmith.card.numbers import Cell
 from cardsmith.card.render import render_card
@@ -48,3 +50,13 @@ def test_a_value_that_cannot_be_read_is_reported_not_dropped() -> None:
     report = ModelCard.from_markdown(CARD).audit()
     (f,) = [f for f in report.findings if f.name == "unreadable-value"]
     assert "'0 .3319'" in f.message and f.location.row == 2 and f.location.column == "Validation Loss"
+
+
+def test_a_headline_under_an_edited_lead_is_reported_not_dropped() -> None:
+    from cardsmith.audit.paths import audit_paths
+
+    folder = Path(__file__).resolve().parents[2] / "fixtures" / "rules" / "headline-not-read"
+    (report,) = audit_paths([str(folder / "fail.md")])
+    (f,) = [f for f in report.findings if f.name == "headline-not-read"]
+    assert f.severity == "info" and "'It achieves the following results on the test set:'" in f.message
+    assert f.location.section == "Headline" and "headline-mismatch" not in report.names()

@@ -50,6 +50,7 @@ RULES: tuple[Rule, ...] = build_registry(
         completeness.front_matter_unclosed,
         completeness.unreadable_card,
         completeness.unreadable_value,
+        completeness.headline_not_read,
         reproduction.metric_not_reproduced,
         reproduction.loss_not_reproduced,
         suppression.unused_suppression,

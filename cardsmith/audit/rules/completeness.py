@@ -19,7 +19,7 @@ from cardsmith.audit.registry import (
     table_location,
 )
 from cardsmith.card import sections
-from cardsmith.card.parse import FRONT_MATTER_UNCLOSED
+from cardsmith.card.parse import FRONT_MATTER_UNCLOSED, HEADLINE_NOT_READ
 
 
 @rule("table-truncated", "CS301", "info", "evaluations are missing from the table (gaps in epochs or steps)")
@@ -361,6 +361,37 @@ def front_matter_unclosed(ctx: AuditContext) -> Iterator[Hit]:
             "model-index are ignored)",
             place(section=METADATA),
         )
+
+
+@rule(
+    "headline-not-read",
+    "CS156",
+    "info",
+    'a headline under an edited lead line ("... on the test set:") is not read, so it is compared with nothing',
+)
+def headline_not_read(ctx: AuditContext) -> Iterator[Hit]:
+    """
+    What it does:
+        Fires when the card has no headline under the Trainer's lead line ("It achieves the following
+        results on the evaluation set:") but a paragraph opening the same way with other words
+        ("... on the test set:"). The parser reads only the Trainer's lead, so those results are not
+        compared with the table or the model-index.
+    Why is this bad:
+        An edited lead usually means the results come from another evaluation (the test split); the
+        auditor cannot tell which, and says so rather than drop the headline silently.
+    Example:
+        It achieves the following results on the test set:
+        - Loss: 0.1443
+        - Wer: 21.03
+    """
+    if ctx.card.headline:
+        return
+    for note in ctx.card.notes:
+        if note.startswith(HEADLINE_NOT_READ):
+            yield (
+                f"{note}; its values are compared with nothing (not the table, not the model-index)",
+                place(section=HEADLINE),
+            )
 
 
 @rule(
