@@ -9,7 +9,6 @@ document through :func:`load_yaml`, so that a hostile input ends in a clear
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
@@ -326,6 +325,8 @@ def _json_depth_ok(value: Any) -> bool:
 def load_json(text: str | bytes, *, source: str = "input") -> Any:
     """Decode JSON from a stranger: nesting bounded by :data:`MAX_JSON_DEPTH`, errors as
     :class:`ParseError` (never a ``RecursionError``)."""
+    import json  # here: reading cards (the audit) needs no JSON
+
     try:
         value = json.loads(text)
     except RecursionError:

@@ -111,7 +111,7 @@ def _check_alone(used: dict[str, Any], what: str) -> None:
 def json_lines(report: Any, text: str | None) -> list[int | None]:
     """The 1-based card line of each finding of ``report``, as the JSON format gives it (``text``: the
     card's text when it came from a dump, else the report's path is read)."""
-    from cardsmith.cli.formats.sarif import LineIndex, source_lines
+    from cardsmith.cli.formats.locate import LineIndex, source_lines
 
     lines = text.splitlines() if text is not None else source_lines(report.path)
     if not lines:

@@ -24,7 +24,7 @@ def summary(reports: list[AuditReport]) -> dict[str, int]:
 def reports_json(reports: list[AuditReport]) -> dict[str, Any]:
     """``{"cards": [...], "summary": {...}}`` as SPEC defines it; a finding's ``location`` carries the
     1-based ``line`` of the card file where it can be located."""
-    from cardsmith.cli.formats.sarif import LineIndex, source_lines
+    from cardsmith.cli.formats.locate import LineIndex, source_lines
 
     cards = []
     for r in reports:

@@ -71,7 +71,7 @@ def _locator(report: AuditReport) -> Any:
     """A function from a finding's location to its 1-based line in the card file (or ``None``)."""
     if not report.findings:
         return lambda loc: None
-    from cardsmith.cli.formats.sarif import LineIndex, source_lines
+    from cardsmith.cli.formats.locate import LineIndex, source_lines
 
     src = source_lines(report.path)
     return LineIndex(src).locate if src else (lambda loc: None)
