@@ -49,28 +49,19 @@ class AudioClassification(Task):
     def run(self, ctx: TaskContext) -> TaskResult:
         import torch
 
-        from cardsmith.rerun.data import label_ids, model_labels
-        from cardsmith.rerun.run import EvalOutput, pick_device
+        from cardsmith.rerun.data import model_labels
+        from cardsmith.rerun.run import EvalOutput
         from cardsmith.rerun.tasks import common
         from cardsmith.rerun.tasks.classification import score_classification
 
         start = time.perf_counter()
-        audio_col = ctx.column("audio", common.AUDIO_COLUMNS)
-        label_col = ctx.column("label", common.LABEL_COLUMNS, exclude=[audio_col])
-        refs = label_ids(ctx.dataset, label_col, ctx.config, ctx.source.name)
-        device = pick_device(ctx.device)
-        model = common.load_auto(
+        audio_col, refs, device, model, extractor = common.classifier_inputs(
+            ctx,
+            "audio",
+            common.AUDIO_COLUMNS,
             "AutoModelForAudioClassification",
-            ctx.model_path,
-            device=device,
-            dtype=ctx.dtype,
-            trust_remote_code=ctx.trust_remote_code,
-        )
-        extractor = common.load_processor(
             "AutoFeatureExtractor",
-            ctx.model_path,
-            trust_remote_code=ctx.trust_remote_code,
-            what="feature extractor",
+            "feature extractor",
         )
         rate = int(extractor.sampling_rate)
         arrays, notes = common.read_audio(ctx.dataset, audio_col, rate, ctx.source.name)

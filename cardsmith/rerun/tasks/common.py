@@ -339,3 +339,24 @@ def text_columns(ctx: Any) -> list[str]:
         if col in names:
             return [col]
     raise DatasetError(f"cannot tell the input column (columns: {', '.join(names)}); pass --text-column")
+
+
+def classifier_inputs(
+    ctx: Any, kind: str, columns: list[str], auto_model: str, auto_processor: str, what: str
+) -> tuple[str, list[int], Any, Any, Any]:
+    """What an image or audio classifier's rerun starts from: ``(input column, label ids, device,
+    model, processor)``, the input column found by its conventional names (``columns``) or ``--*-column``."""
+    from cardsmith.rerun.data import label_ids
+    from cardsmith.rerun.run import pick_device
+
+    column = ctx.column(kind, columns)
+    label_column = ctx.column("label", LABEL_COLUMNS, exclude=[column])
+    refs = label_ids(ctx.dataset, label_column, ctx.config, ctx.source.name)
+    device = pick_device(ctx.device)
+    model = load_auto(
+        auto_model, ctx.model_path, device=device, dtype=ctx.dtype, trust_remote_code=ctx.trust_remote_code
+    )
+    processor = load_processor(
+        auto_processor, ctx.model_path, trust_remote_code=ctx.trust_remote_code, what=what
+    )
+    return column, refs, device, model, processor

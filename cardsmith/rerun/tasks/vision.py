@@ -23,28 +23,19 @@ class ImageClassification(Task):
     def run(self, ctx: TaskContext) -> TaskResult:
         import torch
 
-        from cardsmith.rerun.data import label_ids, model_labels
-        from cardsmith.rerun.run import EvalOutput, pick_device
+        from cardsmith.rerun.data import model_labels
+        from cardsmith.rerun.run import EvalOutput
         from cardsmith.rerun.tasks import common
         from cardsmith.rerun.tasks.classification import score_classification
 
         start = time.perf_counter()
-        image_col = ctx.column("image", common.IMAGE_COLUMNS)
-        label_col = ctx.column("label", common.LABEL_COLUMNS, exclude=[image_col])
-        refs = label_ids(ctx.dataset, label_col, ctx.config, ctx.source.name)
-        device = pick_device(ctx.device)
-        model = common.load_auto(
+        image_col, refs, device, model, processor = common.classifier_inputs(
+            ctx,
+            "image",
+            common.IMAGE_COLUMNS,
             "AutoModelForImageClassification",
-            ctx.model_path,
-            device=device,
-            dtype=ctx.dtype,
-            trust_remote_code=ctx.trust_remote_code,
-        )
-        processor = common.load_processor(
             "AutoImageProcessor",
-            ctx.model_path,
-            trust_remote_code=ctx.trust_remote_code,
-            what="image processor",
+            "image processor",
         )
         n = len(refs)
         preds = [0] * n
