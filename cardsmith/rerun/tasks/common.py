@@ -347,11 +347,22 @@ def classifier_inputs(
     """What an image or audio classifier's rerun starts from: ``(input column, label ids, device,
     model, processor)``, the input column found by its conventional names (``columns``) or ``--*-column``."""
     from cardsmith.rerun.data import label_ids
-    from cardsmith.rerun.run import pick_device
 
     column = ctx.column(kind, columns)
     label_column = ctx.column("label", LABEL_COLUMNS, exclude=[column])
     refs = label_ids(ctx.dataset, label_column, ctx.config, ctx.source.name)
+    device, model, processor = load_model_and_processor(ctx, auto_model, auto_processor, what)
+    return column, refs, device, model, processor
+
+
+def load_model_and_processor(
+    ctx: Any, auto_model: str, auto_processor: str, what: str
+) -> tuple[Any, Any, Any]:
+    """``(device, model, processor)``: the checkpoint's model (``auto_model``, e.g.
+    ``AutoModelForCTC``) on the chosen device and its processor (``auto_processor``; ``what`` names it
+    in errors)."""
+    from cardsmith.rerun.run import pick_device
+
     device = pick_device(ctx.device)
     model = load_auto(
         auto_model, ctx.model_path, device=device, dtype=ctx.dtype, trust_remote_code=ctx.trust_remote_code
@@ -359,4 +370,4 @@ def classifier_inputs(
     processor = load_processor(
         auto_processor, ctx.model_path, trust_remote_code=ctx.trust_remote_code, what=what
     )
-    return column, refs, device, model, processor
+    return device, model, processor

@@ -77,7 +77,6 @@ class TextRegression(Task):
 
         from cardsmith.rerun.data import SEQUENCE, detect_columns
         from cardsmith.rerun.metrics import trainer_loss
-        from cardsmith.rerun.run import pick_device
         from cardsmith.rerun.tasks import common
 
         start = time.perf_counter()
@@ -88,16 +87,8 @@ class TextRegression(Task):
             label_column=ctx.columns.get("label"),
         )
         refs = float_labels(list(ctx.dataset[label]), ctx.source.name)
-        device = pick_device(ctx.device)
-        model = common.load_auto(
-            "AutoModelForSequenceClassification",
-            ctx.model_path,
-            device=device,
-            dtype=ctx.dtype,
-            trust_remote_code=ctx.trust_remote_code,
-        )
-        tokenizer = common.load_processor(
-            "AutoTokenizer", ctx.model_path, trust_remote_code=ctx.trust_remote_code, what="tokenizer"
+        device, model, tokenizer = common.load_model_and_processor(
+            ctx, "AutoModelForSequenceClassification", "AutoTokenizer", "tokenizer"
         )
         ids, type_ids = common.encode_texts(
             tokenizer, ctx.dataset, texts, common.max_length(tokenizer, model)

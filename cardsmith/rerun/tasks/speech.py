@@ -92,23 +92,14 @@ class SpeechRecognition(Task):
     def run_ctc(self, ctx: TaskContext) -> TaskResult:
         import torch
 
-        from cardsmith.rerun.run import pick_device
         from cardsmith.rerun.tasks import common
         from cardsmith.rerun.tasks.text_scores import wer_cer
 
         start = time.perf_counter()
         audio_col = ctx.column("audio", common.AUDIO_COLUMNS)
         text_col = ctx.column("text", common.TRANSCRIPT_COLUMNS, exclude=[audio_col])
-        device = pick_device(ctx.device)
-        model = common.load_auto(
-            "AutoModelForCTC",
-            ctx.model_path,
-            device=device,
-            dtype=ctx.dtype,
-            trust_remote_code=ctx.trust_remote_code,
-        )
-        processor = common.load_processor(
-            "AutoProcessor", ctx.model_path, trust_remote_code=ctx.trust_remote_code, what="processor"
+        device, model, processor = common.load_model_and_processor(
+            ctx, "AutoModelForCTC", "AutoProcessor", "processor"
         )
         tokenizer = getattr(processor, "tokenizer", None)
         extractor = getattr(processor, "feature_extractor", None)
