@@ -22,7 +22,7 @@ FAULTS = {
     "crash/1": "crashed",
     "killed/1": "killed",
     "oom/1": "out of memory",
-    "slow/1": "timed out after 3 s",
+    "slow/1": "timed out after 15 s",
     "raise/1": "internal error: RuntimeError: boom",
 }
 RAY_FAULTS = {**FAULTS, "crash/1": "crashed", "killed/1": "crashed"}
