@@ -10,7 +10,7 @@ Every line of the source ends up in exactly one :class:`~cardsmith.card.model.Bl
 
 * ``metadata``: the front matter including its ``---`` fences; ``snapshot`` = ``{"data": ..., "model_index": ...}``
 * ``title``, ``intro``, ``headline``, ``hyperparameters``, ``results``, ``framework_versions``: the
-  exact source lines of that part; ``snapshot`` = :func:`part_snapshot` of the part at parse time
+  exact source lines of that part; ``snapshot`` = :func:`~cardsmith.card.model.part_snapshot` of the part at parse time
 * ``text``: everything else, verbatim, split so that every heading starts a new text block
 
 What is *not a card* (:class:`~cardsmith.errors.NotACardError`): empty or whitespace-only text,
@@ -23,7 +23,6 @@ card: it parses, with empty generated parts.
 
 from __future__ import annotations
 
-import ast
 import gc
 import re
 from pathlib import Path
@@ -42,25 +41,24 @@ from cardsmith.card.io import (
 )
 from cardsmith.card.lines import split_lines, strip_eol
 from cardsmith.card.model import (
+    FRONT_MATTER_UNCLOSED,
+    HEADLINE_LEAD,
+    HEADLINE_LEAD_OPENING,
+    HEADLINE_NOT_READ,
+    HYPERPARAMETERS_LEAD,
     Block,
     Card,
     Cell,
     FrameworkVersion,
     HeadlineMetric,
     Hyperparameters,
-    IndexDataset,
-    IndexMetric,
-    IndexResult,
-    IndexTask,
     Metadata,
-    ModelIndexEntry,
-    OpenModel,
-    Optimizer,
     ResultsTable,
-    jsonable,
+    metadata_snapshot,
+    parse_optimizer,
+    part_snapshot,
+    typed_model_index,
 )
-from cardsmith.card.numbers import printed
-from cardsmith.card.plain import plain_dump
 from cardsmith.card.sections import heading_key
 from cardsmith.errors import InputTooLargeError, NotACardError, ParseError
 
@@ -70,28 +68,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from markdown_it.token import Token
 
 __all__ = [
-    "HEADLINE_LEAD",
-    "HYPERPARAMETERS_LEAD",
     "load_card",
     "parse_card",
-    "parse_optimizer",
-    "part_snapshot",
     "split_lines",
-    "typed_model_index",
 ]
-
-#: The note a card gets when its front matter opens with ``---`` on line 1 and never closes: like
-#: huggingface_hub, the parser then reads no metadata and treats the whole file as the card's text.
-FRONT_MATTER_UNCLOSED = "front matter opened with '---' on line 1 is never closed (no closing '---' line)"
-#: The line the Trainer writes before the headline list.
-HEADLINE_LEAD = "It achieves the following results on the evaluation set:"
-#: The opening of a headline lead edited from the Trainer's (``... on the test set:``); the parser
-#: reads only :data:`HEADLINE_LEAD` and notes such a headline as not read (``headline-not-read``).
-HEADLINE_LEAD_OPENING = "it achieves the following results"
-#: The start of the note for a headline under an edited lead.
-HEADLINE_NOT_READ = "the headline is not read: its lead line is"
-#: The line the Trainer writes before the hyperparameter list.
-HYPERPARAMETERS_LEAD = "The following hyperparameters were used during training:"
 
 _FENCE_CLOSE = {"---", "..."}
 
@@ -154,16 +134,6 @@ _PIPE_SPLIT_RE = re.compile(r"(?<!\\)\|")
 _SIMPLE_NUMBER_RE = re.compile(r"^-?\d+(?:\.(\d+))?$")
 _INT_RE = re.compile(r"^[-+]?\d+$")
 _FLOAT_RE = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
-
-# -- optimizer wordings --------------------------------------------------------------------------
-_OPT_ARGS_ARE_RE = re.compile(r"^Use\s+(?P<name>\S+)\s+and the args are:\s*(?P<args>.*)$", re.DOTALL)
-_OPT_RE = re.compile(
-    r"^(?:Use\s+)?(?P<name>[A-Za-z_][\w.\-]*)"
-    r"(?:\s+with\s+betas=\(\s*(?P<b1>[^,()\s]+)\s*,\s*(?P<b2>[^,()\s]+)\s*\))?"
-    r"(?:\s+and\s+epsilon=(?P<eps>\S+?))?"
-    r"(?:\s+and\s+optimizer_args=(?P<args>.*))?\s*$",
-    re.DOTALL,
-)
 
 _INT_FIELDS = {
     "train_batch_size",
@@ -299,213 +269,8 @@ def _fast_cell(text: str) -> Cell:
 
 
 # --------------------------------------------------------------------------------------------------
-# Snapshots: what the renderer compares against to decide whether a part changed
-# --------------------------------------------------------------------------------------------------
-
-
-def part_snapshot(card: Card, kind: str) -> Any:
-    """A JSON-able dump of one generated part of ``card`` (the renderer compares it to the block's).
-
-    ``kind`` is a :data:`~cardsmith.card.model.BlockKind` other than ``text``. Cells are dumped as what
-    they print (:func:`printed`): the rendered text of a part depends on nothing else, and long
-    tables stay fast.
-    """
-    if kind == "title":
-        return card.title
-    if kind == "intro":
-        return {"base_model": card.base_model, "dataset_name": card.dataset_name}
-    if kind == "headline":
-        return [[h.name, printed(h.value)] for h in card.headline]
-    if kind == "hyperparameters":
-        return plain_dump(card.hyperparameters) if card.hyperparameters is not None else None
-    if kind == "results":
-        table = card.results
-        if table is None:
-            return None
-        rows = [[printed(c) for c in row] for row in table.rows]
-        return {"columns": list(table.columns), "rows": rows}
-    if kind == "framework_versions":
-        return [[fv.name, fv.version] for fv in card.framework_versions]
-    if kind == "metadata":
-        return metadata_snapshot(card.metadata)
-    raise ValueError(f"no snapshot for block kind {kind!r}")
-
-
-def _index_dump(entries: list[ModelIndexEntry] | None) -> Any:
-    if entries is None:
-        return None
-    return [plain_dump(e, exclude_none=True) for e in entries]
-
-
-def metadata_snapshot(metadata: Metadata) -> dict[str, Any]:
-    """``{"data": ..., "model_index": ...}``: the front matter as JSON, for change detection."""
-    return {"data": jsonable(metadata.data), "model_index": _index_dump(metadata.model_index)}
-
-
-# --------------------------------------------------------------------------------------------------
 # Front matter
 # --------------------------------------------------------------------------------------------------
-
-
-def _coerce_index_node(node: Any, scalar_fields: tuple[str, ...]) -> Any:
-    """Turn scalar fields that are not strings (``name: 3``) into strings so the typed view validates."""
-    if not isinstance(node, dict):
-        return node
-    out = dict(node)
-    for field in scalar_fields:
-        value = out.get(field)
-        if value is not None and not isinstance(value, str):
-            if isinstance(value, (dict, list)):
-                import json
-
-                out[field] = json.dumps(jsonable(value))
-            else:
-                out[field] = str(value)
-    return out
-
-
-def typed_model_index(value: Any, notes: list[str] | None = None) -> list[ModelIndexEntry] | None:
-    """The typed view of a ``model-index`` value, lenient about the old and hand-edited forms.
-
-    The old ``model_index`` layout (a singular ``metric:`` mapping, ``metrics:`` as a mapping) is read
-    as a ``metrics`` list. Entries that cannot be typed are left out (with a note); ``data`` still
-    holds them.
-    """
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        value = [value]
-    if not isinstance(value, list):
-        if notes is not None:
-            notes.append("model-index is not a list; its typed view is empty")
-        return []
-    entries: list[ModelIndexEntry] = []
-    for i, raw_entry in enumerate(value):
-        if not isinstance(raw_entry, dict):
-            if notes is not None:
-                notes.append(f"model-index entry {i + 1} is not a mapping; skipped in the typed view")
-            continue
-        entry = {str(k): v for k, v in raw_entry.items()}
-        results = entry.get("results")
-        if results is None and "results" in entry:
-            entry["results"] = []
-        elif isinstance(results, dict):
-            entry["results"] = [results]
-        elif results is not None and not isinstance(results, list):
-            entry["results"] = []
-        fixed_results = []
-        for res in entry.get("results") or []:
-            if not isinstance(res, dict):
-                continue
-            res = {str(k): v for k, v in res.items()}
-            if "metrics" not in res and isinstance(res.get("metric"), (dict, list)):
-                res["metrics"] = res.pop("metric")
-            metrics = res.get("metrics")
-            if isinstance(metrics, dict):
-                metrics = [metrics]
-            if metrics is None and "metrics" in res:
-                metrics = []
-            if metrics is not None:
-                if not isinstance(metrics, list):
-                    metrics = []
-                res["metrics"] = [
-                    _coerce_index_node({str(k): v for k, v in m.items()}, ("type", "name", "config"))
-                    for m in metrics
-                    if isinstance(m, dict)
-                ]
-            for sub, fields in (
-                ("task", ("type", "name")),
-                ("dataset", ("type", "name", "config", "split", "revision")),
-            ):
-                node = res.get(sub)
-                if node is not None and not isinstance(node, dict):
-                    res[sub] = {"name": str(node)}
-                elif isinstance(node, dict):
-                    res[sub] = _coerce_index_node({str(k): v for k, v in node.items()}, fields)
-            fixed_results.append(res)
-        if "results" in entry:
-            entry["results"] = fixed_results
-        entry = _coerce_index_node(entry, ("name",))
-        try:
-            entries.append(_index_entry(entry))
-        except ValidationError as exc:
-            if notes is not None:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first.get("loc", ()))
-                notes.append(f"model-index entry {i + 1} could not be typed ({where}: {first.get('msg')})")
-    return entries
-
-
-_NONE = type(None)
-_STR_OR_NONE = (str, _NONE)
-
-
-def _open_node(cls: type[OpenModel], node: Any, scalars: tuple[str, ...], flags: tuple[str, ...] = ()) -> Any:
-    """``cls.model_construct(**node)`` when validation would keep ``node``'s values as they are, else None.
-
-    That is: ``node`` is a mapping of string keys (none starting with ``_``) whose ``scalars`` are
-    strings or None and whose ``flags`` are booleans or None; every other key of these models is
-    typed ``Any`` or is an extra, which validation keeps as it is.
-    """
-    if type(node) is not dict:
-        return None
-    for key in node:
-        if key[:1] == "_":
-            return None
-    for key in scalars:
-        if type(node.get(key)) not in _STR_OR_NONE:
-            return None
-    for key in flags:
-        if type(node.get(key)) not in (bool, _NONE):
-            return None
-    return cls.model_construct(set(node), **node)  # validation counts extras as set too
-
-
-def _index_entry(entry: dict[str, Any]) -> ModelIndexEntry:
-    """The typed model-index entry: built directly when its data is already well-typed (the usual
-    case, and the same result as validation), else validated (which may raise ValidationError)."""
-    fast = _index_entry_fast(entry)
-    return fast if fast is not None else ModelIndexEntry.model_validate(entry)
-
-
-def _index_entry_fast(entry: dict[str, Any]) -> ModelIndexEntry | None:
-    results = entry.get("results", [])
-    if type(results) is not list:
-        return None
-    typed_results = []
-    for res in results:
-        if type(res) is not dict:
-            return None
-        node = dict(res)
-        for sub, cls, fields in (
-            ("task", IndexTask, ("type", "name")),
-            ("dataset", IndexDataset, ("type", "name", "config", "split", "revision")),
-        ):
-            value = node.get(sub)
-            if value is not None:
-                typed = _open_node(cls, value, fields)
-                if typed is None:
-                    return None
-                node[sub] = typed
-        metrics = node.get("metrics", [])
-        if type(metrics) is not list:
-            return None
-        typed_metrics = []
-        for m in metrics:
-            typed = _open_node(IndexMetric, m, ("type", "name", "config"), ("verified",))
-            if typed is None:
-                return None
-            typed_metrics.append(typed)
-        if "metrics" in node:
-            node["metrics"] = typed_metrics
-        built = _open_node(IndexResult, node, ())
-        if built is None:
-            return None
-        typed_results.append(built)
-    node = dict(entry)
-    if "results" in node:
-        node["results"] = typed_results
-    return _open_node(ModelIndexEntry, node, ("name",))  # type: ignore[return-value]
 
 
 def _parse_front_matter(lines: list[str], notes: list[str]) -> tuple[Metadata | None, int]:
@@ -541,57 +306,6 @@ def _parse_front_matter(lines: list[str], notes: list[str]) -> tuple[Metadata | 
 # --------------------------------------------------------------------------------------------------
 # Generated parts
 # --------------------------------------------------------------------------------------------------
-
-
-def parse_optimizer(text: str) -> Optimizer:
-    """Read the value of an ``optimizer:`` hyperparameter (every Trainer wording, and Keras dicts)."""
-    stripped = text.strip()
-    # Runs of whitespace become one space: the patterns' optional groups each open with \s+, which
-    # on a long run would be tried from every position of it (quadratic).
-    stripped = " ".join(stripped.split())
-    m = _OPT_ARGS_ARE_RE.match(stripped)
-    if m:
-        args = m.group("args").strip()
-        return Optimizer.model_construct(text=text, name=m.group("name"), args=args or None)
-    if stripped.startswith("{") and len(stripped) <= 20_000:
-        try:
-            value = ast.literal_eval(stripped)
-        except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
-            value = None
-        if isinstance(value, dict):
-            name = value.get("name") or value.get("class_name")
-            b1, b2, eps = (_real(value.get(k)) for k in ("beta_1", "beta_2", "epsilon"))
-            betas = (b1, b2) if b1 is not None and b2 is not None else None
-            return Optimizer.model_construct(
-                text=text, name=str(name) if name is not None else None, betas=betas, epsilon=eps
-            )
-    m = _OPT_RE.match(stripped)
-    if m:
-        betas = None
-        if m.group("b1") is not None:
-            try:
-                betas = (float(m.group("b1")), float(m.group("b2")))
-            except ValueError:
-                betas = None
-        eps = None
-        if m.group("eps") is not None:
-            try:
-                eps = float(m.group("eps"))
-            except ValueError:
-                eps = None
-        args = m.group("args")
-        return Optimizer.model_construct(
-            text=text,
-            name=m.group("name"),
-            betas=betas,
-            epsilon=eps,
-            args=args.strip() if args is not None else None,
-        )
-    return Optimizer.model_construct(text=text)
-
-
-def _real(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _list_items(tokens: list[Token], open_index: int) -> list[tuple[int, int]]:

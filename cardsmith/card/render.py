@@ -35,6 +35,8 @@ from pydantic import BaseModel
 
 from cardsmith.card.lines import split_lines, strip_eol
 from cardsmith.card.model import (
+    HEADLINE_LEAD,
+    HYPERPARAMETERS_LEAD,
     Block,
     Card,
     Hyperparameters,
@@ -46,15 +48,11 @@ from cardsmith.card.model import (
     Optimizer,
     ResultsTable,
     jsonable,
-)
-from cardsmith.card.numbers import printed, trainer_round
-from cardsmith.card.parse import (
-    HEADLINE_LEAD,
-    HYPERPARAMETERS_LEAD,
     parse_optimizer,
     part_snapshot,
     typed_model_index,
 )
+from cardsmith.card.numbers import printed, trainer_round
 from cardsmith.card.plain import plain_dump
 from cardsmith.card.sections import atx_heading, heading_key
 from cardsmith.errors import RenderError

@@ -1,8 +1,8 @@
 """The one section walker: which lines of a card are headings, and what text lies under each.
 
-Every part of cardsmith that looks for a section (the parser's ``section_text``, the completeness
-rules, ``verify --write``'s own section, the curves link of ``render --plot``) asks this module, so
-they all agree with each other and with CommonMark on what is a heading:
+Every part of cardsmith that looks for a section (the parser and the renderer, the completeness
+rules, ``ModelCard.section_text``) asks this module, so they all agree with each other and with
+CommonMark on what is a heading. It works on lines of text, so it stands below the card model:
 
 * an ATX heading is 0-3 spaces, 1-6 ``#``, then a space, a tab or the end of the line; a closing
   run of ``#`` (after a space) is not part of the title;
@@ -18,9 +18,12 @@ The scan is one pass over the lines with no backtracking pattern: linear in the 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from cardsmith.card.lines import strip_eol
-from cardsmith.card.model import Block, Card
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cardsmith.card.model import Card
 
 __all__ = [
     "Section",
@@ -29,7 +32,6 @@ __all__ = [
     "find",
     "heading_key",
     "headings",
-    "replace_section",
     "section_text",
     "text_of",
     "without_front_matter",
@@ -274,43 +276,3 @@ def section_text(lines: Sequence[str], title: str) -> str | None:
     """The free text under the first heading titled ``title``, up to the next heading; None if absent."""
     section = find(lines, title)
     return None if section is None else text_of(lines, section)
-
-
-def replace_section(card: Card, section: Section | None, text: str) -> list[Block]:
-    """The card's blocks with ``section`` (found in :func:`body_lines`; with its subsections) replaced by
-    ``text``, or ``text`` appended after a blank line when ``section`` is None.
-
-    Only text blocks are edited: a section that runs into a generated part keeps that part.
-    """
-    nl = card.newline
-    blocks = list(card.blocks)
-    if section is None:
-        tail = blocks[-1].text if blocks else ""
-        lead = "" if not tail or tail.endswith(nl * 2) else (nl if tail.endswith(nl) else nl * 2)
-        blocks.append(Block(kind="text", text=lead + text))
-        return blocks
-    out: list[Block] = []
-    line_no = 0
-    placed = False
-    for block in blocks:
-        if block.kind == "metadata":
-            out.append(block)
-            continue
-        block_lines = block.text.splitlines(keepends=True)
-        first, last = line_no, line_no + len(block_lines)
-        line_no = last
-        if block.kind != "text" or last <= section.heading or first >= section.subtree_end:
-            out.append(block)
-            continue
-        kept: list[str] = []
-        for k, line in enumerate(block_lines):
-            i = first + k
-            if section.heading <= i < section.subtree_end:
-                if not placed:
-                    kept.append(text)
-                    placed = True
-                continue
-            kept.append(line)
-        if kept:
-            out.append(block.model_copy(update={"text": "".join(kept)}))
-    return out

@@ -44,9 +44,10 @@ from cardsmith.card.model import (
     ModelIndexEntry,
     Optimizer,
     ResultsTable,
+    parse_optimizer,
 )
 from cardsmith.card.numbers import trainer_round
-from cardsmith.card.parse import parse_card, parse_optimizer
+from cardsmith.card.parse import parse_card
 from cardsmith.card.render import render_card
 from cardsmith.errors import ParseError
 

@@ -11,7 +11,7 @@ from locations import REPO, require_corpus
 
 from cardsmith.api import ModelCard
 from cardsmith.card.io import MAX_TABLE_ROWS
-from cardsmith.card.parse import parse_optimizer
+from cardsmith.card.model import parse_optimizer
 from cardsmith.card.render import render_card
 from cardsmith.errors import CardsmithError, InputTooLargeError, NotACardError, ParseError
 
@@ -315,7 +315,8 @@ def test_card_api_round_trip() -> None:
 def test_unclosed_front_matter_is_read_as_huggingface_hub_reads_it() -> None:
     from huggingface_hub import ModelCard as HubCard
 
-    from cardsmith.card.parse import FRONT_MATTER_UNCLOSED, parse_card
+    from cardsmith.card.model import FRONT_MATTER_UNCLOSED
+    from cardsmith.card.parse import parse_card
 
     text = "---\nlicense: mit\nmodel-index: []\n\n# my-model\n\nIt achieves the following results on the evaluation set:\n- Loss: 0.25\n"
     hub = HubCard(text)

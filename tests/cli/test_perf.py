@@ -34,7 +34,7 @@ from cardsmith.audit.config import _may_configure_cardsmith
 from cardsmith.audit.engine import audit_card
 from cardsmith.audit.paths import audit_paths
 from cardsmith.card import io as limits
-from cardsmith.card import parse
+from cardsmith.card import model, parse
 from cardsmith.card.model import ModelIndexEntry
 from cardsmith.card.plain import plain_dump
 from cardsmith.cli import fast as _entry
@@ -219,13 +219,13 @@ ODD_INDEXES = [
 def typed_both_ways(value: Any) -> tuple[Any, Any, list[str], list[str]]:
     fast_notes: list[str] = []
     slow_notes: list[str] = []
-    fast = parse.typed_model_index(value, fast_notes)
-    original = parse._index_entry_fast
-    parse._index_entry_fast = lambda entry: None  # type: ignore[assignment]
+    fast = model.typed_model_index(value, fast_notes)
+    original = model._index_entry_fast
+    model._index_entry_fast = lambda entry: None  # type: ignore[assignment]
     try:
-        slow = parse.typed_model_index(value, slow_notes)
+        slow = model.typed_model_index(value, slow_notes)
     finally:
-        parse._index_entry_fast = original  # type: ignore[assignment]
+        model._index_entry_fast = original  # type: ignore[assignment]
     return fast, slow, fast_notes, slow_notes
 
 

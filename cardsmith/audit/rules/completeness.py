@@ -19,7 +19,7 @@ from cardsmith.audit.registry import (
     table_location,
 )
 from cardsmith.card import sections
-from cardsmith.card.parse import FRONT_MATTER_UNCLOSED, HEADLINE_NOT_READ
+from cardsmith.card.model import FRONT_MATTER_UNCLOSED, HEADLINE_NOT_READ
 
 
 @rule("table-truncated", "CS301", "info", "evaluations are missing from the table (gaps in epochs or steps)")
