@@ -1,7 +1,9 @@
 """``[tool.cardsmith]`` in ``pyproject.toml``: the rule selection a repository configures.
 
 The nearest ``pyproject.toml`` above a card (walking up from the card's folder, stopping at the
-folder that holds ``.git``) may hold ``select`` and ``ignore`` lists of rule names or codes.
+folder that holds ``.git``) may hold ``select`` and ``ignore`` lists of rule names or codes. This
+module finds, reads and types the table; the policy (:func:`cardsmith.audit.engine.read_config`)
+checks its names against the rule list.
 """
 
 from __future__ import annotations
@@ -11,8 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from cardsmith.audit.rules import get_rule
-from cardsmith.errors import CardsmithError, ConfigError, UnknownRuleError
+from cardsmith.errors import CardsmithError, ConfigError
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -108,12 +109,12 @@ def _load_toml(path: Path, data: bytes | None = None) -> dict[str, Any]:
 CONFIG_KEYS = ("select", "ignore")
 
 
-def read_config(pyproject: Path, data: bytes | None = None) -> dict[str, list[str]]:
-    """The ``[tool.cardsmith]`` table of a ``pyproject.toml``: ``select`` and ``ignore`` lists.
-    ``data``: the file's bytes when they come from elsewhere (the hook reads the pushed commit's).
+def read_table(pyproject: Path, data: bytes | None = None) -> dict[str, list[str]]:
+    """The ``[tool.cardsmith]`` table of a ``pyproject.toml``: ``select`` and ``ignore`` lists of
+    strings (the names are not checked here). ``data``: the file's bytes when they come from
+    elsewhere (the hook reads the pushed commit's).
 
-    Unknown rule names raise :class:`UnknownRuleError` naming the file; wrong types raise
-    :class:`ConfigError`.
+    Wrong keys or types raise :class:`ConfigError`.
     """
     table_data = _load_toml(pyproject, data)
     tool = table_data.get("tool", {})
@@ -141,10 +142,5 @@ def read_config(pyproject: Path, data: bytes | None = None) -> dict[str, list[st
             value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{pyproject}: [tool.cardsmith] {key} must be a list of rule names")
-        for v in value:
-            try:
-                get_rule(v)
-            except UnknownRuleError as exc:
-                raise UnknownRuleError(f"{pyproject}: [tool.cardsmith] {key}: {exc}") from None
         out[key] = list(value)
     return out

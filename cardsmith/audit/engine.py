@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from cardsmith.audit.config import find_pyproject, read_config
+from cardsmith.audit.config import find_pyproject, read_table
 from cardsmith.audit.facts import CardFacts, analyze
 from cardsmith.audit.registry import AuditContext
 from cardsmith.audit.report import SEVERITY_ORDER, AuditReport, Finding, Location
@@ -59,6 +59,19 @@ def sort_key(f: Finding) -> tuple[Any, ...]:
         loc.column or "",
         f.rule,
     )
+
+
+def read_config(pyproject: Path, data: bytes | None = None) -> dict[str, list[str]]:
+    """The ``[tool.cardsmith]`` table of a ``pyproject.toml`` (:func:`~cardsmith.audit.config.read_table`),
+    its rule names checked: an unknown name raises :class:`UnknownRuleError` naming the file and the key."""
+    table = read_table(pyproject, data)
+    for key, names in table.items():
+        for name in names:
+            try:
+                get_rule(name)
+            except UnknownRuleError as exc:
+                raise UnknownRuleError(f"{pyproject}: [tool.cardsmith] {key}: {exc}") from None
+    return table
 
 
 def selection(

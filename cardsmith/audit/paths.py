@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cardsmith.audit.config import find_pyproject, read_config
-from cardsmith.audit.engine import audit_card, selection
+from cardsmith.audit.config import find_pyproject
+from cardsmith.audit.engine import audit_card, read_config, selection
 from cardsmith.audit.report import AuditReport, Location
 from cardsmith.audit.rules import finding, resolve
 from cardsmith.card.parse import card_file, load_card

@@ -122,8 +122,8 @@ class TreeSettings:
 
 def tree_settings(card_path: str, files: dict[str, TreeFile], cwd: Path | None) -> TreeSettings:
     """:class:`TreeSettings` of ``card_path`` in a pushed tree (``files``: its regular files)."""
-    from cardsmith.audit.config import MAX_PYPROJECT_BYTES, read_config
-    from cardsmith.audit.engine import MAX_CONFIG_BYTES, labels_of_config
+    from cardsmith.audit.config import MAX_PYPROJECT_BYTES
+    from cardsmith.audit.engine import MAX_CONFIG_BYTES, labels_of_config, read_config
     from cardsmith.card.io import load_json
 
     folder = card_path.rsplit("/", 1)[0] if "/" in card_path else ""

@@ -10,8 +10,8 @@ import pytest
 from locations import REPO
 from test_rules import SEED_EXPECTED
 
-from cardsmith.audit.config import find_pyproject, read_config
-from cardsmith.audit.engine import suppressions
+from cardsmith.audit.config import find_pyproject
+from cardsmith.audit.engine import read_config, suppressions
 from cardsmith.audit.paths import audit_paths
 from cardsmith.audit.report import SEVERITY_ORDER
 from cardsmith.card.parse import load_card
