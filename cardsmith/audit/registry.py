@@ -152,13 +152,22 @@ class Rule:
         current: str | None = None
         for line in self.doc.splitlines():
             head = line.strip().rstrip(":")
-            if head in {"What it does", "Why is this bad", "Example"}:
+            if head in _DOC_PARTS:
                 current = head
                 out[current] = ""
                 continue
             if current is not None:
                 out[current] += line + "\n"
         return {k: _dedent(v).strip("\n") for k, v in out.items()}
+
+
+#: The three parts of every rule's docstring, in the style of ruff's rule pages.
+_DOC_PARTS = ("What it does", "Why is this bad", "Example")
+
+
+def _headings(doc: str) -> tuple[str, ...]:
+    """The part headings of a rule docstring, in order (what :attr:`Rule.sections` splits on)."""
+    return tuple(head for line in doc.splitlines() if (head := line.strip().rstrip(":")) in _DOC_PARTS)
 
 
 def _dedent(text: str) -> str:
@@ -221,7 +230,7 @@ def build_registry(rules: Iterable[Rule]) -> tuple[Rule, ...]:
             raise ValueError(f"duplicate rule name {r.name!r}")
         if r.code in codes:
             raise ValueError(f"duplicate rule code {r.code!r} ({r.name})")
-        if set(r.sections) != {"What it does", "Why is this bad", "Example"}:
+        if _headings(r.doc) != _DOC_PARTS:
             raise ValueError(f"rule {r.name} needs a 'What it does / Why is this bad / Example' docstring")
         names.add(r.name)
         codes.add(r.code)

@@ -7,8 +7,6 @@ The JSON shape is the outside contract of ``../shared/SPEC.md``::
 ``reproduction`` appears only when a rerun was made.
 """
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field

@@ -9,6 +9,7 @@ document through :func:`load_yaml`, so that a hostile input ends in a clear
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import stat
@@ -410,7 +411,15 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 #: C0 controls but tab and newline, DEL, C1 controls, lone surrogates (undecodable file-name bytes)
 #: and the bidirectional overrides and isolates that reorder what a terminal shows.
-_UNPRINTABLE_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+UNPRINTABLE = "[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]"
+#: The ASCII characters among them: text of ASCII characters but these is printed as it is.
+ASCII_UNPRINTABLE = frozenset(chr(c) for c in (*range(0x09), *range(0x0B, 0x20), 0x7F))
+
+
+@functools.cache
+def _unprintable_re() -> re.Pattern[str]:
+    """Compiled on first use: most of what an audit prints is plain ASCII (a start-up cost saved)."""
+    return re.compile(UNPRINTABLE)
 
 
 def _escaped(ch: str) -> str:
@@ -427,4 +436,6 @@ def printable(text: str) -> str:
     What cardsmith prints comes partly from cards and file names that strangers wrote: an escape
     sequence could clear the lines that show an error. One pass, linear in the text.
     """
-    return _UNPRINTABLE_RE.sub(lambda m: _escaped(m.group()), text)
+    if text.isascii() and ASCII_UNPRINTABLE.isdisjoint(text):
+        return text
+    return _unprintable_re().sub(lambda m: _escaped(m.group()), text)

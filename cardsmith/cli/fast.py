@@ -131,6 +131,7 @@ def console_main() -> None:
     """
     # The garbage collector would run some 40 times while pydantic and the card models load, and
     # find a few hundred objects at most: not worth its time in a process that exits right after.
+    # (The console script, cardsmith.__main__.console_main, pauses it before the first import.)
     gc.disable()
     code, fast = _run(sys.argv[1:], gc_paused=True)
     if fast:

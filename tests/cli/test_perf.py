@@ -431,7 +431,7 @@ def test_console_script_flushes_everything_before_its_fast_exit(capsys: pytest.C
     """The console script ends a fast-path audit with ``os._exit``: its piped output must be whole."""
 
     def console(argv: list[str]) -> subprocess.CompletedProcess[str]:
-        code = f"import sys; sys.argv = ['cardsmith', *{argv!r}]; from cardsmith.cli.fast import console_main; console_main()"
+        code = f"import sys; sys.argv = ['cardsmith', *{argv!r}]; from cardsmith.__main__ import console_main; console_main()"
         return subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
         )

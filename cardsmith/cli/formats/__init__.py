@@ -6,6 +6,7 @@ A new format is a module here with a function from a list of
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TextIO
 
@@ -25,7 +26,10 @@ def _json_escape(ch: str) -> str:
     return f"\\u{code:04x}"
 
 
-_JSON_UNSAFE_RE = re.compile("[\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+@functools.cache
+def _json_unsafe_re() -> re.Pattern[str]:
+    """What :func:`json_text` escapes (compiled on first use: a text audit does not need it)."""
+    return re.compile("[\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
 
 
 def json_text(text: str) -> str:
@@ -35,7 +39,9 @@ def json_text(text: str) -> str:
     overrides as they are (now ``\\u`` escapes), and lone surrogates (file names that are not
     UTF-8) cannot be encoded at all: they become the text ``\\xNN``, as the text format shows them.
     """
-    return _JSON_UNSAFE_RE.sub(lambda m: _json_escape(m.group()), text)
+    if text.isascii() and "\x7f" not in text:
+        return text
+    return _json_unsafe_re().sub(lambda m: _json_escape(m.group()), text)
 
 
 def print_reports(reports: list[AuditReport], fmt: str, out: TextIO | None = None) -> None:
