@@ -3,10 +3,13 @@
 - :mod:`~cardsmith.bulk.sources` streams the items: a text file of paths, a folder tree, a Parquet or
   JSONL dump of cards (pyarrow batches, never all in memory), a CSV/JSONL list of repos with per-line
   options.
-- :mod:`~cardsmith.bulk.items` is the ONE adapter between a bulk item and cardsmith's audit and verify:
-  one item in, one JSON line (the card report of the JSON format plus ``id`` and ``error``) out.
-- :mod:`~cardsmith.bulk.engines` runs the items: ``local`` (a process pool with failure isolation) or
-  ``ray`` (Ray tasks, and Ray Data over Parquet dumps); both give the same lines.
+- :mod:`~cardsmith.bulk.items`: what a run hands around (an item, the run's settings, an item's result:
+  one JSON line, the card report of the JSON format plus ``id`` and ``error``).
+- :mod:`~cardsmith.bulk.adapter` is the ONE adapter between a bulk item and cardsmith's audit and verify:
+  one item in, its result out.
+- :mod:`~cardsmith.bulk.engines` runs an item function over the items, whatever it is: ``local`` (a
+  process pool with failure isolation) or ``ray`` (Ray tasks, and Ray Data over Parquet dumps); both
+  give the same lines.
 - :mod:`~cardsmith.bulk.output` appends each line as it arrives, resumes, and sums the run up.
 - :mod:`~cardsmith.bulk.run` ties them together for the CLI.
 

@@ -1,33 +1,20 @@
-"""The ONE adapter between a bulk item and cardsmith's audit and verify.
+"""What a bulk run hands around: an :class:`Item` of work, the run's :class:`Settings`, an item's :class:`Result`.
 
-An :class:`Item` goes in (a card's text from a dump, a card path, or a repo with its verify
-options), a :class:`Result` comes out: the JSON line the output file gets (the card report of
-``--format json`` plus ``"id"`` and, for an item that failed, ``"error"`` with the reason) and the
-few facts the summary needs. Every engine calls :func:`run_item` (in a worker process or a Ray task)
-and :func:`failure` for an item its worker could not finish (crash, timeout, out of memory), so the
-lines are the same whichever engine ran them. This is the only module of :mod:`cardsmith.bulk` that
-knows where the auditor and the verifier live.
+A result is the JSON line the output file gets (the card report of ``--format json`` plus ``"id"``
+and, for an item that failed, ``"error"`` with the reason) and the few facts the summary needs. An
+engine runs an item function (:func:`call_safely`) and gives :func:`failure` to an item its worker
+could not finish (crash, timeout, out of memory), so the lines are the same whichever engine ran
+them. What an item function does with the auditor and the verifier is :mod:`cardsmith.bulk.adapter`'s.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from cardsmith.errors import CardsmithError, ConfigError
-
 Kind = Literal["audit", "verify"]
-
-#: verify options a list line may not set: they are the run's (``--rerun``, ``--select``...), or would
-#: let a list fetched from elsewhere run repository code or edit cards (``--trust-remote-code``, ``--write``).
-_RUN_ONLY = frozenset({"repo", "select", "ignore", "rerun", "progress", "write", "trust_remote_code"})
-
-
-#: verify options that matter without --rerun.
-_AUDIT_OPTIONS = frozenset({"revision"})
 
 
 @dataclass(frozen=True)
@@ -79,7 +66,8 @@ def dumps_entry(entry: dict[str, Any]) -> str:
     return json.dumps(entry, ensure_ascii=True, separators=(", ", ": "))
 
 
-def _result(item_id: str, report: dict[str, Any] | None, error: str | None, path: str | None) -> Result:
+def make_result(item_id: str, report: dict[str, Any] | None, error: str | None, path: str | None) -> Result:
+    """An item's result: ``report`` (its JSON, or None) with ``"id"``, and ``"error"`` when it failed."""
     entry: dict[str, Any] = {"id": item_id}
     if report is None:
         entry.update({"path": path, "findings": []})
@@ -93,7 +81,7 @@ def _result(item_id: str, report: dict[str, Any] | None, error: str | None, path
 
 def failure(item: Item, reason: str) -> Result:
     """The entry of an item that did not finish (its worker crashed, it timed out, ...)."""
-    return _result(item.id, None, reason, item.path if item.path is not None else item.id)
+    return make_result(item.id, None, reason, item.path if item.path is not None else item.id)
 
 
 def result_from_line(line: str) -> Result:
@@ -109,31 +97,6 @@ def result_from_line(line: str) -> Result:
     return Result(id=entry["id"], line=line, failed="error" in entry, findings=findings)
 
 
-def _reason(exc: BaseException) -> str:
-    message = " ".join(str(exc).split())[:2000]
-    if isinstance(exc, CardsmithError):
-        return message or type(exc).__name__
-    if isinstance(exc, MemoryError):
-        return "out of memory (MemoryError)" + (f": {message}" if message else "")
-    if isinstance(exc, ModuleNotFoundError):
-        return f'this needs {exc.name}: pip install "cardsmith[eval]"'
-    return f"internal error: {type(exc).__name__}: {message}"
-
-
-def preload(settings: Settings) -> None:
-    """Import what the items of ``settings`` will need, once per worker, before the first item's clock
-    starts (``--item-timeout`` measures the item, not the worker's start-up). Never raises."""
-    import contextlib
-    import importlib
-
-    modules = ["cardsmith.audit.engine", "cardsmith.audit.paths", "cardsmith.card.parse"]
-    if settings.kind == "verify":
-        modules.append("cardsmith.rerun.verify")  # torch & co. load with the first rerun (only if one runs)
-    for name in modules:
-        with contextlib.suppress(Exception):  # an item that needs it reports the failure itself
-            importlib.import_module(name)
-
-
 def call_safely(fn: Any, item: Item, settings: Settings) -> Result:
     """``fn(item, settings)`` as an engine's worker runs it: whatever it raises becomes the item's entry."""
     try:
@@ -145,161 +108,3 @@ def call_safely(fn: Any, item: Item, settings: Settings) -> Result:
     if not isinstance(result, Result):
         return failure(item, f"internal error: the item function returned {type(result).__name__}")
     return result
-
-
-def check_rule_names(select: list[str] | None, ignore: list[str] | None) -> None:
-    """An unknown rule name in ``--select``/``--ignore`` is an error before the run starts."""
-    from cardsmith.audit.rules import resolve
-
-    resolve(select)
-    resolve(ignore)
-
-
-def run_item(item: Item, settings: Settings) -> Result:
-    """Audit or verify one item; never raises (a failure is the item's entry, with its reason)."""
-    if item.error is not None:
-        return failure(item, item.error)
-    try:
-        if settings.kind == "verify":
-            return _verify(item, settings)
-        return _audit(item, settings)
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 - one item never ends the run
-        return failure(item, _reason(exc))
-
-
-# --------------------------------------------------------------------------------------------------
-# Audit
-# --------------------------------------------------------------------------------------------------
-
-
-def _audit(item: Item, settings: Settings) -> Result:
-    from cardsmith.audit.engine import audit_card
-    from cardsmith.audit.paths import audit_paths, unreadable
-    from cardsmith.card.parse import parse_card
-
-    select = list(settings.select) if settings.select is not None else None
-    ignore = list(settings.ignore) if settings.ignore is not None else None
-    if item.path is not None and item.text is None:
-        report = audit_paths([item.path], select=select, ignore=ignore)[0]
-        return _audit_result(item, report, item.path, settings)
-    path = item.path if item.path is not None else item.id
-    try:
-        card = parse_card(item.text or "")
-    except (CardsmithError, ValueError, RecursionError) as exc:
-        report = unreadable(path, _reason(exc), select=select, ignore=ignore, config={})
-        return _audit_result(item, report, path, settings)
-    report = audit_card(card, select=select, ignore=ignore, config={})
-    report.path = path
-    return _audit_result(item, report, path, settings, item.text)
-
-
-def _audit_result(item: Item, report: Any, path: str, settings: Settings, text: str | None = None) -> Result:
-    """A card's report as its entry; a card that could not be read also gets ``error``, the reason."""
-    from cardsmith.audit.paths import is_unreadable
-
-    error = None
-    if is_unreadable(report):
-        messages = [f.message for f in report.findings if f.name == "unreadable-card"]
-        error = messages[0] if messages else "the card cannot be read"
-        return _result(item.id, report.to_json_dict(), error, path)
-    return _result(item.id, _report_json(report, settings, text), error, path)
-
-
-def _report_json(report: Any, settings: Settings, text: str | None = None) -> dict[str, Any]:
-    """``report`` as the JSON format writes it (with each finding's card line, when known)."""
-    data: dict[str, Any] = report.to_json_dict()
-    if settings.locate is None or not report.findings:
-        return data
-    try:
-        lines = settings.locate(report, text)
-    except Exception:  # noqa: BLE001 - line numbers are a best effort; the findings stand without them
-        return data
-    for out, line in zip(data["findings"], lines):
-        if line is not None and isinstance(out.get("location"), dict):
-            out["location"]["line"] = line
-    return data
-
-
-# --------------------------------------------------------------------------------------------------
-# Verify
-# --------------------------------------------------------------------------------------------------
-
-
-def verify_options() -> dict[str, Any]:
-    """The options a verify list line may set: ``{name: annotation}`` of ``verify_repo``'s keywords."""
-    from cardsmith.rerun.verify import verify_repo
-
-    params = inspect.signature(verify_repo).parameters
-    return {
-        name: p.annotation
-        for name, p in params.items()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in _RUN_ONLY
-    }
-
-
-def _coerce(name: str, value: Any, annotation: Any) -> Any:
-    """A list line's value (CSV gives strings) as the option's type; ``None`` for an empty cell."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    kinds = {part.strip() for part in str(annotation).split("|")}
-    if isinstance(value, str) and "int" in kinds:
-        try:
-            return int(value)
-        except ValueError:
-            raise ConfigError(f"option {name}: {value!r} is not a whole number") from None
-    if isinstance(value, str) and kinds == {"bool"}:
-        low = value.strip().lower()
-        if low in {"1", "true", "yes"}:
-            return True
-        if low in {"0", "false", "no"}:
-            return False
-        raise ConfigError(f"option {name}: {value!r} is not true or false")
-    return value
-
-
-def line_options(options: dict[str, Any]) -> dict[str, Any]:
-    """A list line's options as ``verify_repo`` keywords; an unknown or forbidden one is an error."""
-    allowed = verify_options()
-    out: dict[str, Any] = {}
-    for raw, value in options.items():
-        name = str(raw).strip().replace("-", "_")
-        if name in _RUN_ONLY:
-            raise ConfigError(f"option {raw!r} cannot be set per line (it is an option of the whole run)")
-        if name not in allowed:
-            raise ConfigError(f"unknown option {raw!r} (a list line may set: {', '.join(sorted(allowed))})")
-        coerced = _coerce(name, value, allowed[name])
-        if coerced is not None:
-            out[name] = coerced
-    return out
-
-
-def _verify(item: Item, settings: Settings) -> Result:
-    from cardsmith.rerun.verify import verify_repo
-
-    repo = item.path or item.id
-    select = list(settings.select) if settings.select is not None else None
-    ignore = list(settings.ignore) if settings.ignore is not None else None
-    options = {**settings.defaults, **line_options(item.options)}
-    if not settings.rerun:
-        # Without --rerun only the card is audited: a list's data columns (dataset, split...) wait
-        # for a run with --rerun instead of making every line an error.
-        options = {k: v for k, v in options.items() if k in _AUDIT_OPTIONS}
-    common: dict[str, Any] = {
-        "select": select,
-        "ignore": ignore,
-        "trust_remote_code": settings.trust_remote_code,
-    }
-    try:
-        report = verify_repo(repo, rerun=settings.rerun, progress=False, **common, **options)
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the item's entry says why
-        reason = _reason(exc)
-        if not settings.rerun:
-            return _result(item.id, None, reason, repo)
-        # The rerun failed: the entry still carries what the card's own audit found.
-        audit_only = {k: v for k, v in options.items() if k in _AUDIT_OPTIONS}
-        try:
-            report = verify_repo(repo, rerun=False, progress=False, **common, **audit_only)
-        except (Exception, SystemExit):  # noqa: BLE001 - the first reason is the one to report
-            return _result(item.id, None, reason, repo)
-        return _result(item.id, _report_json(report, settings), reason, repo)
-    return _result(item.id, _report_json(report, settings), None, repo)

@@ -18,8 +18,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from cardsmith.bulk.adapter import check_rule_names, preload, run_item
 from cardsmith.bulk.engines import make_engine
-from cardsmith.bulk.items import Result, Settings, check_rule_names, dumps_entry
+from cardsmith.bulk.items import Result, Settings, dumps_entry
 from cardsmith.bulk.output import JsonlOutput, ProgressBar, print_summary, write_summary
 from cardsmith.bulk.sources import Source, open_audit_source, open_verify_list
 from cardsmith.errors import ConfigError
@@ -180,6 +181,7 @@ def _execute(
             results = _unique(
                 runner.run_parquet(
                     source.files,
+                    fn=run_item,
                     card_column=str(source.card_column),
                     id_column=source.id_column,
                     settings=settings,
@@ -189,7 +191,7 @@ def _execute(
             )
         else:
             pending = (item for item in source.items() if item.id not in out.done)
-            results = runner.run(pending, settings, chunk=chunk)
+            results = runner.run(pending, settings, fn=run_item, prepare=preload, chunk=chunk)
         for result in results:
             out.write(result)
             bar.advance(result)

@@ -11,7 +11,8 @@ import os
 import signal
 import time
 
-from cardsmith.bulk.items import Item, Result, Settings, run_item
+from cardsmith.bulk.adapter import run_item
+from cardsmith.bulk.items import Item, Result, Settings
 
 
 def faulty(item: Item, settings: Settings) -> Result:

@@ -14,8 +14,9 @@ from typing import Any
 
 from bulk_data import ROOT
 
+from cardsmith.bulk.adapter import run_item
 from cardsmith.bulk.engines.local import LocalEngine
-from cardsmith.bulk.items import Item, Result, Settings, run_item
+from cardsmith.bulk.items import Item, Result, Settings
 
 SEEDS = sorted((ROOT / "fixtures" / "seeds").glob("*/README.md"))
 FAULTS = {

@@ -1,7 +1,7 @@
 """Engines run the items of a bulk run; one interface, the same lines whichever runs them.
 
-``engine.run(items, settings, fn=run_item, chunk=1)`` yields one :class:`~cardsmith.bulk.items.Result`
-per item, in the order they finish. ``fn(item, settings)`` runs in a worker (a process of the local
+``engine.run(items, settings, fn=run_item, prepare=preload, chunk=1)`` yields one
+:class:`~cardsmith.bulk.items.Result` per item, in the order they finish. ``fn(item, settings)`` runs in a worker (a process of the local
 pool, or a Ray task); an item whose worker dies, runs past ``item_timeout`` or runs out of memory gets
 :func:`~cardsmith.bulk.items.failure` with the reason, and the run goes on. Items are pulled from the
 iterator only as workers free up, so a source of any size streams through in bounded memory.
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from cardsmith.bulk.engines.base import Engine, EngineError, Feeder, ItemFunction
+from cardsmith.bulk.engines.base import Engine, EngineError, Feeder, ItemFunction, Prepare
 from cardsmith.errors import ConfigError
 
-__all__ = ["ENGINES", "Engine", "EngineError", "Feeder", "ItemFunction", "make_engine"]
+__all__ = ["ENGINES", "Engine", "EngineError", "Feeder", "ItemFunction", "Prepare", "make_engine"]
 
 ENGINES = ("local", "ray")
 

@@ -1,4 +1,8 @@
-"""What every engine shares: the item function type, the engine protocol, the feeder of chunks."""
+"""What every engine shares: the item function type, the engine protocol, the feeder of chunks.
+
+An engine is a generic executor: it runs the item function it is given (``fn(item, settings)``) over
+the items, with crash and timeout isolation; which function that is (:func:`cardsmith.bulk.adapter.run_item`)
+is :mod:`cardsmith.bulk.run`'s choice."""
 
 from __future__ import annotations
 
@@ -7,12 +11,14 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Protocol
 
-from cardsmith.bulk.items import Item, Result, Settings, run_item
+from cardsmith.bulk.items import Item, Result, Settings
 from cardsmith.errors import EngineError
 
-__all__ = ["Engine", "EngineError", "Feeder", "ItemFunction"]
+__all__ = ["Engine", "EngineError", "Feeder", "ItemFunction", "Prepare"]
 
 ItemFunction = Callable[[Item, Settings], Result]
+#: Run once in each worker before its first item (not counted against ``item_timeout``).
+Prepare = Callable[[Settings], None]
 
 
 class Engine(Protocol):
@@ -20,7 +26,13 @@ class Engine(Protocol):
     workers: int
 
     def run(
-        self, items: Iterable[Item], settings: Settings, *, fn: ItemFunction = run_item, chunk: int = 1
+        self,
+        items: Iterable[Item],
+        settings: Settings,
+        *,
+        fn: ItemFunction,
+        prepare: Prepare | None = None,
+        chunk: int = 1,
     ) -> Iterator[Result]: ...
 
     def close(self) -> None: ...

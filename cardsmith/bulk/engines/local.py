@@ -30,8 +30,8 @@ from collections.abc import Iterable, Iterator
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from cardsmith.bulk.engines.base import EngineError, Feeder, ItemFunction
-from cardsmith.bulk.items import Item, Result, Settings, call_safely, failure, preload, run_item
+from cardsmith.bulk.engines.base import EngineError, Feeder, ItemFunction, Prepare
+from cardsmith.bulk.items import Item, Result, Settings, call_safely, failure
 
 #: Message a worker sends when it has finished its chunk and wants another.
 _READY = "ready"
@@ -88,17 +88,18 @@ def describe_exit(code: int | None) -> str:
 
 
 def worker_main(read_fd: int, write_fd: int) -> None:
-    """A worker process: take the path, function and settings, then run chunks until told to stop or
-    the parent is gone (its pipe ends)."""
+    """A worker process: take the path, the item function, its ``prepare`` and the settings, then run
+    chunks until told to stop or the parent is gone (its pipe ends)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     inbox = Connection(read_fd, writable=False)
     outbox = Connection(write_fd, readable=False)
     try:
-        path, fn, settings = _recv_setup(inbox)
+        path, fn, prepare, settings = _recv_setup(inbox)
     except (EOFError, OSError):
         return
     del path
-    preload(settings)  # the imports the items need: not counted against the first item's timeout
+    if prepare is not None:
+        prepare(settings)  # e.g. the imports the items need: not counted against the first item's timeout
     try:
         outbox.send(_STARTED)
     except (BrokenPipeError, OSError):
@@ -122,15 +123,15 @@ def worker_main(read_fd: int, write_fd: int) -> None:
             return
 
 
-def _recv_setup(inbox: Connection) -> tuple[list[str], ItemFunction, Settings]:
+def _recv_setup(inbox: Connection) -> tuple[list[str], ItemFunction, Prepare | None, Settings]:
     """The first message: the parent's ``sys.path`` (set before the function is unpickled), then the rest."""
     import pickle
     import sys
 
     path = inbox.recv()
     sys.path[:] = list(path)
-    fn, settings = pickle.loads(inbox.recv_bytes())
-    return path, fn, settings
+    fn, prepare, settings = pickle.loads(inbox.recv_bytes())
+    return path, fn, prepare, settings
 
 
 _BOOT = "from cardsmith.bulk.engines.local import worker_main; worker_main({read}, {write})"
@@ -177,7 +178,7 @@ class LocalEngine:
             env["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
         return env
 
-    def _start(self, slot: int, fn: ItemFunction, settings: Settings) -> _Worker:
+    def _start(self, slot: int, fn: ItemFunction, prepare: Prepare | None, settings: Settings) -> _Worker:
         import pickle
         import sys
 
@@ -210,13 +211,19 @@ class LocalEngine:
         worker = _Worker(slot, process, inbox, outbox)
         try:
             outbox.send(list(sys.path))
-            outbox.send_bytes(pickle.dumps((fn, settings)))
+            outbox.send_bytes(pickle.dumps((fn, prepare, settings)))
         except (BrokenPipeError, OSError):
             pass  # it died at once: its pipe's end says so
         return worker
 
     def run(
-        self, items: Iterable[Item], settings: Settings, *, fn: ItemFunction = run_item, chunk: int = 1
+        self,
+        items: Iterable[Item],
+        settings: Settings,
+        *,
+        fn: ItemFunction,
+        prepare: Prepare | None = None,
+        chunk: int = 1,
     ) -> Iterator[Result]:
         feeder = Feeder(items, chunk)
         workers: list[_Worker] = []
@@ -226,7 +233,7 @@ class LocalEngine:
                 work = feeder.next()
                 if work is None:
                     break
-                worker = self._start(slot, fn, settings)
+                worker = self._start(slot, fn, prepare, settings)
                 self._give(worker, work)
                 workers.append(worker)
             while workers:
@@ -262,7 +269,7 @@ class LocalEngine:
                             raise EngineError(f"the local engine's workers die as they start ({reason})")
                     work = feeder.next()
                     if work is not None:
-                        replacement = self._start(worker.slot, fn, settings)
+                        replacement = self._start(worker.slot, fn, prepare, settings)
                         self._give(replacement, work)
                         workers.append(replacement)
         finally:

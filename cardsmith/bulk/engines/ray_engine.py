@@ -27,8 +27,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from cardsmith.bulk.engines.base import EngineError, Feeder, ItemFunction
-from cardsmith.bulk.items import Item, Result, Settings, call_safely, failure, preload, run_item
+from cardsmith.bulk.engines.base import EngineError, Feeder, ItemFunction, Prepare
+from cardsmith.bulk.items import Item, Result, Settings, call_safely, failure
 from cardsmith.errors import MissingExtraError
 
 #: Ray Data's block size for a dump audit.
@@ -44,11 +44,17 @@ def _ray() -> Any:
 
 
 def _run_chunk(
-    fn: ItemFunction, chunk: list[Item], settings: Settings, clock: Any = None, key: int = 0
+    fn: ItemFunction,
+    prepare: Prepare | None,
+    chunk: list[Item],
+    settings: Settings,
+    clock: Any = None,
+    key: int = 0,
 ) -> list[Result]:
     """The body of one Ray task: the items of a chunk, one after the other (it tells ``clock`` it began)."""
     if clock is not None:
-        preload(settings)  # a fresh worker's imports are not the item's time
+        if prepare is not None:
+            prepare(settings)  # e.g. a fresh worker's imports: not the item's time
         clock.start.remote(key)
     return [call_safely(fn, item, settings) for item in chunk]
 
@@ -158,7 +164,13 @@ class RayEngine:
     # ---- items as tasks ---------------------------------------------------------------------------------
 
     def run(
-        self, items: Iterable[Item], settings: Settings, *, fn: ItemFunction = run_item, chunk: int = 1
+        self,
+        items: Iterable[Item],
+        settings: Settings,
+        *,
+        fn: ItemFunction,
+        prepare: Prepare | None = None,
+        chunk: int = 1,
     ) -> Iterator[Result]:
         ray = self.connect()
         task = ray.remote(_run_chunk).options(
@@ -166,6 +178,7 @@ class RayEngine:
         )
         feeder = Feeder(items, chunk)
         fn_ref = ray.put(fn)
+        prepare_ref = ray.put(prepare)
         settings_ref = ray.put(settings)
         clock = ray.remote(_Clock).options(num_cpus=0).remote() if self.item_timeout is not None else None
         inflight: dict[Any, tuple[list[Item], int]] = {}
@@ -178,7 +191,7 @@ class RayEngine:
                     if work is None:
                         break
                     keys += 1
-                    inflight[task.remote(fn_ref, work, settings_ref, clock, keys)] = (work, keys)
+                    inflight[task.remote(fn_ref, prepare_ref, work, settings_ref, clock, keys)] = (work, keys)
                 if not inflight:
                     return
                 done, _ = ray.wait(list(inflight), num_returns=1, timeout=1.0 if clock is None else 0.5)
@@ -234,13 +247,15 @@ class RayEngine:
         self,
         files: Iterable[Path],
         *,
+        fn: ItemFunction,
         card_column: str,
         id_column: str,
         settings: Settings,
         skip: set[str],
         batch_rows: int = 64,
     ) -> Iterator[Result]:
-        """Audit a Parquet dump with Ray Data; ids in ``skip`` (done before ``--resume``) are left out."""
+        """Run ``fn`` (the audit) over a Parquet dump with Ray Data; ids in ``skip`` (done before ``--resume``)
+        are left out."""
         self.connect()
         from ray import data as ray_data
 
@@ -262,6 +277,7 @@ class RayEngine:
             num_cpus=1,
             **limit,
             fn_kwargs={
+                "fn": fn,
                 "card_column": card_column,
                 "id_column": id_column,
                 "settings": settings,
@@ -273,7 +289,13 @@ class RayEngine:
 
 
 def _audit_batch(
-    batch: Any, *, card_column: str, id_column: str, settings: Settings, skip: frozenset[str]
+    batch: Any,
+    *,
+    fn: ItemFunction,
+    card_column: str,
+    id_column: str,
+    settings: Settings,
+    skip: frozenset[str],
 ) -> Any:
     """Ray Data ``map_batches``: one pyarrow batch of cards in, their lines out."""
     import json
@@ -292,7 +314,7 @@ def _audit_batch(
         item = dump_item(item_id, text, number)
         if item.id in skip:
             continue
-        result = run_item(item, settings)
+        result = call_safely(fn, item, settings)
         ids.append(result.id)
         lines.append(result.line)
         failed.append(result.failed)
