@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from cardsmith.audit.report import Location, Severity
+from cardsmith.audit.report import Finding, Location, Severity
 from cardsmith.card.model import Card
 from cardsmith.card.numbers import Cell
 
@@ -133,6 +133,16 @@ class Rule:
     @property
     def help_uri(self) -> str:
         return HELP_URI
+
+    def finding(self, message: str, location: Location | None = None) -> Finding:
+        """A finding of this rule (its code, name and severity) with ``message`` at ``location``."""
+        return Finding.model_construct(
+            rule=self.code,
+            name=self.name,
+            severity=self.severity,
+            message=message,
+            location=location if location is not None else place(),
+        )
 
     @property
     def markdown(self) -> str:

@@ -207,11 +207,11 @@ def reproduction_findings(
     in the messages. Unfiltered and unsorted: the audit engine's policy (selection, ``[tool.cardsmith]``,
     inline suppressions) decides which are reported.
     """
-    from cardsmith.audit.rules import finding
+    from cardsmith.audit.rules.reproduction import loss_not_reproduced, metric_not_reproduced
 
     out: list[Finding] = []
     for claim, metric in failures:
-        name = "loss-not-reproduced" if claim.key == "loss" else "metric-not-reproduced"
+        produced = loss_not_reproduced if claim.key == "loss" else metric_not_reproduced
         what = "evaluation loss" if claim.key == "loss" else claim.name
         message = (
             f"{claim.name} {claim.cell.text.strip()} ({claim.source}) is not reproduced: the rerun gives "
@@ -220,7 +220,7 @@ def reproduction_findings(
         )
         if claim.key == "loss":
             message += f"; the {what} is computed as the Trainer does ({metric.note})"
-        out.append(finding(name, message, claim_location(claim)))
+        out.append(produced.finding(message, claim_location(claim)))
     return out
 
 

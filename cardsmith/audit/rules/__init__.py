@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from cardsmith.audit.registry import Rule, build_registry, place
+from cardsmith.audit.registry import Rule, build_registry
 from cardsmith.audit.report import Finding, Location
 from cardsmith.audit.rules import completeness, contradictions, dynamics, metadata, reproduction, suppression
 from cardsmith.errors import UnknownRuleError
@@ -90,11 +90,4 @@ def resolve(names: Iterable[str] | str | None) -> set[str] | None:
 
 def finding(name: str, message: str, location: Location | None = None) -> Finding:
     """A finding of the registered rule ``name`` (or code), with its code and severity filled in."""
-    r = get_rule(name)
-    return Finding.model_construct(
-        rule=r.code,
-        name=r.name,
-        severity=r.severity,
-        message=message,
-        location=location if location is not None else place(),
-    )
+    return get_rule(name).finding(message, location)
