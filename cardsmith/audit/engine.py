@@ -163,8 +163,21 @@ def labels_beside(folder: Path) -> int | None:
 
 
 def labels_of_config(data: object) -> int | None:
-    """Number of labels a decoded ``config.json`` declares (``id2label`` / ``num_labels``), if any."""
+    """Number of labels a decoded ``config.json`` declares (``id2label`` / ``num_labels``), if any.
+
+    ``None`` for a model whose ``architectures`` name no classification head (``...ForCausalLM``,
+    ``...ForMaskedLM``, ``...ForConditionalGeneration``): transformers saves two placeholder labels
+    (``LABEL_0``, ``LABEL_1``) in such configs, which say nothing about what the loss measures.
+    """
     if not isinstance(data, dict):
+        return None
+    architectures = data.get("architectures")
+    if (
+        isinstance(architectures, list)
+        and architectures
+        and all(isinstance(a, str) for a in architectures)
+        and not any(a.endswith("Classification") for a in architectures)
+    ):
         return None
     id2label = data.get("id2label")
     if isinstance(id2label, dict) and len(id2label) >= 2:

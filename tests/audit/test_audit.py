@@ -196,3 +196,48 @@ def test_chance_level_reads_config_json_beside_the_card(tmp_path: Path) -> None:
     shutil.copy(folder / "fail.md", copy)  # no config.json: the number of labels is unknown
     (report,) = audit_paths([str(copy)])
     assert "chance-level-loss" not in report.names()
+
+
+def test_chance_level_ignores_the_placeholder_labels_of_a_language_model(tmp_path: Path) -> None:
+    """transformers saves LABEL_0/LABEL_1 in a causal LM's config: its loss of 0.6932 is no uniform guess."""
+    folder = RULES / "chance-level-loss"
+    shutil.copy(folder / "fail.md", tmp_path / "README.md")
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    config["architectures"] = ["GPT2LMHeadModel"]
+    config["id2label"] = {"0": "LABEL_0", "1": "LABEL_1"}
+    (tmp_path / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    (report,) = audit_paths([str(tmp_path / "README.md")])
+    assert "chance-level-loss" not in report.names()
+    config["architectures"] = ["GPT2ForSequenceClassification"]  # a classifier head: the labels count
+    (tmp_path / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    (report,) = audit_paths([str(tmp_path / "README.md")])
+    assert "chance-level-loss" in report.names()
+
+
+HARMONIC_TABLE = """# m
+
+This model is a fine-tuned version of [b](https://huggingface.co/b) on the x dataset.
+
+## Training results
+
+| Training Loss | Epoch | Step | Validation Loss | Precision | Recall | F1 |
+|:-------------:|:-----:|:----:|:---------------:|:---------:|:------:|:------:|
+| 0.5           | 1.0   | 10   | 0.4             | 0.8000    | 0.6000 | 0.6857 |
+"""
+
+
+def test_implied_metrics_says_binary_only_when_the_model_can_be_binary(tmp_path: Path) -> None:
+    card = tmp_path / "README.md"
+    card.write_text(HARMONIC_TABLE, encoding="utf-8")
+
+    def implied() -> str:
+        (report,) = audit_paths([str(card)])
+        return next(f.message for f in report.findings if f.name == "implied-metrics")
+
+    assert "binary averaging (F1 is the harmonic mean" in implied()  # no config.json: two labels possible
+    labels = {str(i): f"L{i}" for i in range(3)}
+    config = {"architectures": ["BertForSequenceClassification"], "id2label": labels}
+    (tmp_path / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    message = implied()
+    assert "binary averaging (" not in message and "declares 3 labels" in message
+    assert "the averaging is not determined" in message

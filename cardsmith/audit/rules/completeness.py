@@ -227,7 +227,8 @@ def implied_metrics(ctx: AuditContext) -> Iterator[Hit]:
         Reports the scale of the card's bounded metrics (fraction in [0, 1] or percent in
         [0, 100]) and the averaging that the identities between precision, recall, F1 and accuracy
         imply: micro (all four equal), weighted (recall equals accuracy in every row), binary or
-        seqeval (F1 is the harmonic mean of precision and recall), macro (it is not).
+        seqeval (F1 is the harmonic mean of precision and recall; not binary when the model's
+        ``config.json`` declares more than two labels), macro (it is not).
     Why is this bad:
         It is not: it is information. The equalities of micro and weighted averaging look like
         copied cells but are identities, so the other rules take them into account; and the
@@ -239,7 +240,14 @@ def implied_metrics(ctx: AuditContext) -> Iterator[Hit]:
     parts = []
     if f.scale is not None:
         parts.append(f"metrics on the {f.scale} scale ({'[0, 100]' if f.scale == 'percent' else '[0, 1]'})")
-    if f.averaging is not None:
+    if f.averaging == "binary" and (k := ctx.num_labels) is not None and k > 2:
+        # The identity holds, but binary averaging needs two labels: say only what the numbers show.
+        parts.append(
+            "F1 is the harmonic mean of precision and recall, as binary averaging gives, but the "
+            f"model's config.json declares {k} labels: entity-level (seqeval) scores or a "
+            "coincidence; the averaging is not determined"
+        )
+    elif f.averaging is not None:
         parts.append(f"{f.averaging} averaging ({f.averaging_evidence})")
     if parts:
         yield ("the numbers imply " + "; ".join(parts), place(section=TABLE if f.rows else HEADLINE))
