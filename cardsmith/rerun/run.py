@@ -194,21 +194,45 @@ def encode(
     return enc["input_ids"], enc.get("token_type_ids"), None
 
 
-def _progress(total: int, enabled: bool) -> Any:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+class Progress:
+    """The rerun's one progress bar: rich, on stderr, examples done and examples/s; nothing when
+    disabled (``--no-progress``). Every task's evaluation loop advances it."""
 
-    console = Console(stderr=True)
-    return Progress(
-        TextColumn("[bold]evaluating"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-        disable=not enabled,
-    )
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total = total
+        self.enabled = enabled
+        self.done = 0
+        self.start = time.perf_counter()
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> Progress:  # noqa: PYI034
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import Progress as RichProgress
+
+            self._bar = RichProgress(
+                TextColumn("[bold]evaluating"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+            )
+            self._bar.__enter__()
+            self._task = self._bar.add_task("eval", total=self.total, rate="")
+        return self
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        if self._bar is not None:
+            rate = self.done / max(time.perf_counter() - self.start, 1e-9)
+            self._bar.update(self._task, advance=n, rate=f"{rate:,.0f} examples/s")
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
 
 
 def run_evaluation(
@@ -242,11 +266,8 @@ def run_evaluation(
     counts = [0] * n
     seq_refs = data.references if data.task == SEQUENCE else None
     num_labels = int(model.config.num_labels)
-    loop_start = time.perf_counter()
 
-    with _progress(n, progress) as bar, torch.inference_mode():
-        task_id = bar.add_task("eval", total=n, rate="")
-        done = 0
+    with Progress(n, progress) as bar, torch.inference_mode():
         for begin in range(0, n, size):
             batch = order[begin : begin + size]
             width = max(len(ids[i]) for i in batch)
@@ -301,9 +322,7 @@ def run_evaluation(
                     references[i] = int(seq_refs[i])
                     sums[i] = float(loss_list[row])
                     counts[i] = 1
-            done += len(batch)
-            elapsed = max(time.perf_counter() - loop_start, 1e-9)
-            bar.update(task_id, advance=len(batch), rate=f"{done / elapsed:,.0f} examples/s")
+            bar.advance(len(batch))
     seconds = time.perf_counter() - start
     return EvalOutput(
         predictions=predictions,

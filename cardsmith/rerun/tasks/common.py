@@ -15,12 +15,12 @@
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from cardsmith.errors import DatasetError, EvaluationError
+from cardsmith.rerun.run import Progress
 
 #: Examples per forward pass when ``--batch-size`` is not given.
 DEFAULT_BATCH_SIZE = 32
@@ -92,46 +92,6 @@ def sorted_batches(lengths: Sequence[int], size: int) -> list[list[int]]:
 def trainer_batches(n: int, eval_batch_size: int) -> list[list[int]]:
     """The Trainer's evaluation batches: dataset order, ``eval_batch_size`` each (the last one shorter)."""
     return [list(range(i, min(i + eval_batch_size, n))) for i in range(0, n, eval_batch_size)]
-
-
-class Progress:
-    """A rich progress bar on stderr (examples and examples/s), or nothing when disabled."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.total = total
-        self.enabled = enabled
-        self.done = 0
-        self.start = time.perf_counter()
-        self._bar: Any = None
-        self._task: Any = None
-
-    def __enter__(self) -> Progress:  # noqa: PYI034
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
-            from rich.progress import Progress as RichProgress
-
-            self._bar = RichProgress(
-                TextColumn("[bold]evaluating"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]}"),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-            )
-            self._bar.__enter__()
-            self._task = self._bar.add_task("eval", total=self.total, rate="")
-        return self
-
-    def advance(self, n: int) -> None:
-        self.done += n
-        if self._bar is not None:
-            rate = self.done / max(time.perf_counter() - self.start, 1e-9)
-            self._bar.update(self._task, advance=n, rate=f"{rate:,.0f} examples/s")
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
 
 
 # --------------------------------------------------------------------------------------------------
