@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import PrivateAttr
 
 from cardsmith.card.model import Card
+from cardsmith.errors import WriteRefusedError
 
 if TYPE_CHECKING:  # pragma: no cover
     from cardsmith.audit.report import AuditReport
@@ -124,13 +125,19 @@ class ModelCard(Card):
         """Upload this card as ``README.md`` of ``repo_id`` through ``huggingface_hub.HfApi.upload_file``.
 
         The bytes uploaded are exactly :meth:`to_markdown`; the metadata is first checked the way
-        huggingface_hub reads it (:meth:`to_hub_card` raises on an invalid ``model-index``). Returns
-        what ``upload_file`` returns (the commit's URL/info).
+        huggingface_hub reads it: metadata it rejects (an invalid ``model-index``) raises
+        :class:`~cardsmith.errors.WriteRefusedError` and nothing is uploaded. Returns what
+        ``upload_file`` returns (the commit's URL/info).
         """
         from huggingface_hub import HfApi
 
         text = self.to_markdown()
-        self.to_hub_card()
+        try:
+            self.to_hub_card()
+        except ValueError as exc:
+            raise WriteRefusedError(
+                f"not pushed to {repo_id}: huggingface_hub rejects this card's metadata: {exc}"
+            ) from None
         return HfApi(token=token).upload_file(
             path_or_fileobj=text.encode("utf-8"),
             path_in_repo="README.md",

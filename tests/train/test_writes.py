@@ -465,6 +465,20 @@ def test_push_to_hub_uploads_the_card_through_huggingface_hub(monkeypatch: pytes
     assert calls[0]["data"] == text.encode("utf-8")
 
 
+def test_push_to_hub_refuses_metadata_huggingface_hub_rejects(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An invalid model-index is a cardsmith error naming the repository, and nothing is uploaded."""
+    from huggingface_hub import HfApi
+
+    from cardsmith import ModelCard
+    from cardsmith.errors import WriteRefusedError
+
+    calls: list[object] = []
+    monkeypatch.setattr(HfApi, "upload_file", lambda self, **kwargs: calls.append(kwargs))
+    with pytest.raises(WriteRefusedError, match=r"not pushed to org/name: huggingface_hub rejects"):
+        ModelCard.from_markdown(NO_TASK).push_to_hub("org/name")
+    assert calls == []
+
+
 # --------------------------------------------------------------------------------------------------
 # model-index-invalid
 # --------------------------------------------------------------------------------------------------
