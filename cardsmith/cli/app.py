@@ -15,7 +15,13 @@ from typing import Any
 
 import click
 
-from cardsmith.cli.bulk import audit_from_options, run_audit_from, run_verify_from, verify_from_options
+from cardsmith.cli.bulk import (
+    audit_from_args,
+    audit_from_options,
+    json_lines,
+    verify_from_args,
+    verify_from_options,
+)
 from cardsmith.cli.commands import run_audit, run_hook, split_names
 from cardsmith.cli.exits import FINDINGS, OK, exit_for
 from cardsmith.cli.formats import FORMATS, print_reports
@@ -65,9 +71,13 @@ def audit(
     the others are still audited (exit 1); exit 2 only when nothing at all could be read.
     --from SOURCE audits a whole dump or tree, one JSON line per card.
     """
-    code = run_audit_from(paths, split_names(select), split_names(ignore), bulk)
-    if code is not None:
-        sys.exit(code)
+    from_args = audit_from_args(paths, bulk)
+    if from_args is not None:
+        from cardsmith.bulk.run import audit_from
+
+        sys.exit(
+            audit_from(select=split_names(select), ignore=split_names(ignore), locate=json_lines, **from_args)
+        )
     level = min_severity or ("warning" if quiet else "info")
     sys.exit(run_audit(list(paths), fmt, split_names(select), split_names(ignore), level))
 
@@ -115,9 +125,15 @@ def verify(
     """Audit a Hub repository or local model folder; with --rerun, reproduce its numbers.
 
     --from LIST verifies many (one JSON line each)."""
-    code = run_verify_from(repo, split_names(select), split_names(ignore), options)
-    if code is not None:
-        sys.exit(code)
+    from_args = verify_from_args(repo, options)
+    if from_args is not None:
+        from cardsmith.bulk.run import verify_from
+
+        sys.exit(
+            verify_from(
+                select=split_names(select), ignore=split_names(ignore), locate=json_lines, **from_args
+            )
+        )
     from cardsmith.errors import WriteRefusedError
     from cardsmith.rerun.verify import verify_repo
 

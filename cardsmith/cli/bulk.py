@@ -1,7 +1,9 @@
 """The ``--from`` options of ``cardsmith audit`` and ``cardsmith verify`` (bulk runs, :mod:`cardsmith.bulk`).
 
-``app.py`` adds them to its commands with :func:`audit_from_options` / :func:`verify_from_options` and
-hands over to :func:`run_audit_from` / :func:`run_verify_from` when ``--from`` is given.
+``app.py`` adds them to its commands with :func:`audit_from_options` / :func:`verify_from_options`;
+when ``--from`` is given, :func:`audit_from_args` / :func:`verify_from_args` check them and give the
+arguments with which ``app.py`` calls :mod:`cardsmith.bulk.run` (:func:`json_lines` locates the
+findings for the JSON lines).
 """
 
 from __future__ import annotations
@@ -120,34 +122,30 @@ def json_lines(report: Any, text: str | None) -> list[int | None]:
     return [located.locate(f.location) for f in report.findings]
 
 
-def run_audit_from(
-    paths: tuple[str, ...], select: list[str] | None, ignore: list[str] | None, options: dict[str, Any]
-) -> int | None:
-    """The exit code of ``audit --from``; ``None`` when ``--from`` is not given (a plain audit)."""
+def audit_from_args(paths: tuple[str, ...], options: dict[str, Any]) -> dict[str, Any] | None:
+    """The keyword arguments of :func:`cardsmith.bulk.run.audit_from` for ``audit --from``, the bulk
+    options taken out of ``options``; ``None`` when ``--from`` is not given (a plain audit)."""
     bulk = _bulk(options)
-    source = bulk.pop("source")
-    if source is None:
+    if bulk["source"] is None:
+        del bulk["source"]
         _check_alone(bulk, "SOURCE")
         if not paths:
             raise click.UsageError("give the cards to audit: PATH... or --from SOURCE")
         return None
     if paths:
         raise click.UsageError("give PATH... or --from SOURCE, not both")
-    from cardsmith.bulk.run import audit_from
-
-    return audit_from(source, select=select, ignore=ignore, locate=json_lines, **bulk)
+    return bulk
 
 
-def run_verify_from(
-    repo: str | None, select: list[str] | None, ignore: list[str] | None, options: dict[str, Any]
-) -> int | None:
-    """The exit code of ``verify --from``; ``None`` when ``--from`` is not given (one repo).
+def verify_from_args(repo: str | None, options: dict[str, Any]) -> dict[str, Any] | None:
+    """The keyword arguments of :func:`cardsmith.bulk.run.verify_from` for ``verify --from``; ``None``
+    when ``--from`` is not given (one repo).
 
     The bulk options are taken out of ``options``; what is left are ``verify``'s own options.
     """
     bulk = _bulk(options)
-    source = bulk.pop("source")
-    if source is None:
+    if bulk["source"] is None:
+        del bulk["source"]
         _check_alone(bulk, "LIST")
         if repo is None:
             raise click.UsageError("give the repo to verify: REPO or --from LIST")
@@ -156,8 +154,6 @@ def run_verify_from(
         raise click.UsageError("give REPO or --from LIST, not both")
     if options.get("write"):
         raise click.UsageError("--write is for one repo at a time, not for --from LIST")
-    from cardsmith.bulk.run import verify_from
-
     rerun = bool(options.get("rerun"))
     if not rerun:  # as for one repo: data options without --rerun are a mistake, not a no-op
         given = [
@@ -177,13 +173,4 @@ def run_verify_from(
         and not (k == "device" and v == "auto")
         and not (k == "dtype" and v == "fp32")
     }
-    return verify_from(
-        source,
-        locate=json_lines,
-        rerun=rerun,
-        select=select,
-        ignore=ignore,
-        trust_remote_code=trust_remote_code,
-        defaults=defaults,
-        **bulk,
-    )
+    return {**bulk, "rerun": rerun, "trust_remote_code": trust_remote_code, "defaults": defaults}

@@ -1,4 +1,4 @@
-"""The ``cardsmith`` console script: a fast path for ``audit`` and ``hook run``, click for everything else.
+"""The fast path of the ``cardsmith`` console script: ``audit`` and ``hook run`` without click.
 
 A pre-push hook runs ``cardsmith hook run`` (or ``cardsmith audit`` through pre-commit) on every push,
 so start-up time matters. Importing click and building the command tree costs about as much as
@@ -7,14 +7,13 @@ auditing a card, so the common invocations of ``audit`` (paths, ``--format``, ``
 the option values (:data:`cardsmith.cli.formats.FORMATS`), the commands' bodies
 (:func:`run_audit`, :func:`run_hook`, which the click commands call too) and the one error table
 (:func:`cardsmith.cli.exits.exit_for`). Anything else - another command, ``--help``, an unknown or
-malformed option - goes through :func:`cardsmith.cli.app.main`, which owns usage checks.
+malformed option - is not served here (:func:`run_fast` returns ``None``): the dispatcher,
+:func:`cardsmith.__main__.main`, hands it to :func:`cardsmith.cli.app.main`, which owns usage checks.
 """
 
 from __future__ import annotations
 
-import gc
 import os
-import sys
 
 from cardsmith.cli.commands import run_audit, run_hook, split_names
 from cardsmith.cli.exits import exit_for
@@ -91,58 +90,21 @@ def parse_audit_args(argv: list[str]) -> tuple[list[str], str, list[str], list[s
     return paths, fmt or "text", lists["--select"], lists["--ignore"]
 
 
-def _run(args: list[str], *, gc_paused: bool = False) -> tuple[int, bool]:
-    """The exit code, and whether the fast path produced it. ``gc_paused``: the caller disabled the
-    cyclic garbage collector for the fast path; it is enabled again for anything else."""
+def run_fast(args: list[str]) -> int | None:
+    """The exit code of ``args`` when the fast path serves them (a plain ``audit``, ``hook run``), else
+    ``None``: :mod:`cardsmith.__main__` then hands them to the click app."""
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")  # see cardsmith.cli.app.main
-    if not os.environ.get("CARDSMITH_NO_FAST_PATH"):
-        audit = parse_audit_args(args)
-        hook = parse_hook_args(args) if audit is None else None
-        if audit is not None or hook is not None:
-            try:
-                if audit is not None:
-                    paths, fmt, select, ignore = audit
-                    return run_audit(
-                        paths, fmt, split_names(select), split_names(ignore), MIN_SEVERITY[0]
-                    ), True
-                assert hook is not None
-                return run_hook(*hook), True
-            except BaseException as exc:  # noqa: BLE001 - the one error table, as the click CLI
-                return exit_for(exc), True
-    if gc_paused:
-        gc.enable()
-    from cardsmith.cli.app import main as cli_main
-
-    return cli_main(args), False
-
-
-def main(argv: list[str] | None = None) -> int:
-    """The CLI (``python -m cardsmith``): the same behaviour and exit codes as :func:`cardsmith.cli.app.main`."""
-    return _run(sys.argv[1:] if argv is None else list(argv))[0]
-
-
-def console_main() -> None:
-    """The ``cardsmith`` console script: :func:`main`, then exit.
-
-    After a fast-path audit, whose output is flushed, the process ends with ``os._exit``: tearing
-    down an interpreter that has loaded pydantic takes about as long as auditing a card, and an
-    audit leaves nothing to clean up (no files, threads or atexit handlers of its own). The fast
-    path also runs without the cyclic garbage collector; any other command runs with it.
-    """
-    # The garbage collector would run some 40 times while pydantic and the card models load, and
-    # find a few hundred objects at most: not worth its time in a process that exits right after.
-    # (The console script, cardsmith.__main__.console_main, pauses it before the first import.)
-    gc.disable()
-    code, fast = _run(sys.argv[1:], gc_paused=True)
-    if fast:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except Exception:  # noqa: BLE001 - e.g. a closed pipe: let the normal exit report it
-            sys.exit(code)
-        os._exit(code)
-    sys.exit(code)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    if os.environ.get("CARDSMITH_NO_FAST_PATH"):
+        return None
+    audit = parse_audit_args(args)
+    hook = parse_hook_args(args) if audit is None else None
+    if audit is None and hook is None:
+        return None
+    try:
+        if audit is not None:
+            paths, fmt, select, ignore = audit
+            return run_audit(paths, fmt, split_names(select), split_names(ignore), MIN_SEVERITY[0])
+        assert hook is not None
+        return run_hook(*hook)
+    except BaseException as exc:  # noqa: BLE001 - the one error table, as the click CLI
+        return exit_for(exc)

@@ -29,6 +29,7 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 
 from locations import CORPUS, REPO, require_corpus
 
+from cardsmith.__main__ import main as entry_main
 from cardsmith.api import ModelCard
 from cardsmith.audit.config import _may_configure_cardsmith
 from cardsmith.audit.engine import audit_card
@@ -330,7 +331,7 @@ def test_fast_path_answers_as_the_click_cli(argv: list[str], capsys: pytest.Capt
         "{folder}": [str(SEED_FILES[0].parent)],
     }
     args = [x for a in argv for x in subst.get(a, [a])]
-    fast_code = _entry.main(args)
+    fast_code = entry_main(args)
     fast = capsys.readouterr()
     slow_code = cli_main(args)
     slow = capsys.readouterr()
@@ -340,7 +341,7 @@ def test_fast_path_answers_as_the_click_cli(argv: list[str], capsys: pytest.Capt
 def test_audit_path_builds_no_validator_and_imports_no_click() -> None:
     code = (
         "import sys, io, contextlib\n"
-        "from cardsmith.cli.fast import main\n"
+        "from cardsmith.__main__ import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         f"    main(['audit', '--format', 'json', *{[str(p) for p in SEED_FILES]!r}])\n"
         "import cardsmith.card.model as s, cardsmith.audit.report as r\n"
