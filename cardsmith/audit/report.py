@@ -46,6 +46,11 @@ class ReproducedMetric(BaseModel):
     reproduced: float | None
     match: bool
     note: str | None = None
+    within: str | None = Field(
+        default=None,
+        description="Set when the match holds only within this band, not the printed rounding "
+        "(a masked LM's random masking: its sampling error); such a number is not recorded by --write.",
+    )
 
 
 class Reproduction(BaseModel):

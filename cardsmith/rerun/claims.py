@@ -160,6 +160,7 @@ def compare(
                 reproduced=verdict.value,
                 match=verdict.match,
                 note=verdict.note,
+                within=verdict.within,
             )
         elif key is None or key not in result.values:
             metrics.append(

@@ -64,11 +64,11 @@ def write_refusal(reproduction: Reproduction, failures: list[tuple[Claim, Reprod
             f"the rerun used a subset ({reproduction.examples} examples, --max-examples); only numbers "
             "proved on the full split are recorded"
         )
-    comparison = str((reproduction.settings or {}).get("comparison", ""))
-    if "sampling error" in comparison:
+    banded = [m for m in reproduction.metrics if m.match and m.within]
+    if banded:
         return (
-            f"the rerun matches only {comparison} (random masking): a number known only within its "
-            "sampling error is not recorded as reproduced"
+            f"the rerun matches {', '.join(m.name for m in banded)} only within {banded[0].within}: "
+            "a number known only within such a band is not recorded as reproduced"
         )
     if failures:
         refuted = ", ".join(

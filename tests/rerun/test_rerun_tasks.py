@@ -197,6 +197,7 @@ def test_masked_lm_within_sampling_error(masked: dict[str, Any]) -> None:
     )
     assert all(r.match for r in result.metrics.values()), result.metrics
     assert "sampling error" in result.settings["comparison"]
+    assert all(r.within and "sampling error" in r.within for r in result.metrics.values())
     assert "sd" in result.metrics["loss"].note
     # the Trainer's own (random) masking is one draw: its loss is not the seeds' mean, but within the band
     logged = _last_eval(masked["trainer"])

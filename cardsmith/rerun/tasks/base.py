@@ -94,6 +94,8 @@ class Verdict:
     value: float
     match: bool
     note: str | None = None
+    #: The band the match holds within when it is not the printed rounding (see ``ReproducedMetric.within``).
+    within: str | None = None
 
 
 @dataclass

@@ -264,6 +264,9 @@ class Reproduced:
     value: float
     match: bool
     note: str = ""
+    #: Set when the match holds only within a band, not the printed rounding (masked LM's random
+    #: masking: "sampling error (3 sd over the masking seeds)"); such a number is no proof to record.
+    within: str | None = None
 
 
 @dataclass

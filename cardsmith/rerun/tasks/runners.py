@@ -329,7 +329,8 @@ def run_protocol(task: str, ctx: Any) -> Any:
     )
     result = run_task(req)
     verdicts = {
-        key: Verdict(value=r.value, match=r.match, note=r.note or None) for key, r in result.metrics.items()
+        key: Verdict(value=r.value, match=r.match, note=r.note or None, within=r.within)
+        for key, r in result.metrics.items()
     }
     return TaskResult(
         values={},
