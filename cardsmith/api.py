@@ -53,8 +53,7 @@ class ModelCard(Card):
     @classmethod
     def from_trainer(cls, trainer: Any, **kwargs: Any) -> ModelCard:
         """Build an accurate card from a ``transformers.Trainer`` after ``trainer.train()``."""
-        from cardsmith.train.callback import live_num_labels
-        from cardsmith.train.from_trainer import card_from_trainer
+        from cardsmith.train.from_trainer import card_from_trainer, live_num_labels
 
         card = cls.of(card_from_trainer(trainer, **kwargs))
         card._num_labels = live_num_labels(getattr(trainer, "model", None))

@@ -244,3 +244,24 @@ _NOT_HUB_BUILDERS = {
     "sql",
     "videofolder",
 }
+
+
+def live_num_labels(model: Any) -> int | None:
+    """The number of labels of a live classification model (``id2label``, else ``num_labels``).
+
+    Only models with a classification head count (their class name says ``Classification``): every
+    ``PretrainedConfig`` has ``num_labels`` (2 by default), which means nothing for a language model.
+    """
+    seen = 0
+    while model is not None and seen < 4:  # DDP / PEFT wrappers keep the model in .module / .base_model
+        name = type(model).__name__
+        config = getattr(model, "config", None)
+        if "Classification" in name and config is not None:
+            id2label = getattr(config, "id2label", None)
+            if isinstance(id2label, dict) and len(id2label) >= 2:
+                return len(id2label)
+            n = getattr(config, "num_labels", None)
+            return n if isinstance(n, int) and not isinstance(n, bool) and n >= 2 else None
+        model = getattr(model, "module", None) or getattr(model, "base_model", None)
+        seen += 1
+    return None

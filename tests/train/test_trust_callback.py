@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import tiny
 
 from cardsmith import CardCallback, ModelCard
-from cardsmith.train.callback import live_num_labels
+from cardsmith.train.from_trainer import live_num_labels
 
 
 def test_chance_level_loss_fires_from_the_callback_before_config_json_exists(tmp_path: Path) -> None:
