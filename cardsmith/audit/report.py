@@ -92,6 +92,13 @@ class AuditReport(BaseModel):
     def names(self) -> list[str]:
         return [f.name for f in self.findings]
 
+    def at_least(self, min_severity: str) -> "AuditReport":
+        """This report with the findings below ``min_severity`` left out (``--min-severity``,
+        ``--quiet``); errors are always kept, so the exit code is the same either way."""
+        floor = SEVERITY_ORDER[min_severity]
+        kept = [f for f in self.findings if SEVERITY_ORDER.get(f.severity, 0) <= floor]
+        return self if len(kept) == len(self.findings) else self.model_copy(update={"findings": kept})
+
     def to_json_dict(self) -> dict[str, object]:
         from cardsmith.card.plain import plain_dump  # model_dump(mode="json"), without building serializers
 

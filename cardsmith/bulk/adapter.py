@@ -99,6 +99,7 @@ def _audit_result(item: Item, report: Any, path: str, settings: Settings, text: 
     """A card's report as its entry; a card that could not be read also gets ``error``, the reason."""
     from cardsmith.audit.paths import is_unreadable
 
+    report = report.at_least(settings.min_severity)
     error = None
     if is_unreadable(report):
         messages = [f.message for f in report.findings if f.name == "unreadable-card"]

@@ -41,6 +41,8 @@ class Settings:
     #: verify options for every item (a list line's own options override them)
     defaults: dict[str, Any] = field(default_factory=dict)
     trust_remote_code: bool = False
+    #: audit: findings below this severity are left out of the lines (``--min-severity``, ``--quiet``)
+    min_severity: str = "info"
     #: ``locate(report, text)`` -> the 1-based card line of each finding (or None): the JSON format's
     #: ``location.line``, handed down by the command line that owns that format; ``text`` is the card's
     #: text when the item carried it (a dump), else None (the report's path is read).

@@ -66,10 +66,12 @@ def audit_from(
     item_timeout: float | None = None,
     progress: bool | None = None,
     locate: Callable[[Any, str | None], list[int | None]] | None = None,
+    min_severity: str = "info",
 ) -> int:
     """Audit every card of ``source`` (see :mod:`cardsmith.bulk.sources`).
 
-    ``locate`` gives the findings' card lines (see :class:`~cardsmith.bulk.items.Settings`)."""
+    ``locate`` gives the findings' card lines (see :class:`~cardsmith.bulk.items.Settings`); findings
+    below ``min_severity`` are left out of the lines and the summary."""
     check_rule_names(select, ignore)
     opened = open_audit_source(source, card_column=card_column, id_column=id_column)
     settings = Settings(
@@ -77,6 +79,7 @@ def audit_from(
         select=tuple(select) if select is not None else None,
         ignore=tuple(ignore) if ignore is not None else None,
         locate=locate,
+        min_severity=min_severity,
     )
     return _execute(
         opened,

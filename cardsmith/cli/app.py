@@ -19,6 +19,7 @@ from cardsmith.cli.bulk import (
     audit_from_args,
     audit_from_options,
     json_lines,
+    no_format_with_from,
     verify_from_args,
     verify_from_options,
 )
@@ -72,13 +73,20 @@ def audit(
     --from SOURCE audits a whole dump or tree, one JSON line per card.
     """
     from_args = audit_from_args(paths, bulk)
+    level = min_severity or ("warning" if quiet else "info")
     if from_args is not None:
         from cardsmith.bulk.run import audit_from
 
+        no_format_with_from()
         sys.exit(
-            audit_from(select=split_names(select), ignore=split_names(ignore), locate=json_lines, **from_args)
+            audit_from(
+                select=split_names(select),
+                ignore=split_names(ignore),
+                locate=json_lines,
+                min_severity=level,
+                **from_args,
+            )
         )
-    level = min_severity or ("warning" if quiet else "info")
     sys.exit(run_audit(list(paths), fmt, split_names(select), split_names(ignore), level))
 
 
@@ -129,6 +137,7 @@ def verify(
     if from_args is not None:
         from cardsmith.bulk.run import verify_from
 
+        no_format_with_from()
         sys.exit(
             verify_from(
                 select=split_names(select), ignore=split_names(ignore), locate=json_lines, **from_args

@@ -110,6 +110,16 @@ def _check_alone(used: dict[str, Any], what: str) -> None:
         raise click.UsageError(f"{', '.join(given)} {verb} only to a bulk run: add --from {what}")
 
 
+def no_format_with_from() -> None:
+    """A bulk run writes JSON lines: a ``--format`` given with ``--from`` is a usage error, not a no-op."""
+    ctx = click.get_current_context()
+    if ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError(
+            "--format applies to one audit or verify; with --from every item is a JSON line "
+            "(--output FILE, default stdout) and the summary is text (--summary FILE for JSON)"
+        )
+
+
 def json_lines(report: Any, text: str | None) -> list[int | None]:
     """The 1-based card line of each finding of ``report``, as the JSON format gives it (``text``: the
     card's text when it came from a dump, else the report's path is read)."""

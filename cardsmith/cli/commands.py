@@ -14,18 +14,6 @@ def split_names(values: list[str] | tuple[str, ...]) -> list[str] | None:
     return out or None
 
 
-#: ``--min-severity`` levels, and what each keeps.
-SEVERITIES = ("info", "warning", "error")
-
-
-def at_least(reports: list[Any], min_severity: str) -> list[Any]:
-    """The reports with the findings below ``min_severity`` left out (``--quiet`` is ``warning``)."""
-    keep = set(SEVERITIES[SEVERITIES.index(min_severity) :])
-    if keep == set(SEVERITIES):
-        return reports
-    return [r.model_copy(update={"findings": [f for f in r.findings if f.severity in keep]}) for r in reports]
-
-
 def run_audit(
     paths: list[str], fmt: str, select: list[str] | None, ignore: list[str] | None, min_severity: str = "info"
 ) -> int:
@@ -52,7 +40,7 @@ def run_audit(
             f"nothing could be read: {first.removeprefix('cannot read this card: ').removeprefix('cannot read ')}{more}"
         )
     code = FINDINGS if any(r.has_errors for r in reports) else OK
-    print_reports(at_least(reports, min_severity), fmt)
+    print_reports([r.at_least(min_severity) for r in reports], fmt)
     return code
 
 

@@ -216,3 +216,22 @@ def test_reruns_default_to_one_worker_per_gpu(tmp_path: Path, capsys: Any, monke
     )
     data = json.loads(summary.read_text())
     assert code == 1 and data["workers"] == 3 and data["failed"] == 4
+
+
+def test_min_severity_filters_the_lines_and_format_is_refused(tmp_path: Path, capsys: Any) -> None:
+    """--quiet/--min-severity leave lesser findings out of the lines; --format has no meaning there."""
+    seeds = str(ROOT / "fixtures" / "seeds")
+    severities = {}
+    for flags in ([], ["--quiet"], ["--min-severity", "error"]):
+        output = tmp_path / f"out{len(severities)}.jsonl"
+        code, _out, _err = _run(
+            ["audit", "--from", seeds, "--output", str(output), "--workers", "1", *flags], capsys
+        )
+        assert code == 1  # the errors stay, whatever is shown
+        severities[tuple(flags)] = {f["severity"] for e in _jsonl(output.read_text()) for f in e["findings"]}
+    assert severities[()] == {"error", "warning", "info"}
+    assert severities[("--quiet",)] == {"error", "warning"}
+    assert severities[("--min-severity", "error")] == {"error"}
+    for command in (["audit", "--from", seeds], ["verify", "--from", str(tmp_path / "list.txt")]):
+        code, _out, err = _run([*command, "--format", "json"], capsys)
+        assert code == 2 and "--format applies to one audit or verify" in err, err
