@@ -155,7 +155,7 @@ def test_claims_from_headline_table_and_model_index() -> None:
     assert [(c.name, c.source) for c in claims] == [("Matthews Correlation", "model-index")]
 
 
-def test_card_dataset_andeval_batch_size() -> None:
+def test_card_dataset_and_eval_batch_size() -> None:
     from cardsmith.rerun.claims import eval_batch_size
     from cardsmith.rerun.data import card_dataset
 
