@@ -28,6 +28,7 @@ RULES: tuple[Rule, ...] = build_registry(
         contradictions.progress_not_monotonic,
         contradictions.metric_out_of_range,
         contradictions.f1_not_harmonic_mean,
+        contradictions.loss_too_low_for_accuracy,
         contradictions.batch_size_inconsistent,
         contradictions.epochs_exceed_config,
         contradictions.multi_gpu_one_device,

@@ -758,6 +758,124 @@ def f1_not_harmonic_mean(ctx: AuditContext) -> Iterator[Hit]:
             )
 
 
+#: Names of a plain (top-1) accuracy: balanced or per-class accuracies count errors otherwise.
+_PLAIN_ACCURACY = {
+    "accuracy",
+    "acc",
+    "overall accuracy",
+    "validation accuracy",
+    "val accuracy",
+    "test accuracy",
+}
+#: Metric kinds of cards whose loss is not one softmax cross-entropy per counted prediction: multi-label
+#: (ROC AUC, Jaccard: a loss averaged over labels) and sequence-to-sequence (a loss over tokens).
+_NOT_ONE_SOFTMAX = {"auc", "jaccard", "rouge", "bleu", "chrf", "meteor", "error_rate"}
+_MULTI_LABEL_WORDS = ("multi-label", "multi_label", "multilabel", "hamming", "subset")
+
+
+def _softmax_classifier(ctx: AuditContext) -> bool:
+    """Whether nothing on the card says its loss is other than one cross-entropy per prediction."""
+    f = ctx.facts
+    names = [c.name for c in f.columns] + [m.name for m in ctx.card.headline]
+    if any(metric_kind(n) in _NOT_ONE_SOFTMAX or "gen len" in norm_name(n) for n in names):
+        return False
+    meta = ctx.card.metadata.data if isinstance(ctx.card.metadata.data, dict) else {}
+    words = " ".join([*names, str(meta.get("tags", "")), str(meta.get("pipeline_tag", ""))]).lower()
+    return not any(w in words for w in _MULTI_LABEL_WORDS)
+
+
+@rule(
+    "loss-too-low-for-accuracy",
+    "CS112",
+    "warning",
+    "the evaluation loss is below ln 2 x (1 - accuracy), the least a cross-entropy loss can be at that accuracy",
+)
+def loss_too_low_for_accuracy(ctx: AuditContext) -> Iterator[Hit]:
+    """
+    What it does:
+        A classifier predicts the class of highest probability, so an example it gets wrong gave
+        the true class a probability of at most 1/2 and costs a cross-entropy of at least ln 2: the
+        mean cross-entropy is at least ln 2 x (1 - accuracy) (times 1 - label_smoothing_factor when
+        the card prints one). Each row's validation loss and plain accuracy, and the headline's
+        Loss and Accuracy, are compared with that bound at the most favourable end of their printed
+        rounding. Cards whose metrics read as multi-label (ROC AUC, Jaccard, Hamming, subset
+        accuracy) or sequence-to-sequence (ROUGE, BLEU, WER, Gen Len) are not checked: their loss
+        is averaged over labels or tokens.
+    Why is this bad:
+        A loss that low cannot be the cross-entropy of the predictions the accuracy counts: the
+        accuracy or the loss is wrong (a broken compute_metrics, a cell from another run), or the
+        loss is not plain cross-entropy (focal, class-weighted) or comes from other examples.
+    Example:
+        | Validation Loss 0.1203 | Accuracy 0.5120 |   <- at least ln 2 x 0.4880 = 0.3383
+    """
+    f = ctx.facts
+    if not _softmax_classifier(ctx):
+        return
+    hp = ctx.card.hyperparameters
+    smoothing = hp.label_smoothing_factor if hp is not None and hp.label_smoothing_factor else 0.0
+    if not 0.0 <= smoothing < 1.0:
+        return
+    factor = math.log(2) * (1.0 - smoothing)
+
+    def bound(acc: Cell, percent: bool) -> float | None:
+        """The least loss the printed accuracy allows, or None when it allows any."""
+        if not is_finite_number(acc):
+            return None
+        assert acc.value is not None
+        scale = 100.0 if percent else 1.0
+        error = 1.0 - (acc.value + acc.half_ulp) / scale
+        return factor * error if error > 0 else None
+
+    def fires(loss: Cell | None, least: float | None) -> bool:
+        if least is None or not is_finite_number(loss):
+            return False
+        assert loss is not None and loss.value is not None
+        return loss.value + loss.half_ulp + EPS < least
+
+    def message(where: str, loss_name: str, loss: Cell, acc_name: str, acc: Cell, least: float) -> str:
+        smoothed = f" x (1 - label smoothing {smoothing:g})" if smoothing else ""
+        return (
+            f"{loss_name} {cell_text(loss)}{where} is below ln 2{smoothed} x (1 - {acc_name} {cell_text(acc)}) = "
+            f"{least:.4f}, the least a cross-entropy loss can be when that share of the examples is "
+            "misclassified: the accuracy or the loss is wrong, or the loss is not the plain "
+            "cross-entropy of these predictions (focal or class-weighted loss, other examples)"
+        )
+
+    flagged: set[tuple[str, str]] = set()
+    val = f.val_loss
+    acc_col = next((c for c in f.metrics if norm_name(c.name) in _PLAIN_ACCURACY), None)
+    if val is not None and acc_col is not None:
+        for row, loss, acc in zip(f.rows, f.cells(val), f.cells(acc_col)):
+            if acc is None or loss is None:
+                continue
+            least = bound(acc, acc_col.scale == "percent")
+            if fires(loss, least):
+                assert least is not None
+                flagged.add((loss.text.strip(), acc.text.strip()))
+                yield (
+                    message(f" in {f.row_label(row)}", val.name, loss, acc_col.name, acc, least),
+                    table_location(f, row, val),
+                )
+    head = {norm_name(m.name): m for m in ctx.card.headline}
+    loss_m = head.get("loss") or head.get("validation loss")
+    acc_m = next((head[n] for n in _PLAIN_ACCURACY if n in head), None)
+    if loss_m is None or acc_m is None:
+        return
+    if (loss_m.value.text.strip(), acc_m.value.text.strip()) in flagged:
+        return  # the headline repeats a row already reported
+    acc_cell = acc_m.value
+    percent = f.scale == "percent" or (
+        acc_cell.value is not None and acc_cell.value > 1.0 + acc_cell.half_ulp
+    )
+    least = bound(acc_cell, percent)
+    if fires(loss_m.value, least):
+        assert least is not None
+        yield (
+            message(" in the headline", loss_m.name, loss_m.value, acc_m.name, acc_cell, least),
+            place(section=HEADLINE, column=loss_m.name),
+        )
+
+
 @rule(
     "batch-size-inconsistent",
     "CS110",
