@@ -4,7 +4,7 @@ The dump is made from ``../shared/corpus`` (its 156 real cards, copied ``--copie
 in a temporary folder; the cards never enter the repository. Measured, on the same dump and the same
 output format (one JSON line per card, written and flushed as it arrives):
 
-- ``one process``: the adapter (``cardsmith.bulk.adapter.run_item``) over the streamed dump in this
+- ``one process``: the adapter (``cardsmith.bulk.run.run_item``) over the streamed dump in this
   process, no pool: what the audit costs without any engine;
 - ``--engine local --workers N``: the process pool;
 - ``--engine ray --workers N``: Ray Data on a local Ray cluster, once with the cluster's start-up
@@ -61,8 +61,8 @@ def timed(run: Callable[[], None]) -> tuple[float, float]:
 
 
 def one_process(dump: Path, output: Path) -> None:
-    from cardsmith.bulk.adapter import run_item
     from cardsmith.bulk.items import Settings
+    from cardsmith.bulk.run import run_item
     from cardsmith.bulk.sources import open_audit_source
 
     settings = Settings()

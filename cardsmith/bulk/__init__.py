@@ -5,13 +5,14 @@
   options.
 - :mod:`~cardsmith.bulk.items`: what a run hands around (an item, the run's settings, an item's result:
   one JSON line, the card report of the JSON format plus ``id`` and ``error``).
-- :mod:`~cardsmith.bulk.adapter` is the ONE adapter between a bulk item and cardsmith's audit and verify:
-  one item in, its result out.
+- :mod:`~cardsmith.bulk.run` is the ONE adapter between a bulk item and cardsmith's audit and verify:
+  ``audit --from`` / ``verify --from`` set up, then one item in, its result out (:func:`~cardsmith.bulk.run.run_item`).
 - :mod:`~cardsmith.bulk.engines` runs an item function over the items, whatever it is: ``local`` (a
   process pool with failure isolation) or ``ray`` (Ray tasks, and Ray Data over Parquet dumps); both
   give the same lines.
 - :mod:`~cardsmith.bulk.output` appends each line as it arrives, resumes, and sums the run up.
-- :mod:`~cardsmith.bulk.run` ties them together for the CLI.
+- :mod:`~cardsmith.bulk.pipeline` runs an item function over a source with an engine into the output:
+  resume, progress, Ctrl-C and SIGTERM, the summary.
 
 Nothing here imports pyarrow or ray unless a run needs them: the plain audit path stays light.
 """

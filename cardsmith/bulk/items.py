@@ -4,7 +4,7 @@ A result is the JSON line the output file gets (the card report of ``--format js
 and, for an item that failed, ``"error"`` with the reason) and the few facts the summary needs. An
 engine runs an item function (:func:`call_safely`) and gives :func:`failure` to an item its worker
 could not finish (crash, timeout, out of memory), so the lines are the same whichever engine ran
-them. What an item function does with the auditor and the verifier is :mod:`cardsmith.bulk.adapter`'s.
+them. What an item function does with the auditor and the verifier is :mod:`cardsmith.bulk.run`'s.
 """
 
 from __future__ import annotations

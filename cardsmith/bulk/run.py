@@ -1,53 +1,33 @@
-"""``cardsmith audit --from`` and ``cardsmith verify --from``: a source, an engine, an output file.
+"""``cardsmith audit --from`` and ``cardsmith verify --from``: THE adapter between a bulk item and
+cardsmith's audit and verify.
 
-:func:`audit_from` and :func:`verify_from` return the command's exit code: 0 = no item with an
-error-severity finding or a failure, 1 = at least one, 130 = interrupted (what was written stays;
-``--resume`` finishes the run). Bad options, a missing source or an unreachable cluster raise
-:class:`~cardsmith.errors.CardsmithError` (exit 2) before anything is written.
+:func:`audit_from` and :func:`verify_from` open the source, set the run up and hand :func:`run_item`
+(with :func:`preload`, which a worker runs before its first item) to :func:`cardsmith.bulk.pipeline.execute`.
+They return the command's exit code: 0 = no item with an error-severity finding or a failure, 1 = at
+least one, 130 = interrupted (what was written stays; ``--resume`` finishes the run). Bad options, a
+missing source or an unreachable cluster raise :class:`~cardsmith.errors.CardsmithError` (exit 2)
+before anything is written.
+
+:func:`run_item` is the item function: an :class:`~cardsmith.bulk.items.Item` goes in (a card's
+text from a dump, a card path, or a repo with its verify options), its
+:class:`~cardsmith.bulk.items.Result` comes out. This is the only module of :mod:`cardsmith.bulk`
+that knows where the auditor and the verifier live.
 """
 
 from __future__ import annotations
 
-import json
-import signal
-import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cardsmith.bulk.adapter import check_rule_names, preload, run_item
-from cardsmith.bulk.engines import make_engine
-from cardsmith.bulk.items import Result, Settings, dumps_entry
-from cardsmith.bulk.output import JsonlOutput, ProgressBar, print_summary, write_summary
-from cardsmith.bulk.sources import Source, open_audit_source, open_verify_list
-from cardsmith.errors import ConfigError
+from cardsmith.bulk.items import Item, Result, Settings, failure, make_result
+from cardsmith.bulk.pipeline import execute
+from cardsmith.bulk.sources import open_audit_source, open_verify_list
+from cardsmith.errors import CardsmithError, ConfigError
 
 #: Cards per task: an audit takes milliseconds, so cards travel to workers in chunks.
 AUDIT_CHUNK = {"local": 16, "ray": 64}
-#: Lists and dumps up to this size are counted up front for the progress bar.
-_COUNT_LIMIT = 64 * 1024 * 1024
-
-
-def _total(source: Source) -> int | None:
-    if source.total is not None or source.kind not in {"paths", "list", "jsonl"}:
-        return source.total
-    try:
-        if source.location.stat().st_size > _COUNT_LIMIT:
-            return None
-        with open(source.location, "rb") as handle:
-            count = 0
-            for raw in handle:
-                text = raw.strip()
-                if text and not (source.kind != "jsonl" and text.startswith(b"#")):
-                    count += 1
-    except OSError:
-        return None
-    if source.kind == "list" and source.location.suffix.lower() == ".csv":
-        count -= 1  # the header
-    return max(0, count)
 
 
 def audit_from(
@@ -81,9 +61,11 @@ def audit_from(
         locate=locate,
         min_severity=min_severity,
     )
-    return _execute(
+    return execute(
         opened,
         settings,
+        fn=run_item,
+        prepare=preload,
         output=output,
         summary=summary,
         engine=engine,
@@ -127,9 +109,11 @@ def verify_from(
         trust_remote_code=trust_remote_code,
         locate=locate,
     )
-    return _execute(
+    return execute(
         opened,
         settings,
+        fn=run_item,
+        prepare=preload,
         output=output,
         summary=summary,
         engine=engine,
@@ -143,113 +127,199 @@ def verify_from(
     )
 
 
-def _execute(
-    source: Source,
-    settings: Settings,
-    *,
-    output: Path | None,
-    summary: Path | None,
-    engine: str,
-    workers: int | None,
-    resume: bool,
-    address: str | None,
-    item_timeout: float | None,
-    progress: bool | None,
-    chunk: int,
-    what: str,
-) -> int:
-    if workers is not None and workers < 1:
-        raise ConfigError("--workers must be at least 1")
-    if item_timeout is not None and item_timeout <= 0:
-        raise ConfigError("--item-timeout must be a positive number of seconds")
-    if engine == "local" and workers is None and settings.kind == "verify" and settings.rerun:
-        from cardsmith.bulk.engines.local import visible_gpus
+# --------------------------------------------------------------------------------------------------
+# Items
+# --------------------------------------------------------------------------------------------------
 
-        gpus = visible_gpus()
-        if gpus:  # reruns on GPUs: one worker per GPU unless --workers says otherwise
-            workers = len(gpus)
-    runner = make_engine(engine, workers=workers, item_timeout=item_timeout, address=address)
-    out = JsonlOutput(output, resume=resume)
-    skipped = out.resumed
-    total = _total(source)
-    bar = ProgressBar(f"{'audit' if settings.kind == 'audit' else 'verify'} {what}", total, enabled=progress)
-    bar.skip(skipped)
-    began = time.monotonic()
-    done_this_run = 0
-    interrupted = False
-    results: Iterator[Result] | None = None
-    previous = _stop_on_sigterm()
+
+#: verify options a list line may not set: they are the run's (``--rerun``, ``--select``...), or would
+#: let a list fetched from elsewhere run repository code or edit cards (``--trust-remote-code``, ``--write``).
+_RUN_ONLY = frozenset({"repo", "select", "ignore", "rerun", "progress", "write", "trust_remote_code"})
+
+
+#: verify options that matter without --rerun.
+_AUDIT_OPTIONS = frozenset({"revision"})
+
+
+def _reason(exc: BaseException) -> str:
+    message = " ".join(str(exc).split())[:2000]
+    if isinstance(exc, CardsmithError):
+        return message or type(exc).__name__
+    if isinstance(exc, MemoryError):
+        return "out of memory (MemoryError)" + (f": {message}" if message else "")
+    if isinstance(exc, ModuleNotFoundError):
+        return f'this needs {exc.name}: pip install "cardsmith[eval]"'
+    return f"internal error: {type(exc).__name__}: {message}"
+
+
+def preload(settings: Settings) -> None:
+    """Import what the items of ``settings`` will need, once per worker, before the first item's clock
+    starts (``--item-timeout`` measures the item, not the worker's start-up). Never raises."""
+    import contextlib
+    import importlib
+
+    modules = ["cardsmith.audit.engine", "cardsmith.audit.paths", "cardsmith.card.parse"]
+    if settings.kind == "verify":
+        modules.append("cardsmith.rerun.verify")  # torch & co. load with the first rerun (only if one runs)
+    for name in modules:
+        with contextlib.suppress(Exception):  # an item that needs it reports the failure itself
+            importlib.import_module(name)
+
+
+def check_rule_names(select: list[str] | None, ignore: list[str] | None) -> None:
+    """An unknown rule name in ``--select``/``--ignore`` is an error before the run starts."""
+    from cardsmith.audit.rules import resolve
+
+    resolve(select)
+    resolve(ignore)
+
+
+def run_item(item: Item, settings: Settings) -> Result:
+    """Audit or verify one item; never raises (a failure is the item's entry, with its reason)."""
+    if item.error is not None:
+        return failure(item, item.error)
     try:
-        if engine == "ray" and source.kind == "parquet" and source.id_column is not None:
-            results = _unique(
-                runner.run_parquet(
-                    source.files,
-                    fn=run_item,
-                    card_column=str(source.card_column),
-                    id_column=source.id_column,
-                    settings=settings,
-                    skip=set(out.done),
-                ),
-                out.done,
-            )
-        else:
-            pending = (item for item in source.items() if item.id not in out.done)
-            results = runner.run(pending, settings, fn=run_item, prepare=preload, chunk=chunk)
-        for result in results:
-            out.write(result)
-            bar.advance(result)
-            done_this_run += 1
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        if results is not None and hasattr(results, "close"):
-            results.close()
-        bar.close()
-        out.close()
-        runner.close()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-    seconds = time.monotonic() - began
-    data = out.summary.to_dict(
-        engine=engine,
-        workers=runner.workers,
-        seconds=round(seconds, 3),
-        processed=done_this_run,
-        rate=round(done_this_run / seconds, 2) if seconds > 0 else None,
-        skipped=skipped,
-        interrupted=interrupted,
-        output=str(output) if output is not None else None,
-    )
-    print_summary(data, sys.stderr if output is None else sys.stdout)
-    if summary is not None:
-        write_summary(summary, data)
-    if interrupted:
-        return 130
-    return 1 if data["cards_with_errors"] else 0
+        if settings.kind == "verify":
+            return _verify(item, settings)
+        return _audit(item, settings)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - one item never ends the run
+        return failure(item, _reason(exc))
 
 
-def _sigterm(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+# --------------------------------------------------------------------------------------------------
+# Audit
+# --------------------------------------------------------------------------------------------------
 
 
-def _stop_on_sigterm() -> Any:
-    """SIGTERM (what schedulers and ``kill`` send) stops a run as Ctrl-C does: workers stopped, summary
-    written, exit 130. The handler it replaces is returned (None off the main thread: left alone)."""
-    if threading.current_thread() is not threading.main_thread():
+def _audit(item: Item, settings: Settings) -> Result:
+    from cardsmith.audit.engine import audit_card
+    from cardsmith.audit.paths import audit_paths, unreadable
+    from cardsmith.card.parse import parse_card
+
+    select = list(settings.select) if settings.select is not None else None
+    ignore = list(settings.ignore) if settings.ignore is not None else None
+    if item.path is not None and item.text is None:
+        report = audit_paths([item.path], select=select, ignore=ignore)[0]
+        return _audit_result(item, report, item.path, settings)
+    path = item.path if item.path is not None else item.id
+    try:
+        card = parse_card(item.text or "")
+    except (CardsmithError, ValueError, RecursionError) as exc:
+        report = unreadable(path, _reason(exc), select=select, ignore=ignore, config={})
+        return _audit_result(item, report, path, settings)
+    report = audit_card(card, select=select, ignore=ignore, config={})
+    report.path = path
+    return _audit_result(item, report, path, settings, item.text)
+
+
+def _audit_result(item: Item, report: Any, path: str, settings: Settings, text: str | None = None) -> Result:
+    """A card's report as its entry; a card that could not be read also gets ``error``, the reason."""
+    from cardsmith.audit.paths import is_unreadable
+
+    report = report.at_least(settings.min_severity)
+    error = None
+    if is_unreadable(report):
+        messages = [f.message for f in report.findings if f.name == "unreadable-card"]
+        error = messages[0] if messages else "the card cannot be read"
+        return make_result(item.id, report.to_json_dict(), error, path)
+    return make_result(item.id, _report_json(report, settings, text), error, path)
+
+
+def _report_json(report: Any, settings: Settings, text: str | None = None) -> dict[str, Any]:
+    """``report`` as the JSON format writes it (with each finding's card line, when known)."""
+    data: dict[str, Any] = report.to_json_dict()
+    if settings.locate is None or not report.findings:
+        return data
+    try:
+        lines = settings.locate(report, text)
+    except Exception:  # noqa: BLE001 - line numbers are a best effort; the findings stand without them
+        return data
+    for out, line in zip(data["findings"], lines):
+        if line is not None and isinstance(out.get("location"), dict):
+            out["location"]["line"] = line
+    return data
+
+
+# --------------------------------------------------------------------------------------------------
+# Verify
+# --------------------------------------------------------------------------------------------------
+
+
+def verify_options() -> dict[str, Any]:
+    """The options a verify list line may set: ``{name: annotation}`` of ``verify_repo``'s keywords."""
+    from cardsmith.rerun.verify import verify_repo
+
+    params = inspect.signature(verify_repo).parameters
+    return {
+        name: p.annotation
+        for name, p in params.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in _RUN_ONLY
+    }
+
+
+def _coerce(name: str, value: Any, annotation: Any) -> Any:
+    """A list line's value (CSV gives strings) as the option's type; ``None`` for an empty cell."""
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    return signal.signal(signal.SIGTERM, _sigterm)
+    kinds = {part.strip() for part in str(annotation).split("|")}
+    if isinstance(value, str) and "int" in kinds:
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"option {name}: {value!r} is not a whole number") from None
+    if isinstance(value, str) and kinds == {"bool"}:
+        low = value.strip().lower()
+        if low in {"1", "true", "yes"}:
+            return True
+        if low in {"0", "false", "no"}:
+            return False
+        raise ConfigError(f"option {name}: {value!r} is not true or false")
+    return value
 
 
-def _unique(results: Iterator[Result], done: set[str]) -> Iterator[Result]:
-    """Results whose id was already written in this run (a dump with a repeated id) get ``#2``, ``#3``..."""
-    for result in results:
-        if result.id not in done:
-            yield result
-            continue
-        count = 2
-        while f"{result.id}#{count}" in done:
-            count += 1
-        new_id = f"{result.id}#{count}"
-        entry = json.loads(result.line)
-        entry["id"] = new_id
-        yield replace(result, id=new_id, line=dumps_entry(entry))
+def line_options(options: dict[str, Any]) -> dict[str, Any]:
+    """A list line's options as ``verify_repo`` keywords; an unknown or forbidden one is an error."""
+    allowed = verify_options()
+    out: dict[str, Any] = {}
+    for raw, value in options.items():
+        name = str(raw).strip().replace("-", "_")
+        if name in _RUN_ONLY:
+            raise ConfigError(f"option {raw!r} cannot be set per line (it is an option of the whole run)")
+        if name not in allowed:
+            raise ConfigError(f"unknown option {raw!r} (a list line may set: {', '.join(sorted(allowed))})")
+        coerced = _coerce(name, value, allowed[name])
+        if coerced is not None:
+            out[name] = coerced
+    return out
+
+
+def _verify(item: Item, settings: Settings) -> Result:
+    from cardsmith.rerun.verify import verify_repo
+
+    repo = item.path or item.id
+    select = list(settings.select) if settings.select is not None else None
+    ignore = list(settings.ignore) if settings.ignore is not None else None
+    options = {**settings.defaults, **line_options(item.options)}
+    if not settings.rerun:
+        # Without --rerun only the card is audited: a list's data columns (dataset, split...) wait
+        # for a run with --rerun instead of making every line an error.
+        options = {k: v for k, v in options.items() if k in _AUDIT_OPTIONS}
+    common: dict[str, Any] = {
+        "select": select,
+        "ignore": ignore,
+        "trust_remote_code": settings.trust_remote_code,
+    }
+    try:
+        report = verify_repo(repo, rerun=settings.rerun, progress=False, **common, **options)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the item's entry says why
+        reason = _reason(exc)
+        if not settings.rerun:
+            return make_result(item.id, None, reason, repo)
+        # The rerun failed: the entry still carries what the card's own audit found.
+        audit_only = {k: v for k, v in options.items() if k in _AUDIT_OPTIONS}
+        try:
+            report = verify_repo(repo, rerun=False, progress=False, **common, **audit_only)
+        except (Exception, SystemExit):  # noqa: BLE001 - the first reason is the one to report
+            return make_result(item.id, None, reason, repo)
+        return make_result(item.id, _report_json(report, settings), reason, repo)
+    return make_result(item.id, _report_json(report, settings), None, repo)

@@ -11,8 +11,8 @@ import os
 import signal
 import time
 
-from cardsmith.bulk.adapter import run_item
 from cardsmith.bulk.items import Item, Result, Settings
+from cardsmith.bulk.run import run_item
 
 
 def faulty(item: Item, settings: Settings) -> Result:

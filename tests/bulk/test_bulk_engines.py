@@ -14,9 +14,9 @@ from typing import Any
 
 from bulk_data import ROOT
 
-from cardsmith.bulk.adapter import run_item
 from cardsmith.bulk.engines.local import LocalEngine
 from cardsmith.bulk.items import Item, Result, Settings
+from cardsmith.bulk.run import run_item
 
 SEEDS = sorted((ROOT / "fixtures" / "seeds").glob("*/README.md"))
 FAULTS = {

@@ -1,8 +1,8 @@
 """What every engine shares: the item function type, the engine protocol, the feeder of chunks.
 
 An engine is a generic executor: it runs the item function it is given (``fn(item, settings)``) over
-the items, with crash and timeout isolation; which function that is (:func:`cardsmith.bulk.adapter.run_item`)
-is :mod:`cardsmith.bulk.run`'s choice."""
+the items, with crash and timeout isolation; which function that is (:func:`cardsmith.bulk.run.run_item`)
+is the caller's choice."""
 
 from __future__ import annotations
 
