@@ -96,15 +96,16 @@ def claimed_metrics(card: Card) -> list[Claim]:
 def scale_of(claim: Claim, reproduced: float | None = None) -> float:
     """100 for a percent-scale claim of a bounded metric, else 1.
 
-    An error rate (WER, CER) may pass 1 on the fraction scale: a claim above 1 is on the scale
-    nearer to the ``reproduced`` value (percent when there is none).
+    An error rate (WER, CER) has no bound to tell its scale: it may pass 1 on the fraction scale,
+    and a very good model's percent rate is below 1 (``Wer: 0.85`` for 0.85 %). Its claim is on the
+    scale nearer to the ``reproduced`` value (without one: percent above 1, else fraction).
     """
     value = claim.cell.value
     if claim.cell.percent:
         return 100.0
-    if claim.key in RATES and value is not None and abs(value) > 1.0:
+    if claim.key in RATES and value is not None:
         if reproduced is None or not math.isfinite(reproduced):
-            return 100.0
+            return 100.0 if abs(value) > 1.0 else 1.0
         return 100.0 if abs(value - reproduced * 100.0) < abs(value - reproduced) else 1.0
     if claim.key in PERCENTABLE and value is not None and 1.0 < abs(value) <= 100.0:
         return 100.0

@@ -49,6 +49,9 @@ def test_error_rates_may_pass_one_on_either_scale() -> None:
     assert scale_of(percent, 1.0240963) == 100.0 and agrees(percent, 1.0240963, 1e-4)
     small = claim("Wer", "21.69", "wer")
     assert scale_of(small, 0.2169) == 100.0 and not agrees(small, 0.2269, 1e-4)
+    tiny = claim("Wer", "0.85", "wer")  # 0.85 %: a very good model, printed on the percent scale
+    assert scale_of(tiny, 0.0085) == 100.0 and agrees(tiny, 0.0085, 1e-4) and not agrees(tiny, 0.0095, 1e-4)
+    assert scale_of(tiny, 0.85) == 1.0 and scale_of(tiny) == 1.0
     accuracy = claim("Accuracy", "0.9126", "accuracy")
     assert scale_of(accuracy, 0.009126) == 1.0 and not agrees(accuracy, 0.009126, 1e-4)
 
