@@ -25,8 +25,9 @@ from typing import Any
 
 from cardsmith.audit.config import find_pyproject, read_table
 from cardsmith.audit.facts import CardFacts, analyze
+from cardsmith.audit.findings import SEVERITY_ORDER, Finding, Location
 from cardsmith.audit.registry import AuditContext
-from cardsmith.audit.report import SEVERITY_ORDER, AuditReport, Finding, Location
+from cardsmith.audit.report import AuditReport
 from cardsmith.audit.rules import RULES, finding, get_rule, resolve
 from cardsmith.audit.suppress import disabled_names
 from cardsmith.card.model import Card

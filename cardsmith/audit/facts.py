@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from cardsmith.card.metric_names import (
     METRIC_KINDS,
@@ -37,8 +37,10 @@ from cardsmith.card.metric_names import (
     metric_kind,
     norm_name,
 )
-from cardsmith.card.model import Card, HeadlineMetric
 from cardsmith.card.numbers import EPS, Cell, agree, interval
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cardsmith.card.model import Card, HeadlineMetric
 
 Scale = Literal["fraction", "percent"]
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from cardsmith.audit.config import find_pyproject
 from cardsmith.audit.engine import audit_card, read_config, selection
-from cardsmith.audit.report import AuditReport, Location
+from cardsmith.audit.findings import Location
+from cardsmith.audit.report import AuditReport
 from cardsmith.audit.rules import finding, resolve
 from cardsmith.card.parse import card_file, load_card
 from cardsmith.errors import CardsmithError, ConfigError

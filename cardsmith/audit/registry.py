@@ -16,12 +16,12 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from cardsmith.audit.report import Finding, Location, Severity
-from cardsmith.card.model import Card
-from cardsmith.card.numbers import Cell
+from cardsmith.audit.findings import Finding, Location, Severity
 
 if TYPE_CHECKING:  # pragma: no cover
     from cardsmith.audit.facts import CardFacts, Column, Row
+    from cardsmith.card.model import Card
+    from cardsmith.card.numbers import Cell
 
 #: Where the rules are documented (SARIF ``helpUri``): the README's rule table.
 HELP_URI = "https://github.com/cardsmith/cardsmith/blob/main/README.md#rules"

@@ -1,4 +1,5 @@
-"""What the auditor and the evaluator report: findings, reproduction results, and their output formats.
+"""What the auditor and the evaluator report for a card: its findings (:mod:`cardsmith.audit.findings`),
+a reproduction's results, and the JSON shape of it all.
 
 The JSON shape is the outside contract of ``../shared/SPEC.md``::
 
@@ -7,35 +8,14 @@ The JSON shape is the outside contract of ``../shared/SPEC.md``::
 ``reproduction`` appears only when a rerun was made.
 """
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Severity = Literal["error", "warning", "info"]
-SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
-#: Validators are built on first validation, not at import: the auditor builds its findings with
-#: ``model_construct``, so ``cardsmith audit`` never pays for them.
+from cardsmith.audit.findings import SEVERITY_ORDER, Finding
+
+#: Validators are built on first validation, not at import (as for :mod:`cardsmith.audit.findings`).
 _DEFERRED = ConfigDict(defer_build=True)
-
-
-class Location(BaseModel):
-    """Where a finding points: a section, and for table cells a 1-based row and a column name."""
-
-    model_config = _DEFERRED
-
-    section: str | None = None
-    row: int | None = None
-    column: str | None = None
-
-
-class Finding(BaseModel):
-    model_config = _DEFERRED
-
-    rule: str = Field(description="The rule's stable code, e.g. CS101.")
-    name: str = Field(description="The rule's stable kebab-case name, e.g. loss-equals-metric.")
-    severity: Severity
-    message: str
-    location: Location = Field(default_factory=Location)
 
 
 class ReproducedMetric(BaseModel):

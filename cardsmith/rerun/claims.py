@@ -21,7 +21,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cardsmith.audit.report import Finding, Location, ReproducedMetric, Reproduction
+from cardsmith.audit.findings import Finding, Location
+from cardsmith.audit.report import ReproducedMetric, Reproduction
 from cardsmith.card.metric_names import PERCENTABLE, RATES, is_claimed_metric
 from cardsmith.card.model import Card, Cell
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cardsmith.audit.report import AuditReport, Finding, ReproducedMetric, Reproduction
+from cardsmith.audit.findings import Finding
+from cardsmith.audit.report import AuditReport, ReproducedMetric, Reproduction
 from cardsmith.card.model import Card
 from cardsmith.errors import ConfigError, DatasetError, ResolveError, UntrustedInputError, WriteRefusedError
 from cardsmith.rerun.claims import (

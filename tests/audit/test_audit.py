@@ -12,8 +12,8 @@ from test_rules import SEED_EXPECTED
 
 from cardsmith.audit.config import find_pyproject
 from cardsmith.audit.engine import read_config, suppressions
+from cardsmith.audit.findings import SEVERITY_ORDER
 from cardsmith.audit.paths import audit_paths
-from cardsmith.audit.report import SEVERITY_ORDER
 from cardsmith.card.parse import load_card
 from cardsmith.cli.app import main
 from cardsmith.errors import UnknownRuleError

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from cardsmith.audit.findings import Finding, Location
 from cardsmith.audit.registry import Rule, build_registry
-from cardsmith.audit.report import Finding, Location
 from cardsmith.audit.rules import completeness, contradictions, dynamics, metadata, reproduction, suppression
 from cardsmith.errors import UnknownRuleError
 

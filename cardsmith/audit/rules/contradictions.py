@@ -20,6 +20,7 @@ from cardsmith.audit.facts import (
     norm_name,
     value_scale,
 )
+from cardsmith.audit.findings import Location
 from cardsmith.audit.registry import (
     HEADLINE,
     HYPERPARAMETERS,
@@ -32,7 +33,6 @@ from cardsmith.audit.registry import (
     rule,
     table_location,
 )
-from cardsmith.audit.report import Location
 from cardsmith.card.metric_names import kind_bounds
 from cardsmith.card.model import Card
 from cardsmith.card.numbers import EPS, Cell, agree, distinct, same_digits

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from cardsmith.audit.report import Location
+from cardsmith.audit.findings import Location
 
 
 def _norm(s: str) -> str:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from cardsmith.audit.report import AuditReport, Location
+from cardsmith.audit.findings import Location
+from cardsmith.audit.report import AuditReport
 from cardsmith.card.io import printable
 from cardsmith.card.model import Card
 

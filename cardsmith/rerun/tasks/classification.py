@@ -16,7 +16,8 @@ from cardsmith.card.metric_names import ACCURACY, LOSS, MCC, PRF, qualified_metr
 from cardsmith.rerun.tasks.base import Task, TaskContext, TaskResult, search
 
 if TYPE_CHECKING:  # pragma: no cover
-    from cardsmith.audit.report import Finding, Reproduction
+    from cardsmith.audit.findings import Finding
+    from cardsmith.audit.report import Reproduction
     from cardsmith.card.model import Card
     from cardsmith.rerun.claims import Claim
     from cardsmith.rerun.data import EvalData
