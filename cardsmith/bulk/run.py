@@ -16,7 +16,6 @@ that knows where the auditor and the verifier live.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -137,10 +136,6 @@ def verify_from(
 _RUN_ONLY = frozenset({"repo", "select", "ignore", "rerun", "progress", "write", "trust_remote_code"})
 
 
-#: verify options that matter without --rerun.
-_AUDIT_OPTIONS = frozenset({"revision"})
-
-
 def _reason(exc: BaseException) -> str:
     message = " ".join(str(exc).split())[:2000]
     if isinstance(exc, CardsmithError):
@@ -245,16 +240,12 @@ def _report_json(report: Any, settings: Settings, text: str | None = None) -> di
 # --------------------------------------------------------------------------------------------------
 
 
-def verify_options() -> dict[str, Any]:
-    """The options a verify list line may set: ``{name: annotation}`` of ``verify_repo``'s keywords."""
-    from cardsmith.rerun.verify import verify_repo
+def verify_options() -> dict[str, str]:
+    """The options a verify list line may set, with their types: the rerun's
+    (:class:`~cardsmith.rerun.options.RerunOptions`) and the repository's ``revision``."""
+    from cardsmith.rerun.options import RerunOptions
 
-    params = inspect.signature(verify_repo).parameters
-    return {
-        name: p.annotation
-        for name, p in params.items()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in _RUN_ONLY
-    }
+    return {**RerunOptions.option_types(), "revision": "str | None"}
 
 
 def _coerce(name: str, value: Any, annotation: Any) -> Any:
@@ -278,7 +269,7 @@ def _coerce(name: str, value: Any, annotation: Any) -> Any:
 
 
 def line_options(options: dict[str, Any]) -> dict[str, Any]:
-    """A list line's options as ``verify_repo`` keywords; an unknown or forbidden one is an error."""
+    """A list line's options (``revision`` and the rerun's); an unknown or forbidden one is an error."""
     allowed = verify_options()
     out: dict[str, Any] = {}
     for raw, value in options.items():
@@ -294,31 +285,29 @@ def line_options(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _verify(item: Item, settings: Settings) -> Result:
+    from cardsmith.rerun.options import RerunOptions
     from cardsmith.rerun.verify import verify_repo
 
     repo = item.path or item.id
-    select = list(settings.select) if settings.select is not None else None
-    ignore = list(settings.ignore) if settings.ignore is not None else None
     options = {**settings.defaults, **line_options(item.options)}
-    if not settings.rerun:
-        # Without --rerun only the card is audited: a list's data columns (dataset, split...) wait
-        # for a run with --rerun instead of making every line an error.
-        options = {k: v for k, v in options.items() if k in _AUDIT_OPTIONS}
     common: dict[str, Any] = {
-        "select": select,
-        "ignore": ignore,
+        "select": list(settings.select) if settings.select is not None else None,
+        "ignore": list(settings.ignore) if settings.ignore is not None else None,
+        "revision": options.pop("revision", None),
         "trust_remote_code": settings.trust_remote_code,
     }
+    # Without --rerun only the card is audited: a list's data columns (dataset, split...) wait for
+    # a run with --rerun instead of making every line an error.
+    rerun = RerunOptions(**options, progress=False) if settings.rerun else None
     try:
-        report = verify_repo(repo, rerun=settings.rerun, progress=False, **common, **options)
+        report = verify_repo(repo, rerun=rerun, **common)
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - the item's entry says why
         reason = _reason(exc)
         if not settings.rerun:
             return make_result(item.id, None, reason, repo)
         # The rerun failed: the entry still carries what the card's own audit found.
-        audit_only = {k: v for k, v in options.items() if k in _AUDIT_OPTIONS}
         try:
-            report = verify_repo(repo, rerun=False, progress=False, **common, **audit_only)
+            report = verify_repo(repo, **common)
         except (Exception, SystemExit):  # noqa: BLE001 - the first reason is the one to report
             return make_result(item.id, None, reason, repo)
         return make_result(item.id, _report_json(report, settings), reason, repo)

@@ -20,6 +20,7 @@ from cardsmith.cli.bulk import (
     audit_from_options,
     json_lines,
     no_format_with_from,
+    rerun_options,
     verify_from_args,
     verify_from_options,
 )
@@ -146,17 +147,17 @@ def verify(
     from cardsmith.errors import WriteRefusedError
     from cardsmith.rerun.verify import verify_repo
 
-    if not options.get("rerun"):
-        rerun_only = ("dataset", "dataset_config", "split", "task", "batch_size", "max_examples")
-        given = [
-            "--" + key.replace("_", "-")
-            for key, value in options.items()
-            if value is not None and (key in rerun_only or key.endswith("_column"))
-        ]
-        if given:
-            raise click.UsageError(f"{', '.join(given)} only apply to a rerun; add --rerun")
+    rerun = rerun_options(options)
     try:
-        report = verify_repo(repo, select=split_names(select), ignore=split_names(ignore), **options)
+        report = verify_repo(
+            repo,
+            select=split_names(select),
+            ignore=split_names(ignore),
+            revision=options["revision"],
+            rerun=rerun,
+            write=options["write"],
+            trust_remote_code=options["trust_remote_code"],
+        )
     except WriteRefusedError as exc:  # the report, then the one-line reason (exit 2)
         if exc.report is not None:
             _emit_reports([exc.report], fmt)

@@ -8,11 +8,15 @@ findings for the JSON lines).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cardsmith.rerun.options import RerunOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -147,6 +151,20 @@ def audit_from_args(paths: tuple[str, ...], options: dict[str, Any]) -> dict[str
     return bulk
 
 
+def rerun_options(options: dict[str, Any]) -> RerunOptions | None:
+    """The :class:`RerunOptions` of ``verify``'s keyword arguments (taken out of ``options``), or
+    ``None`` without ``--rerun``; a data option given without ``--rerun`` is a usage error."""
+    from cardsmith.rerun.options import RerunOptions
+
+    rerun = RerunOptions(**{name: options.pop(name) for name in RerunOptions.option_types()})
+    if options.get("rerun"):
+        return rerun
+    given = rerun.data_given()
+    if given:
+        raise click.UsageError(f"{', '.join(given)} only apply to a rerun; add --rerun")
+    return None
+
+
 def verify_from_args(repo: str | None, options: dict[str, Any]) -> dict[str, Any] | None:
     """The keyword arguments of :func:`cardsmith.bulk.run.verify_from` for ``verify --from``; ``None``
     when ``--from`` is not given (one repo).
@@ -164,23 +182,18 @@ def verify_from_args(repo: str | None, options: dict[str, Any]) -> dict[str, Any
         raise click.UsageError("give REPO or --from LIST, not both")
     if options.get("write"):
         raise click.UsageError("--write is for one repo at a time, not for --from LIST")
-    rerun = bool(options.get("rerun"))
-    if not rerun:  # as for one repo: data options without --rerun are a mistake, not a no-op
-        given = [
-            "--" + key.replace("_", "-")
-            for key, value in options.items()
-            if value is not None
-            and key not in {"rerun", "write", "trust_remote_code", "revision", "device", "dtype"}
-        ]
-        if given:
-            raise click.UsageError(f"{', '.join(given)} only apply to a rerun; add --rerun")
-    trust_remote_code = bool(options.get("trust_remote_code"))
-    defaults = {
-        k: v
-        for k, v in options.items()
-        if k not in {"write", "rerun", "trust_remote_code"}
-        and v is not None
-        and not (k == "device" and v == "auto")
-        and not (k == "dtype" and v == "fp32")
+    from cardsmith.rerun.options import RerunOptions
+
+    rerun = rerun_options(options)  # as for one repo: data options without --rerun are a mistake
+    # what every line of the list gets unless it sets it: the options given, not their defaults
+    default = dataclasses.asdict(RerunOptions())
+    given = dataclasses.asdict(rerun) if rerun is not None else default
+    defaults = {k: v for k, v in given.items() if k != "progress" and v != default[k]}
+    if options.get("revision") is not None:
+        defaults["revision"] = options["revision"]
+    return {
+        **bulk,
+        "rerun": rerun is not None,
+        "trust_remote_code": bool(options.get("trust_remote_code")),
+        "defaults": defaults,
     }
-    return {**bulk, "rerun": rerun, "trust_remote_code": trust_remote_code, "defaults": defaults}

@@ -22,6 +22,7 @@ from cardsmith.rerun.claims import (
     reproduce,
     reproduction_findings,
 )
+from cardsmith.rerun.options import RerunOptions
 from cardsmith.rerun.write import SUBSET_NOTE, write_refusal, write_reproduction
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,24 +44,12 @@ def verify_repo(
     select: list[str] | None = None,
     ignore: list[str] | None = None,
     revision: str | None = None,
-    rerun: bool = False,
-    dataset: str | None = None,
-    dataset_config: str | None = None,
-    split: str | None = None,
-    text_column: str | None = None,
-    label_column: str | None = None,
-    image_column: str | None = None,
-    audio_column: str | None = None,
-    task: str | None = None,
-    device: str = "auto",
-    dtype: str = "fp32",
-    batch_size: int | None = None,
-    max_examples: int | None = None,
+    rerun: RerunOptions | None = None,
     write: bool = False,
     trust_remote_code: bool = False,
-    progress: bool = True,
 ) -> AuditReport:
-    """Audit ``repo``'s card; with ``rerun``, re-evaluate the checkpoint and compare every claim.
+    """Audit ``repo``'s card; with ``rerun`` (its options), re-evaluate the checkpoint and compare
+    every claim.
 
     ``repo`` is a local folder or a Hub repo id (``revision`` for the latter). ``write`` (local
     folders only, with ``rerun``) records the reproduced results in the card, atomically.
@@ -71,9 +60,11 @@ def verify_repo(
 
     resolve(select)  # an unknown rule name fails before anything is loaded
     resolve(ignore)
-    if write and not rerun:
+    if write and rerun is None:
         raise ConfigError("--write records a rerun's results; add --rerun")
-    model = resolve_model(repo, revision=revision, weights=rerun, trust_remote_code=trust_remote_code)
+    model = resolve_model(
+        repo, revision=revision, weights=rerun is not None, trust_remote_code=trust_remote_code
+    )
     if write and not model.local:
         raise ConfigError("--write needs a local model folder (the Hub cache is not edited); clone the repo")
     if write and model.card_path.is_symlink():
@@ -86,7 +77,7 @@ def verify_repo(
     produced: list[Finding] = []
     reproduction = None
     failures: list[tuple[Claim, ReproducedMetric]] = []
-    if rerun and not dataset:
+    if rerun is not None and not rerun.dataset:
         from cardsmith.rerun.data import card_dataset
 
         if card_dataset(card) is None:  # said before torch and the model are loaded
@@ -94,25 +85,8 @@ def verify_repo(
                 "the card names no evaluation dataset (no model-index dataset, no datasets metadata); "
                 "pass --dataset"
             )
-    if rerun:
-        reproduction, failures = rerun_card(
-            model,
-            card,
-            dataset=dataset,
-            dataset_config=dataset_config,
-            split=split,
-            text_column=text_column,
-            label_column=label_column,
-            image_column=image_column,
-            audio_column=audio_column,
-            task=task,
-            device=device,
-            dtype=dtype,
-            batch_size=batch_size,
-            max_examples=max_examples,
-            trust_remote_code=trust_remote_code,
-            progress=progress,
-        )
+    if rerun is not None:
+        reproduction, failures = rerun_card(model, card, rerun, trust_remote_code=trust_remote_code)
         produced = reproduction_findings(card, reproduction, failures)
     report = audit_card(
         card, select=select, ignore=ignore, path=model.card_path, config=config, produced=produced
@@ -120,32 +94,22 @@ def verify_repo(
     if not model.local:
         report.path = repo
     report.reproduction = reproduction
-    if write and reproduction is not None:
+    if write and rerun is not None and reproduction is not None:
         refusal = write_refusal(reproduction, failures)
         if refusal is not None:
             raise WriteRefusedError(f"--write refused, the card is unchanged: {refusal}", report=report)
-        write_reproduction(model, card, reproduction, dataset=dataset, dataset_config=dataset_config)
+        write_reproduction(
+            model, card, reproduction, dataset=rerun.dataset, dataset_config=rerun.dataset_config
+        )
     return report
 
 
 def rerun_card(
     model: ResolvedModel,
     card: Card,
+    options: RerunOptions,
     *,
-    dataset: str | None = None,
-    dataset_config: str | None = None,
-    split: str | None = None,
-    text_column: str | None = None,
-    label_column: str | None = None,
-    image_column: str | None = None,
-    audio_column: str | None = None,
-    task: str | None = None,
-    device: str = "auto",
-    dtype: str = "fp32",
-    batch_size: int | None = None,
-    max_examples: int | None = None,
     trust_remote_code: bool = False,
-    progress: bool = True,
 ) -> tuple[Reproduction, list[tuple[Claim, ReproducedMetric]]]:
     """Re-evaluate the checkpoint on the card's (or the given) data and compare the claims.
 
@@ -165,24 +129,16 @@ def rerun_card(
 
     config = read_config(model)
     check_remote_code(model, config, trust_remote_code=trust_remote_code)
-    runner = get_task(task or infer_task(config, card), model=architecture(config))
-    eval_bs, _why = eval_batch_size(card, batch_size)
-    tolerance = TOLERANCE if dtype == "fp32" else HALF_TOLERANCE
-    columns = {
-        role: value
-        for role, value in (
-            ("text", text_column),
-            ("label", label_column),
-            ("image", image_column),
-            ("audio", audio_column),
-        )
-        if value
-    }
+    runner = get_task(options.task or infer_task(config, card), model=architecture(config))
+    eval_bs, _why = eval_batch_size(card, options.batch_size)
+    tolerance = TOLERANCE if options.dtype == "fp32" else HALF_TOLERANCE
     with quiet_libraries():
-        ds, source = load_split(dataset, card=card, config=dataset_config, split=split)
+        ds, source = load_split(
+            options.dataset, card=card, config=options.dataset_config, split=options.split
+        )
         full = len(ds)
-        if max_examples is not None and max_examples < len(ds):
-            ds = ds.select(range(max_examples))
+        if options.max_examples is not None and options.max_examples < len(ds):
+            ds = ds.select(range(options.max_examples))
         if len(ds) == 0:
             raise DatasetError(f"{source.name}: the evaluation split is empty")
         ctx = TaskContext(
@@ -193,13 +149,13 @@ def rerun_card(
             dataset=ds,
             source=source,
             eval_batch_size=eval_bs,
-            device=device,
-            dtype=dtype,
-            batch_size=batch_size,
+            device=options.device,
+            dtype=options.dtype,
+            batch_size=options.batch_size,
             tolerance=tolerance,
-            columns=columns,
+            columns=options.columns,
             trust_remote_code=trust_remote_code,
-            progress=progress,
+            progress=options.progress,
         )
         result = runner.run(ctx)
     name = source.name + (f" ({source.config})" if source.config else "")

@@ -177,6 +177,7 @@ def test_paired_inputs_match_trainer_evaluate(seq: dict[str, Any], root: Path) -
         Trainer,
     )
 
+    from cardsmith.rerun.options import RerunOptions
     from cardsmith.rerun.verify import verify_repo
 
     val = seq["datasets"]["validation"]
@@ -209,7 +210,7 @@ def test_paired_inputs_match_trainer_evaluate(seq: dict[str, Any], root: Path) -
     )
     expected = trainer.evaluate()
 
-    report = verify_repo(str(seq["model"]), rerun=True, dataset=str(pair_dir), progress=False)
+    report = verify_repo(str(seq["model"]), rerun=RerunOptions(dataset=str(pair_dir), progress=False))
     assert report.reproduction is not None
     got = {m.name: m.reproduced for m in report.reproduction.metrics}
     assert abs(got["Loss"] - expected["eval_loss"]) <= EXACT
