@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,7 +152,8 @@ def _short(exc: BaseException) -> str:
     return lines[0][:300] if lines else ""
 
 
-def _max_length(tokenizer: Any, model: Any) -> int:
+def max_length(tokenizer: Any, model: Any) -> int:
+    """The longest input a rerun tokenizes: the tokenizer's and the model's limit (512 when neither says)."""
     limit = getattr(tokenizer, "model_max_length", None)
     pos = getattr(model.config, "max_position_embeddings", None)
     candidates = [v for v in (limit, pos) if isinstance(v, int) and 0 < v < 1_000_000]
@@ -185,13 +186,21 @@ def encode(
                 previous = word_id
             labels.append(row)
         return enc["input_ids"], enc.get("token_type_ids"), labels
-    first = [str(t) if t is not None else "" for t in ds[data.text_columns[0]]]
-    if len(data.text_columns) == 2:
-        second = [str(t) if t is not None else "" for t in ds[data.text_columns[1]]]
-        enc = tokenizer(first, second, truncation=True, max_length=max_length)
+    ids, type_ids = encode_texts(tokenizer, ds, data.text_columns, max_length)
+    return ids, type_ids, None
+
+
+def encode_texts(
+    tokenizer: Any, dataset: Any, columns: Sequence[str], limit: int
+) -> tuple[list[list[int]], list[list[int]] | None]:
+    """``tokenizer(texts[, pairs], truncation=True)`` as the recipes do; input ids and token type ids."""
+    first = [str(t) if t is not None else "" for t in dataset[columns[0]]]
+    if len(columns) == 2:
+        second = [str(t) if t is not None else "" for t in dataset[columns[1]]]
+        enc = tokenizer(first, second, truncation=True, max_length=limit)
     else:
-        enc = tokenizer(first, truncation=True, max_length=max_length)
-    return enc["input_ids"], enc.get("token_type_ids"), None
+        enc = tokenizer(first, truncation=True, max_length=limit)
+    return enc["input_ids"], enc.get("token_type_ids")
 
 
 class Progress:
@@ -253,7 +262,7 @@ def run_evaluation(
     model, tokenizer = load_model(
         model_path, data.task, device=dev, dtype=dtype, trust_remote_code=trust_remote_code
     )
-    ids, type_ids, token_labels = encode(data, tokenizer, _max_length(tokenizer, model))
+    ids, type_ids, token_labels = encode(data, tokenizer, max_length(tokenizer, model))
     pad_id = tokenizer.pad_token_id
     if pad_id is None:
         pad_id = getattr(model.config, "pad_token_id", None) or 0

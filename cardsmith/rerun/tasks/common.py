@@ -227,26 +227,6 @@ def chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
 # --------------------------------------------------------------------------------------------------
 
 
-def max_length(tokenizer: Any, model: Any) -> int:
-    limit = getattr(tokenizer, "model_max_length", None)
-    pos = getattr(model.config, "max_position_embeddings", None)
-    candidates = [v for v in (limit, pos) if isinstance(v, int) and 0 < v < 1_000_000]
-    return min(candidates) if candidates else 512
-
-
-def encode_texts(
-    tokenizer: Any, dataset: Any, columns: Sequence[str], limit: int
-) -> tuple[list[list[int]], list[list[int]] | None]:
-    """``tokenizer(texts[, pairs], truncation=True)`` as the recipes do; input ids and token type ids."""
-    first = [str(t) if t is not None else "" for t in dataset[columns[0]]]
-    if len(columns) == 2:
-        second = [str(t) if t is not None else "" for t in dataset[columns[1]]]
-        enc = tokenizer(first, second, truncation=True, max_length=limit)
-    else:
-        enc = tokenizer(first, truncation=True, max_length=limit)
-    return enc["input_ids"], enc.get("token_type_ids")
-
-
 def text_logits(
     model: Any,
     ids: list[list[int]],

@@ -167,6 +167,7 @@ class MultiLabelClassification(Task):
         import torch
 
         from cardsmith.rerun.metrics import trainer_loss
+        from cardsmith.rerun.run import encode_texts, max_length
         from cardsmith.rerun.tasks import common
 
         start = time.perf_counter()
@@ -175,9 +176,7 @@ class MultiLabelClassification(Task):
         device, model, tokenizer = common.load_model_and_processor(
             ctx, "AutoModelForSequenceClassification", "AutoTokenizer", "tokenizer"
         )
-        ids, type_ids = common.encode_texts(
-            tokenizer, ctx.dataset, texts, common.max_length(tokenizer, model)
-        )
+        ids, type_ids = encode_texts(tokenizer, ctx.dataset, texts, max_length(tokenizer, model))
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         n, n_labels = y_true.shape
         logits_all = np.zeros((n, n_labels), dtype=np.float32)

@@ -77,6 +77,7 @@ class TextRegression(Task):
 
         from cardsmith.rerun.data import SEQUENCE, detect_columns
         from cardsmith.rerun.metrics import trainer_loss
+        from cardsmith.rerun.run import encode_texts, max_length
         from cardsmith.rerun.tasks import common
 
         start = time.perf_counter()
@@ -90,9 +91,7 @@ class TextRegression(Task):
         device, model, tokenizer = common.load_model_and_processor(
             ctx, "AutoModelForSequenceClassification", "AutoTokenizer", "tokenizer"
         )
-        ids, type_ids = common.encode_texts(
-            tokenizer, ctx.dataset, texts, common.max_length(tokenizer, model)
-        )
+        ids, type_ids = encode_texts(tokenizer, ctx.dataset, texts, max_length(tokenizer, model))
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         n = len(ids)
         preds = [0.0] * n
