@@ -241,6 +241,15 @@ def test_audio_from_parquet_without_torchcodec(
     check_reproduced(audio, card, {"Loss": "eval_loss", "Accuracy": "eval_accuracy"})
 
 
+def test_audio_cut_at_one_second_is_found(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Clips longer than 1 s, cut there by the training recipe: only the cut reproduces the card."""
+    long = tiny_single.train_audio(root / "audio-long", long_clips=True)
+    code, card, _err = verify([str(long["model"]), "--rerun", "--dataset", str(long["data"])], capsys)
+    assert code == 0, card
+    assert card["reproduction"]["settings"]["truncation"] == "1 s"
+    check_reproduced(long, card, {"Loss": "eval_loss", "Accuracy": "eval_accuracy"})
+
+
 def test_audio_raised_metric_fails(
     audio: dict[str, Any], root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
