@@ -10,10 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from cardsmith.audit.config import find_pyproject
-from cardsmith.audit.engine import audit_card, read_config, selection
+from cardsmith.audit.engine import audit_card, finding, read_config, resolve, selection
 from cardsmith.audit.findings import Location
 from cardsmith.audit.report import AuditReport
-from cardsmith.audit.rules import finding, resolve
 from cardsmith.card.parse import card_file, load_card
 from cardsmith.errors import CardsmithError, ConfigError
 

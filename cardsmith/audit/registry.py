@@ -6,7 +6,7 @@ Every rule has a stable kebab-case ``name`` (readable as "ignore <name>"), a sta
 "What it does / Why is this bad / Example", checked when the registry is built. Rules are pure
 functions of :class:`AuditContext` (the card and its facts); the engine supplies anything read from
 beside the card. The rules themselves live in :mod:`cardsmith.audit.rules`, one module per family,
-and are registered in one explicit tuple there (:data:`cardsmith.audit.rules.RULES`).
+and are registered in one explicit tuple, the one the engine runs (:data:`cardsmith.audit.engine.RULES`).
 """
 
 from __future__ import annotations

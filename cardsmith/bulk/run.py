@@ -163,7 +163,7 @@ def preload(settings: Settings) -> None:
 
 def check_rule_names(select: list[str] | None, ignore: list[str] | None) -> None:
     """An unknown rule name in ``--select``/``--ignore`` is an error before the run starts."""
-    from cardsmith.audit.rules import resolve
+    from cardsmith.audit.engine import resolve
 
     resolve(select)
     resolve(ignore)

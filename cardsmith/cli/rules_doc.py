@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from cardsmith.audit.rules import RULES, get_rule
+from cardsmith.audit.engine import RULES, get_rule
 from cardsmith.card.io import atomic_write_text, read_text
 from cardsmith.cli.formats.text import stream_of
 

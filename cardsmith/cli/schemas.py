@@ -6,14 +6,20 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cardsmith.api import ModelCard
 from cardsmith.audit.report import AuditReport
+from cardsmith.card.model import Card
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
-    """File name -> JSON Schema, for the card and for one card's audit report."""
+    """File name -> JSON Schema, for the card and for one card's audit report.
+
+    The card's is ``cardsmith.ModelCard.model_json_schema()`` (as SPEC says): the schema of its data,
+    :class:`~cardsmith.card.model.Card`, under the library's name (``ModelCard`` adds only verbs).
+    """
+    card = Card.model_json_schema()
+    card["title"] = "ModelCard"
     return {
-        "model-card.schema.json": ModelCard.model_json_schema(),
+        "model-card.schema.json": card,
         "audit-report.schema.json": AuditReport.model_json_schema(),
     }
 

@@ -239,7 +239,7 @@ def _say(message: str) -> None:
 
 def check_config_names(config: HookConfig) -> str | None:
     """A git config setting naming an unknown rule (``cardsmith.select`` / ``cardsmith.ignore``), or None."""
-    from cardsmith.audit.rules import resolve
+    from cardsmith.audit.engine import resolve
     from cardsmith.errors import UnknownRuleError
 
     for key, names in (("cardsmith.select", config.select), ("cardsmith.ignore", config.ignore)):

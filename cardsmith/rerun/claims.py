@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cardsmith.audit.findings import Finding, Location
+from cardsmith.audit.findings import Location
 from cardsmith.audit.report import ReproducedMetric, Reproduction
 from cardsmith.card.metric_names import PERCENTABLE, RATES, is_claimed_metric
 from cardsmith.card.model import Card, Cell
@@ -195,36 +195,9 @@ def compare(
     return metrics, failures, settings
 
 
-def _fmt(value: float | None) -> str:
+def fmt_value(value: float | None) -> str:
+    """A rerun's number as messages print it (6 significant digits; ``n/a`` when there is none)."""
     return "n/a" if value is None else f"{value:.6g}" if abs(value) >= 1e-4 else f"{value:.3e}"
-
-
-def reproduction_findings(
-    card: Card,
-    reproduction: Reproduction,
-    failures: list[tuple[Claim, ReproducedMetric]],
-) -> list[Finding]:
-    """The ``loss-not-reproduced`` / ``metric-not-reproduced`` findings for a comparison's failures.
-
-    ``failures`` is what :func:`compare` returns as its second item; ``reproduction`` names the data
-    in the messages. Unfiltered and unsorted: the audit engine's policy (selection, ``[tool.cardsmith]``,
-    inline suppressions) decides which are reported.
-    """
-    from cardsmith.audit.rules.reproduction import loss_not_reproduced, metric_not_reproduced
-
-    out: list[Finding] = []
-    for claim, metric in failures:
-        produced = loss_not_reproduced if claim.key == "loss" else metric_not_reproduced
-        what = "evaluation loss" if claim.key == "loss" else claim.name
-        message = (
-            f"{claim.name} {claim.cell.text.strip()} ({claim.source}) is not reproduced: the rerun gives "
-            f"{_fmt(metric.reproduced)} on {reproduction.dataset}"
-            f"{'/' + reproduction.split if reproduction.split else ''} ({reproduction.examples} examples)"
-        )
-        if claim.key == "loss":
-            message += f"; the {what} is computed as the Trainer does ({metric.note})"
-        out.append(produced.finding(message, claim_location(claim)))
-    return out
 
 
 def reproduce(

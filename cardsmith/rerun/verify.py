@@ -20,8 +20,8 @@ from cardsmith.rerun.claims import (
     Claim,
     eval_batch_size,
     reproduce,
-    reproduction_findings,
 )
+from cardsmith.rerun.findings import reproduction_findings
 from cardsmith.rerun.options import RerunOptions
 from cardsmith.rerun.write import SUBSET_NOTE, write_refusal, write_reproduction
 
@@ -54,8 +54,7 @@ def verify_repo(
     ``repo`` is a local folder or a Hub repo id (``revision`` for the latter). ``write`` (local
     folders only, with ``rerun``) records the reproduced results in the card, atomically.
     """
-    from cardsmith.audit.engine import audit_card
-    from cardsmith.audit.rules import resolve
+    from cardsmith.audit.engine import audit_card, resolve
     from cardsmith.rerun.resolve import resolve_model
 
     resolve(select)  # an unknown rule name fails before anything is loaded

@@ -22,6 +22,7 @@ from cardsmith.card.io import atomic_write_text
 from cardsmith.card.metric_names import canonical_metric
 from cardsmith.card.model import Card, IndexDataset, IndexMetric, IndexResult, IndexTask, ModelIndexEntry
 from cardsmith.card.render import render_card
+from cardsmith.rerun.claims import fmt_value
 from cardsmith.rerun.resolve import ResolvedModel
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,10 +43,6 @@ _END = "<!-- cardsmith-reproduction:end"
 def used_subset(reproduction: Reproduction) -> bool:
     """Whether the rerun evaluated only part of the split (``--max-examples``)."""
     return any((m.note or "").startswith(SUBSET_NOTE) for m in reproduction.metrics)
-
-
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.6g}"
 
 
 def proved_metrics(reproduction: Reproduction) -> list[ReproducedMetric]:
@@ -72,7 +69,7 @@ def write_refusal(reproduction: Reproduction, failures: list[tuple[Claim, Reprod
         )
     if failures:
         refuted = ", ".join(
-            f"{claim.name} {claim.cell.text.strip()} (rerun: {_fmt(metric.reproduced)})"
+            f"{claim.name} {claim.cell.text.strip()} (rerun: {fmt_value(metric.reproduced)})"
             for claim, metric in failures
         )
         return f"the rerun refuted {refuted}"

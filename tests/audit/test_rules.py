@@ -13,13 +13,12 @@ from hypothesis import strategies as st
 from locations import REPO
 
 from cardsmith.api import ModelCard
-from cardsmith.audit.engine import audit_card
+from cardsmith.audit.engine import RULES, audit_card, finding, get_rule
 from cardsmith.audit.facts import analyze, harmonic_mean_agrees
 from cardsmith.audit.findings import Finding, Location
 from cardsmith.audit.paths import audit_paths
 from cardsmith.audit.registry import Rule, build_registry
 from cardsmith.audit.report import Reproduction
-from cardsmith.audit.rules import RULES, finding, get_rule
 from cardsmith.card.model import Cell, HeadlineMetric, Hyperparameters, ResultsTable
 from cardsmith.card.numbers import agree, same_digits
 from cardsmith.errors import UnknownRuleError

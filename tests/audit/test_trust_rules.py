@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from cardsmith.api import ModelCard
-from cardsmith.audit.engine import suppressions
+from cardsmith.audit.engine import RULES, suppressions
 from cardsmith.audit.paths import audit_paths
-from cardsmith.audit.rules import RULES
 from cardsmith.audit.suppress import disabled_names
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from locations import REPO
 
+from cardsmith.audit.engine import RULES
 from cardsmith.audit.paths import audit_paths
 from cardsmith.audit.report import AuditReport, ReproducedMetric, Reproduction
-from cardsmith.audit.rules import RULES
 from cardsmith.card.parse import load_card
 from cardsmith.cli.app import main
 from cardsmith.cli.formats import print_reports
@@ -85,7 +85,7 @@ def test_sarif_structure_and_regions() -> None:
         str(RULES_DIR / "model-index-mismatch" / "fail.md"),
         str(RULES_DIR / "headline-mismatch" / "fail.md"),
     ]
-    log = sarif_log(audit_paths(paths))
+    log = sarif_log(audit_paths(paths), RULES)
     json.dumps(log)  # serialisable
     assert log["version"] == "2.1.0"
     assert log["$schema"].endswith("sarif-2.1.0.json")

@@ -35,3 +35,13 @@ def test_schema_command_writes_the_same_files(tmp_path: Path) -> None:
     assert "blocks" in card_schema["properties"] and "Cell" in card_schema["$defs"]
     block_kinds = card_schema["$defs"]["Block"]["properties"]["kind"]["enum"]
     assert "metadata" in block_kinds and "results" in block_kinds
+
+
+def test_the_card_schema_is_model_card_model_json_schema() -> None:
+    """SPEC: ``ModelCard.model_json_schema()`` is what ``schemas/`` holds."""
+    from cardsmith import ModelCard
+
+    assert json_schemas()["model-card.schema.json"] == ModelCard.model_json_schema()
+    assert dumps(ModelCard.model_json_schema()) == (SCHEMAS / "model-card.schema.json").read_text(
+        encoding="utf-8"
+    )

@@ -56,9 +56,10 @@ def print_reports(reports: list[AuditReport], fmt: str, out: TextIO | None = Non
 
             data = reports_json(reports)
         else:
+            from cardsmith.audit.engine import RULES
             from cardsmith.cli.formats.sarif import sarif_log
 
-            data = sarif_log(reports)
+            data = sarif_log(reports, RULES)
         stream.write(json_text(json.dumps(data, indent=2, ensure_ascii=False)) + "\n")
     elif fmt == "text":
         if is_tty(stream):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -47,13 +48,13 @@ def sarif_rule(rule: Rule) -> dict[str, Any]:
     }
 
 
-def sarif_log(reports: list[AuditReport]) -> dict[str, Any]:
-    """A SARIF 2.1.0 log: one run, the registry as ``tool.driver.rules``, one result per finding."""
-    from cardsmith.audit.rules import RULES
+def sarif_log(reports: list[AuditReport], rules: Sequence[Rule]) -> dict[str, Any]:
+    """A SARIF 2.1.0 log: one run, ``rules`` (the engine's list) as ``tool.driver.rules``, one result
+    per finding."""
     from cardsmith.card.plain import plain_dump
     from cardsmith.version import __version__
 
-    index = {r.code: i for i, r in enumerate(RULES)}
+    index = {r.code: i for i, r in enumerate(rules)}
     results = []
     for report in reports:
         lines = source_lines(report.path)
@@ -84,7 +85,7 @@ def sarif_log(reports: list[AuditReport]) -> dict[str, Any]:
                         "name": "cardsmith",
                         "version": __version__,
                         "informationUri": "https://github.com/cardsmith/cardsmith",
-                        "rules": [sarif_rule(r) for r in RULES],
+                        "rules": [sarif_rule(r) for r in rules],
                     }
                 },
                 "results": results,

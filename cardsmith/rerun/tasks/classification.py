@@ -165,9 +165,9 @@ def check_claims(
         claimed_metrics,
         eval_batch_size,
         reproduce,
-        reproduction_findings,
     )
     from cardsmith.rerun.data import TOKEN
+    from cardsmith.rerun.findings import reproduction_findings
 
     if tolerance is None:
         tolerance = TOLERANCE
