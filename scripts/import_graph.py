@@ -1,7 +1,8 @@
 """Print cardsmith's internal import graph: circles, floors, and private names crossing modules.
 
 Every ``import`` statement counts, also the lazy ones inside functions (they still make a circle).
-Exit 1 when there is a circle or a private name crosses a module boundary.
+Exit 1 when there is a circle, a private name crosses a module boundary, or (``--max-floors N``) the
+module graph has more than N floors.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ def folder_of(module: str) -> str:
 
 def main() -> int:
     quiet = "--quiet" in sys.argv
+    # --max-floors N: fail when the module graph is taller (issue #9 asks for at most 8)
+    max_floors = int(sys.argv[sys.argv.index("--max-floors") + 1]) if "--max-floors" in sys.argv else None
     edges, private = graph()
     try:
         level = floors(edges)
@@ -109,7 +112,11 @@ def main() -> int:
             print(f"  {room_level[room]}  {room}")
     for line in private:
         print("private name crosses modules:", line)
-    return 1 if private else 0
+    too_tall = max_floors is not None and max(level.values()) > max_floors
+    if too_tall:
+        top = max(level, key=lambda k: level[k])
+        print(f"the module graph has {max(level.values())} floors, more than {max_floors} (top: {top})")
+    return 1 if private or too_tall else 0
 
 
 if __name__ == "__main__":

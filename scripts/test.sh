@@ -5,5 +5,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check cardsmith tests bench examples scripts fixtures
 .venv/bin/ruff format --check cardsmith tests bench examples scripts fixtures
-.venv/bin/python scripts/import_graph.py --quiet
+.venv/bin/python scripts/import_graph.py --quiet --max-floors 8
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
