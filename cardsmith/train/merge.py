@@ -23,7 +23,7 @@ from typing import Any
 
 from cardsmith.card.io import atomic_write_text
 from cardsmith.card.model import Block, Card, Metadata
-from cardsmith.card.render import render_card
+from cardsmith.card.render import layout, render_card
 
 #: File name of the training-curves image written beside the card.
 CURVES_FILENAME = "training_curves.png"
@@ -104,22 +104,9 @@ def merge_cards(existing: Card, new: Card) -> Card:
     return merged
 
 
-def ensure_blocks(card: Card) -> Card:
-    """A card laid out in blocks: a card built in memory is rendered once and parsed back."""
-    if card.blocks:
-        return card
-    from cardsmith.card.parse import parse_card
-    from cardsmith.card.render import render_card
-
-    notes = list(card.notes)
-    laid_out = parse_card(render_card(card))
-    laid_out.notes = notes
-    return laid_out
-
-
 def add_curves_link(card: Card, link: str = CURVES_LINK) -> Card:
     """Link the training-curves image from "Training results" (once: idempotent on re-render)."""
-    card = ensure_blocks(card)
+    card = layout(card)  # a card built in memory: the Trainer's template, in blocks
     target = link[link.index("](") + 1 :] if "](" in link else link
     if any(target in b.text for b in card.blocks if b.kind == "text"):
         return card

@@ -15,13 +15,16 @@ from typing import Any
 from cardsmith.card.io import atomic_write_bytes
 from cardsmith.card.metric_names import column_role
 from cardsmith.card.model import Card
+from cardsmith.card.numbers import Cell, printed
 from cardsmith.errors import MissingExtraError
 
 
 def _numbers(cells: list[Any]) -> list[float | None]:
+    """The values the cells print (a card built from a training log holds more digits than it shows:
+    the picture is the card's, the same from the log as from the README written from it)."""
     out: list[float | None] = []
     for cell in cells:
-        value = getattr(cell, "value", None)
+        value = Cell.parse(printed(cell)).value if isinstance(cell, Cell) else None
         out.append(value if value is not None and math.isfinite(value) else None)
     return out
 

@@ -47,8 +47,7 @@ from cardsmith.card.model import (
     parse_optimizer,
 )
 from cardsmith.card.numbers import trainer_round
-from cardsmith.card.parse import parse_card
-from cardsmith.card.render import render_card
+from cardsmith.card.render import layout
 from cardsmith.errors import ParseError
 
 TASK_TAG_TO_NAME: dict[str, str] = {
@@ -519,13 +518,10 @@ def headline_note(card: Card) -> str | None:
 def attach_headline_note(card: Card, note: str | None) -> Card:
     """Put ``note`` (or nothing) as the paragraph right after the headline list, replacing an old one.
 
-    A card without blocks is rendered once (the Trainer's template) and parsed back, so the
-    sentence becomes an ordinary text block that renders verbatim: stable on re-render.
+    A card without blocks is laid out as the Trainer's template first (:func:`cardsmith.card.render.layout`),
+    so the sentence becomes an ordinary text block that renders verbatim: stable on re-render.
     """
-    if not card.blocks:
-        notes = list(card.notes)
-        card = parse_card(render_card(card))
-        card.notes = notes
+    card = layout(card)
     blocks = list(card.blocks)
     card.blocks = blocks
     found = _find_note(blocks)
