@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "Section",
     "atx_heading",
+    "block_of_line",
     "body_lines",
     "find",
     "heading_key",
@@ -261,6 +262,19 @@ def text_of(lines: Sequence[str], section: Section, *, subtree: bool = False) ->
 def body_lines(card: Card) -> list[str]:
     """The card's body as it was read (front matter excluded), with line endings; ``[]`` without blocks."""
     return "".join(b.text for b in card.blocks if b.kind != "metadata").splitlines(keepends=True)
+
+
+def block_of_line(card: Card, line: int) -> int | None:
+    """The index in ``card.blocks`` of the block that holds body line ``line`` (numbered as
+    :func:`body_lines` numbers them), or None past the end."""
+    seen = 0
+    for i, block in enumerate(card.blocks):
+        if block.kind == "metadata":
+            continue
+        seen += len(block.text.splitlines())
+        if line < seen:
+            return i
+    return None
 
 
 def without_front_matter(lines: list[str]) -> list[str]:

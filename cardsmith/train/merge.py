@@ -21,6 +21,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
+from cardsmith.card import sections
 from cardsmith.card.io import atomic_write_text
 from cardsmith.card.model import Block, Card, Metadata
 from cardsmith.card.render import layout, render_card
@@ -114,15 +115,9 @@ def add_curves_link(card: Card, link: str = CURVES_LINK) -> Card:
     idx = next((i for i, b in enumerate(card.blocks) if b.kind == "results"), None)
     if idx is None:
         # No table: put it at the end of the "Training results" section, else before the versions.
-        heading = next(
-            (
-                i
-                for i, b in enumerate(card.blocks)
-                if b.kind == "text" and b.text.lstrip().lower().startswith("### training results")
-            ),
-            None,
-        )
-        idx = heading
+        section = sections.find(sections.body_lines(card), "Training results")
+        if section is not None:
+            idx = sections.block_of_line(card, section.end - 1)
     if idx is None:
         idx = next((i for i, b in enumerate(card.blocks) if b.kind == "framework_versions"), None)
         if idx is not None:
