@@ -536,7 +536,8 @@ def part_snapshot(card: Card, kind: str) -> Any:
     raise ValueError(f"no snapshot for block kind {kind!r}")
 
 
-def _index_dump(entries: list[ModelIndexEntry] | None) -> Any:
+def index_dump(entries: list[ModelIndexEntry] | None) -> Any:
+    """The typed model-index as JSON (``None`` stays ``None``): what change detection compares."""
     if entries is None:
         return None
     return [plain_dump(e, exclude_none=True) for e in entries]
@@ -544,7 +545,7 @@ def _index_dump(entries: list[ModelIndexEntry] | None) -> Any:
 
 def metadata_snapshot(metadata: Metadata) -> dict[str, Any]:
     """``{"data": ..., "model_index": ...}``: the front matter as JSON, for change detection."""
-    return {"data": jsonable(metadata.data), "model_index": _index_dump(metadata.model_index)}
+    return {"data": jsonable(metadata.data), "model_index": index_dump(metadata.model_index)}
 
 
 def jsonable(value: Any) -> Any:

@@ -47,13 +47,13 @@ from cardsmith.card.model import (
     ModelIndexEntry,
     Optimizer,
     ResultsTable,
+    index_dump,
     jsonable,
     parse_optimizer,
     part_snapshot,
     typed_model_index,
 )
 from cardsmith.card.numbers import printed, trainer_round
-from cardsmith.card.plain import plain_dump
 from cardsmith.card.sections import atx_heading, heading_key
 from cardsmith.errors import RenderError
 
@@ -245,12 +245,6 @@ def _dump_index_node(obj: Any) -> Any:
     return obj
 
 
-def _index_json(entries: list[ModelIndexEntry] | None) -> Any:
-    if entries is None:
-        return None
-    return [plain_dump(e, exclude_none=True) for e in entries]
-
-
 def effective_metadata(card: Card, snapshot: dict[str, Any] | None) -> dict[str, Any]:
     """``metadata.data`` with a changed typed ``model_index`` folded back in (see module docs)."""
     meta = card.metadata
@@ -259,8 +253,8 @@ def effective_metadata(card: Card, snapshot: dict[str, Any] | None) -> dict[str,
     if snapshot is not None:
         baseline = snapshot.get("model_index")
     else:
-        baseline = _index_json(typed_model_index(data.get(key))) if key in data else None
-    current = _index_json(meta.model_index)
+        baseline = index_dump(typed_model_index(data.get(key))) if key in data else None
+    current = index_dump(meta.model_index)
     if json.dumps(current, sort_keys=False, default=str) == json.dumps(
         baseline, sort_keys=False, default=str
     ):
