@@ -1,6 +1,7 @@
 """Print cardsmith's internal import graph: circles, floors, and private names crossing modules.
 
-Every ``import`` statement counts, also the lazy ones inside functions (they still make a circle).
+Every ``import`` statement counts, also the lazy ones inside functions (they still make a circle);
+modules loaded by name (the rerun's task registry: ``"module:Class"`` strings) count for circles.
 Exit 1 when there is a circle, a private name crosses a module boundary, or (``--max-floors N``) the
 module graph has more than N floors.
 """
@@ -19,6 +20,20 @@ def module_name(path: Path) -> str:
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
+
+
+def named_imports(modules: dict[str, Path]) -> dict[str, set[str]]:
+    """Modules each module names in a string (``"cardsmith.rerun.tasks.speech:SpeechRecognition"``,
+    ``importlib.import_module("cardsmith.audit.engine")``): loaded by name at run time (the rerun's
+    task registry), so they are checked for circles too, though they stand on no floor."""
+    named: dict[str, set[str]] = {m: set() for m in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                target = node.value.partition(":")[0]
+                if "." in target and target in modules and target != name:
+                    named[name].add(target)
+    return named
 
 
 def graph() -> tuple[dict[str, set[str]], list[str]]:
@@ -89,6 +104,12 @@ def main() -> int:
         level = floors(edges)
     except RecursionError as exc:
         print(f"import circle: {exc}")
+        return 1
+    named = named_imports({module_name(p): p for p in ROOT.rglob("*.py")})
+    try:
+        floors({m: edges[m] | named[m] for m in edges})
+    except RecursionError as exc:
+        print(f"import circle through a module loaded by name: {exc}")
         return 1
     if not quiet:
         for m in sorted(level, key=lambda k: (level[k], k)):

@@ -68,10 +68,6 @@ TASKS: dict[str, str] = {
     MASKED_LM: "cardsmith.rerun.tasks.generative:MaskedLM",
 }
 
-#: ``automatic-speech-recognition`` runs CTC models itself and hands sequence-to-sequence speech
-#: models (Whisper) to this ``"module:Class"`` task, when one is registered.
-SPEECH_SEQ2SEQ: str | None = "cardsmith.rerun.tasks.generative:WhisperSpeechRecognition"
-
 #: Speech models whose ``*ForSequenceClassification`` head classifies audio, not text.
 AUDIO_MODEL_TYPES = frozenset(
     {

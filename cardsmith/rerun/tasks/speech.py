@@ -27,7 +27,7 @@ import time
 from typing import Any
 
 from cardsmith.card.metric_names import LOSS
-from cardsmith.errors import EvaluationError, UnsupportedTaskError
+from cardsmith.errors import EvaluationError
 from cardsmith.rerun.tasks.base import Task, TaskContext, TaskResult, search
 
 WER = "wer"
@@ -78,15 +78,10 @@ class SpeechRecognition(Task):
     def run(self, ctx: TaskContext) -> TaskResult:
         archs = ctx.config.get("architectures") or []
         arch = archs[0] if isinstance(archs, list) and archs and isinstance(archs[0], str) else ""
-        if not arch.endswith("ForCTC"):
-            from cardsmith.rerun import tasks
+        if not arch.endswith("ForCTC"):  # a sequence-to-sequence speech model (Whisper)
+            from cardsmith.rerun.tasks.generative import WhisperSpeechRecognition
 
-            if tasks.SPEECH_SEQ2SEQ is None:
-                raise UnsupportedTaskError(
-                    f"{arch or 'this model'}: speech recognition is supported for CTC models (*ForCTC); "
-                    "sequence-to-sequence speech models are not supported yet"
-                )
-            return tasks.load(tasks.SPEECH_SEQ2SEQ).run(ctx)
+            return WhisperSpeechRecognition().run(ctx)
         return self.run_ctc(ctx)
 
     def run_ctc(self, ctx: TaskContext) -> TaskResult:
