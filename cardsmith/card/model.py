@@ -47,14 +47,13 @@ HEADLINE_NOT_READ = "the headline is not read: its lead line is"
 HYPERPARAMETERS_LEAD = "The following hyperparameters were used during training:"
 
 
-class _Model(BaseModel):
-    """Base of the card models: core schemas are built on first validation, not at import.
-
-    The parser and the auditor build their models with ``model_construct`` (their data is already
-    typed), so ``cardsmith audit`` never pays for building validators it does not use.
-    """
-
-    model_config = ConfigDict(defer_build=True)
+#: The configuration of every card model: core schemas are built on first validation, not at import.
+#: The parser and the auditor build their models with ``model_construct`` (their data is already
+#: typed), so ``cardsmith audit`` never pays for validators it does not use. (A shared configuration
+#: rather than a shared base class: each class created costs start-up time.)
+DEFERRED = ConfigDict(defer_build=True)
+#: A mapping from YAML that keeps unknown keys (``model_extra``) in their order: the model-index.
+OPEN = ConfigDict(defer_build=True, extra="allow", populate_by_name=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -62,18 +61,16 @@ class _Model(BaseModel):
 # --------------------------------------------------------------------------------------------------
 
 
-class OpenModel(_Model):
-    """A mapping from YAML that keeps unknown keys (``model_extra``) in their order."""
+class IndexTask(BaseModel):
+    model_config = OPEN
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-
-class IndexTask(OpenModel):
     type: str | None = None
     name: str | None = None
 
 
-class IndexDataset(OpenModel):
+class IndexDataset(BaseModel):
+    model_config = OPEN
+
     type: str | None = None
     name: str | None = None
     config: str | None = None
@@ -82,7 +79,9 @@ class IndexDataset(OpenModel):
     args: Any = None
 
 
-class IndexMetric(OpenModel):
+class IndexMetric(BaseModel):
+    model_config = OPEN
+
     type: str | None = None
     name: str | None = None
     value: Any = None
@@ -90,18 +89,22 @@ class IndexMetric(OpenModel):
     verified: bool | None = None
 
 
-class IndexResult(OpenModel):
+class IndexResult(BaseModel):
+    model_config = OPEN
+
     task: IndexTask | None = None
     dataset: IndexDataset | None = None
     metrics: list[IndexMetric] = Field(default_factory=list)
 
 
-class ModelIndexEntry(OpenModel):
+class ModelIndexEntry(BaseModel):
+    model_config = OPEN
+
     name: str | None = None
     results: list[IndexResult] = Field(default_factory=list)
 
 
-class Metadata(_Model):
+class Metadata(BaseModel):
     """The YAML front matter.
 
     ``data`` is the whole mapping as loaded, every key in its original order, so nothing is lost;
@@ -110,6 +113,8 @@ class Metadata(_Model):
     card used. ``raw`` is the original YAML text (without the ``---`` fences), written back verbatim
     while ``data`` is unchanged.
     """
+
+    model_config = DEFERRED
 
     data: dict[str, Any] = Field(default_factory=dict)
     model_index: list[ModelIndexEntry] | None = None
@@ -232,7 +237,7 @@ _NONE = type(None)
 _STR_OR_NONE = (str, _NONE)
 
 
-def _open_node(cls: type[OpenModel], node: Any, scalars: tuple[str, ...], flags: tuple[str, ...] = ()) -> Any:
+def _open_node(cls: type[BaseModel], node: Any, scalars: tuple[str, ...], flags: tuple[str, ...] = ()) -> Any:
     """``cls.model_construct(**node)`` when validation would keep ``node``'s values as they are, else None.
 
     That is: ``node`` is a mapping of string keys (none starting with ``_``) whose ``scalars`` are
@@ -305,14 +310,16 @@ def _index_entry_fast(entry: dict[str, Any]) -> ModelIndexEntry | None:
 # --------------------------------------------------------------------------------------------------
 
 
-class HeadlineMetric(_Model):
+class HeadlineMetric(BaseModel):
     """One line of "It achieves the following results on the evaluation set": ``- F1: 0.9126``."""
+
+    model_config = DEFERRED
 
     name: str
     value: Cell
 
 
-class Optimizer(_Model):
+class Optimizer(BaseModel):
     """The optimizer line, parsed.
 
     Reads ``Adam with betas=(0.9,0.999) and epsilon=1e-08``, the transformers 5 form
@@ -320,6 +327,8 @@ class Optimizer(_Model):
     optimizer_args=No additional optimizer arguments``, and Keras dicts. ``text`` is the line as
     printed (without the ``optimizer:`` key).
     """
+
+    model_config = DEFERRED
 
     text: str
     name: str | None = None
@@ -390,13 +399,15 @@ def _real(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-class Hyperparameters(_Model):
+class Hyperparameters(BaseModel):
     """The "Training hyperparameters" list, typed where the Trainer's keys are known.
 
     ``order`` lists the keys as the card printed them; ``extra`` keeps every key cardsmith has no
     typed field for (``weight_decay``, ``training precision``, ...) with its text. Numbers keep
     their printed type: ``num_epochs: 3`` stays ``3``, ``num_epochs: 3.0`` stays ``3.0``.
     """
+
+    model_config = DEFERRED
 
     learning_rate: float | None = None
     train_batch_size: int | None = None
@@ -419,12 +430,14 @@ class Hyperparameters(_Model):
     order: list[str] = Field(default_factory=list)
 
 
-class ResultsTable(_Model):
+class ResultsTable(BaseModel):
     """The "Training results" table: header names and rows of printed cells.
 
     Column names are kept exactly (``Validation Loss``, ``Overall F1``, ``Wer``, ``Gen Len``); every
     row has one cell per column (missing cells are empty text cells).
     """
+
+    model_config = DEFERRED
 
     columns: list[str] = Field(default_factory=list)
     rows: list[list[Cell]] = Field(default_factory=list)
@@ -446,8 +459,10 @@ class ResultsTable(_Model):
         return [row[idx] if idx < len(row) else Cell.parse("") for row in self.rows]
 
 
-class FrameworkVersion(_Model):
+class FrameworkVersion(BaseModel):
     """``- Transformers 4.18.0``: a library name and its version string as printed."""
+
+    model_config = DEFERRED
 
     name: str
     version: str
@@ -458,7 +473,7 @@ BlockKind = Literal[
 ]
 
 
-class Block(_Model):
+class Block(BaseModel):
     """A run of source lines, in document order.
 
     ``kind == "text"`` blocks are written back verbatim. Other kinds stand for a generated part of
@@ -466,6 +481,8 @@ class Block(_Model):
     source, written back while the part is unchanged since parsing (``snapshot``). A ``metadata``
     block is the front matter with its ``---`` fences (snapshot: ``{"data", "model_index"}`` as JSON).
     """
+
+    model_config = DEFERRED
 
     kind: BlockKind = "text"
     text: str
@@ -477,10 +494,10 @@ class Block(_Model):
 # --------------------------------------------------------------------------------------------------
 
 
-class Card(_Model):
+class Card(BaseModel):
     """A model card: metadata, the Trainer-generated parts, and every line a person wrote."""
 
-    model_config = ConfigDict(validate_assignment=False)
+    model_config = ConfigDict(defer_build=True, validate_assignment=False)
 
     metadata: Metadata = Field(default_factory=Metadata)
     title: str | None = None
