@@ -12,7 +12,6 @@ and are registered in one explicit tuple, the one the engine runs (:data:`cardsm
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -219,10 +218,15 @@ def is_finite_number(cell: Cell | None) -> bool:
     return cell is not None and cell.value is not None and math.isfinite(cell.value)
 
 
-_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+def _kebab_case(name: str) -> bool:
+    """``^[a-z][a-z0-9]*(-[a-z0-9]+)*$``, without compiling a pattern at every start-up."""
+    parts = name.split("-")
+    return name[:1].isalpha() and all(p and p.isascii() and p.isalnum() and p == p.lower() for p in parts)
 
 
-_CODE_RE = re.compile(r"^CS\d{3}$")
+def _rule_code(code: str) -> bool:
+    """``^CS\\d{3}$``."""
+    return len(code) == 5 and code.startswith("CS") and code[2:].isascii() and code[2:].isdigit()
 
 
 def build_registry(rules: Iterable[Rule]) -> tuple[Rule, ...]:
@@ -232,9 +236,9 @@ def build_registry(rules: Iterable[Rule]) -> tuple[Rule, ...]:
     codes: set[str] = set()
     out = []
     for r in rules:
-        if not _NAME_RE.match(r.name):
+        if not _kebab_case(r.name):
             raise ValueError(f"rule name {r.name!r} is not kebab-case")
-        if not _CODE_RE.match(r.code):
+        if not _rule_code(r.code):
             raise ValueError(f"rule code {r.code!r} of {r.name} is not CSnnn")
         if r.name in names:
             raise ValueError(f"duplicate rule name {r.name!r}")

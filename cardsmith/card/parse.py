@@ -23,6 +23,7 @@ card: it parses, with empty generated parts.
 
 from __future__ import annotations
 
+import functools
 import gc
 import re
 from pathlib import Path
@@ -355,9 +356,10 @@ def _parse_key_values(lines: list[str], items: list[tuple[int, int]]) -> list[tu
 
 
 #: One line of an emphasised headline: ``*- Loss: 0.1234*``, optionally ending in a hard break (``\``).
-_ITALIC_ITEM_RE = re.compile(
-    r"^\s*([*_]{1,2})\s*[-*+]\s+(?P<key>[^:*_]+?)\s*:\s*(?P<value>[^*_]+?)\s*\1\s*\\?\s*$"
-)
+@functools.cache
+def _italic_item_re() -> re.Pattern[str]:
+    """One emphasised headline line (compiled on first use: only edited cards have one)."""
+    return re.compile(r"^\s*([*_]{1,2})\s*[-*+]\s+(?P<key>[^:*_]+?)\s*:\s*(?P<value>[^*_]+?)\s*\1\s*\\?\s*$")
 
 
 def _italic_headline(para: list[str]) -> list[HeadlineMetric] | None:
@@ -374,7 +376,7 @@ def _italic_headline(para: list[str]) -> list[HeadlineMetric] | None:
     for line in items:
         # one blank for each run of blanks: the pattern's lazy name and value, each followed by \s*,
         # would be tried at every position of a long run (quadratic)
-        m = _ITALIC_ITEM_RE.match(" ".join(line.split()))
+        m = _italic_item_re().match(" ".join(line.split()))
         if m is None:
             return None
         pairs.append((m.group("key").strip(), m.group("value").strip()))

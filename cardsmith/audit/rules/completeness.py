@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Iterator
@@ -257,7 +258,10 @@ def implied_metrics(ctx: AuditContext) -> Iterator[Hit]:
 _ASR_METRIC_WORDS = {"wer", "cer", "ter", "mer", "wil"}
 
 
-_ERROR_RATE_PROSE = re.compile(r"\b(?:wer|cer|word error rate|character error rate)\b")
+@functools.cache
+def _error_rate_prose() -> re.Pattern[str]:
+    """An error rate named in prose (compiled on first use: only speech cards are searched)."""
+    return re.compile(r"\b(?:wer|cer|word error rate|character error rate)\b")
 
 
 def _is_error_rate_name(name: str | None) -> bool:
@@ -326,7 +330,7 @@ def task_metric_missing(ctx: AuditContext) -> Iterator[Hit]:
     if _card_task(ctx) != "automatic-speech-recognition":
         return
     card, f = ctx.card, ctx.facts
-    if _ERROR_RATE_PROSE.search("".join(b.text for b in card.blocks).lower()):
+    if _error_rate_prose().search("".join(b.text for b in card.blocks).lower()):
         return  # stated in the prose or another table
     names = [h.name for h in card.headline] + [c.name for c in f.columns if c.role == "metric"]
     for entry in card.metadata.model_index or []:
