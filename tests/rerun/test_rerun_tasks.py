@@ -28,7 +28,7 @@ def _load(out: Path, auto: str) -> tuple[Any, Any, dict[str, Any]]:
     return model, tokenizer, json.loads((out / "config.json").read_text())
 
 
-def _card_claims(out: Path, names: dict[str, str]) -> dict[str, Any]:
+def _card_claims(out: Path, names: frozenset[str]) -> dict[str, Any]:
     from cardsmith import ModelCard
     from cardsmith.rerun.tasks.generation import card_claims
 
@@ -143,7 +143,7 @@ def causal(root: Path) -> dict[str, Any]:
     return {"trainer": trainer, "eval": eval_file, "out": root / "clm"}
 
 
-_LM_NAMES = {"loss": "loss", "accuracy": "accuracy", "perplexity": "perplexity"}
+_LM_NAMES = frozenset({"loss", "accuracy", "perplexity"})
 
 
 def test_causal_lm_finds_block_size_and_trainer_normalisation(causal: dict[str, Any]) -> None:

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from cardsmith.card.metric_names import EXACT_MATCH, F1, LOSS
 from cardsmith.rerun.tasks.generation import Claim, Reproduced, SearchResult, claim_agrees
 
 MAX_LENGTH = 384
@@ -33,15 +34,8 @@ DOC_STRIDE = 128
 N_BEST = 20
 MAX_ANSWER_LENGTH = 30
 
-QA_METRICS = {
-    "loss": "loss",
-    "validation loss": "loss",
-    "exact match": "exact_match",
-    "exact_match": "exact_match",
-    "exact": "exact_match",
-    "em": "exact_match",
-    "f1": "f1",
-}
+#: What an extractive question-answering rerun recomputes.
+QA_METRICS = frozenset({LOSS, EXACT_MATCH, F1})
 
 
 @dataclass

@@ -31,6 +31,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from cardsmith.card.metric_names import (
+    BLEU,
+    GEN_LEN,
+    LOSS,
+    ROUGE1,
+    ROUGE2,
+    ROUGE_L,
+    ROUGE_LSUM,
+    canonical_metric,
+)
+
 #: ``run_summarization.py`` / ``run_translation.py`` defaults.
 MAX_SOURCE_LENGTH = 1024
 MAX_TARGET_LENGTH = 128
@@ -230,23 +241,8 @@ def source_prefixes(config: dict[str, Any], task: str, *, rouge: bool = False) -
 # --------------------------------------------------------------------------------------------------
 
 #: Card metric names (lower case, ``_`` as space) -> the computed metric.
-SEQ2SEQ_METRICS = {
-    "loss": "loss",
-    "validation loss": "loss",
-    "eval loss": "loss",
-    "rouge1": "rouge1",
-    "rouge2": "rouge2",
-    "rougel": "rougeL",
-    "rougelsum": "rougeLsum",
-    "rouge-1": "rouge1",
-    "rouge-2": "rouge2",
-    "rouge-l": "rougeL",
-    "rouge-lsum": "rougeLsum",
-    "bleu": "bleu",
-    "sacrebleu": "bleu",
-    "gen len": "gen_len",
-    "gen_len": "gen_len",
-}
+#: What a sequence-to-sequence rerun recomputes (keys of :func:`cardsmith.card.metric_names.canonical_metric`).
+SEQ2SEQ_METRICS = frozenset({LOSS, ROUGE1, ROUGE2, ROUGE_L, ROUGE_LSUM, BLEU, GEN_LEN})
 
 
 @dataclass
@@ -460,21 +456,14 @@ def reproduce_seq2seq(
     )
 
 
-def card_claims(headline: Sequence[tuple[str, Any]], names: dict[str, str]) -> dict[str, Claim]:
-    """The claims a task can recompute, from the card's printed ``(name, Cell)`` pairs.
-
-    ``names`` maps lower-case printed names (``_`` read as space, ``eval``/``validation`` prefixes
-    dropped) to computed metric names; a cell without a number is skipped.
-    """
+def card_claims(headline: Sequence[tuple[str, Any]], keys: frozenset[str]) -> dict[str, Claim]:
+    """The claims a task can recompute, from the card's printed ``(name, Cell)`` pairs: each name read
+    with the one metric vocabulary (:func:`~cardsmith.card.metric_names.canonical_metric`) and kept
+    when the task computes it (``keys``); a cell without a number is skipped."""
     out: dict[str, Claim] = {}
     for name, cell in headline:
         value = getattr(cell, "value", None)
-        if value is None:
-            continue
-        low = " ".join(str(name).replace("_", " ").lower().split())
-        for prefix in ("eval ", "validation ", "test "):
-            if low.startswith(prefix) and low[len(prefix) :] in names:
-                low = low[len(prefix) :]
-        if low in names:
-            out[names[low]] = Claim(float(value), float(getattr(cell, "half_ulp", 0.0)))
+        key = canonical_metric(str(name))
+        if value is not None and key in keys:
+            out[key] = Claim(float(value), float(getattr(cell, "half_ulp", 0.0)))
     return out

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cardsmith.card.metric_names import ACCURACY, LOSS, PERPLEXITY
 from cardsmith.errors import DatasetError, EvaluationError
 from cardsmith.rerun.tasks.extractive_qa import QA_METRICS
 from cardsmith.rerun.tasks.generation import SEQ2SEQ_METRICS, Claim, SearchResult, card_claims
@@ -28,14 +29,9 @@ CAUSAL = "causal-lm"
 MASKED = "masked-lm"
 TASKS = (SUMMARIZATION, TRANSLATION, TEXT2TEXT, SPEECH, QA, CAUSAL, MASKED)
 
-LM_METRICS = {
-    "loss": "loss",
-    "validation loss": "loss",
-    "accuracy": "accuracy",
-    "perplexity": "perplexity",
-    "ppl": "perplexity",
-}
-METRIC_NAMES: dict[str, dict[str, str]] = {
+#: What a language-model rerun recomputes.
+LM_METRICS = frozenset({LOSS, ACCURACY, PERPLEXITY})
+METRIC_NAMES: dict[str, frozenset[str]] = {
     SUMMARIZATION: SEQ2SEQ_METRICS,
     TRANSLATION: SEQ2SEQ_METRICS,
     TEXT2TEXT: SEQ2SEQ_METRICS,
@@ -305,7 +301,7 @@ def run_protocol(task: str, ctx: Any) -> Any:
     from cardsmith.rerun.run import pick_device
     from cardsmith.rerun.tasks.base import TaskResult, Verdict
 
-    known = set(METRIC_NAMES[task].values())
+    known = METRIC_NAMES[task]
     claims = {
         str(c.key): Claim(float(c.cell.value), float(c.cell.half_ulp))
         for c in ctx.claims

@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from cardsmith.card.metric_names import CER, LOSS, WER
 from cardsmith.rerun.tasks.generation import (
     Claim,
     Reproduced,
@@ -27,7 +28,8 @@ from cardsmith.rerun.tasks.generation import (
     seq2seq_trainer_loss,
 )
 
-ASR_METRICS = {"loss": "loss", "validation loss": "loss", "wer": "wer", "cer": "cer"}
+#: What a sequence-to-sequence speech rerun recomputes.
+ASR_METRICS = frozenset({LOSS, WER, CER})
 #: The Whisper fine-tuning blog's ``generation_max_length``.
 BLOG_MAX_LENGTH = 225
 
