@@ -176,6 +176,7 @@ MAE = "mae"
 R2 = "r2"
 PEARSON = "pearson"
 SPEARMAN = "spearmanr"
+COMBINED_SCORE = "combined_score"
 WER = "wer"
 CER = "cer"
 ROUGE1 = "rouge1"
@@ -239,7 +240,7 @@ _ALIASES: dict[str, str] = {
     "spearmanr": SPEARMAN,
     "spearman r": SPEARMAN,
     "spearman correlation": SPEARMAN,
-    "combined score": "combined_score",
+    "combined score": COMBINED_SCORE,
     "wer": WER,
     "word error rate": WER,
     "cer": CER,

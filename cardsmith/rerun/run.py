@@ -93,35 +93,10 @@ def load_model(
     path: Path, task: str, *, device: Any, dtype: str = "fp32", trust_remote_code: bool = False
 ) -> tuple[Any, Any]:
     """``AutoModelFor...from_pretrained(path, use_safetensors=True)`` and ``AutoTokenizer``, in eval mode."""
-    import torch
-    from transformers import (
-        AutoModelForSequenceClassification,
-        AutoModelForTokenClassification,
-        AutoTokenizer,
-    )
-
-    if dtype not in DTYPES:
-        raise EvaluationError(f"unknown dtype {dtype!r} (fp32, bf16, fp16)")
-    auto = AutoModelForTokenClassification if task == TOKEN else AutoModelForSequenceClassification
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
-    except Exception as exc:  # noqa: BLE001 - a broken or missing tokenizer: one clear line
-        raise EvaluationError(
-            f"cannot load the tokenizer from {path}: {type(exc).__name__}: {_short(exc)}"
-        ) from None
-    try:
-        model = auto.from_pretrained(
-            str(path),
-            use_safetensors=True,
-            trust_remote_code=trust_remote_code,
-            dtype=getattr(torch, DTYPES[dtype]),
-        )
-    except Exception as exc:  # noqa: BLE001
-        raise EvaluationError(
-            f"cannot load the model from {path}: {type(exc).__name__}: {_short(exc)}"
-        ) from None
-    model.to(device)
-    model.eval()
+    torch_dtype_name(dtype)  # an unknown dtype is said before anything loads
+    tokenizer = load_processor("AutoTokenizer", path, trust_remote_code=trust_remote_code, what="tokenizer")
+    auto = "AutoModelForTokenClassification" if task == TOKEN else "AutoModelForSequenceClassification"
+    model = load_auto(auto, path, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
     return model, tokenizer
 
 
@@ -147,9 +122,62 @@ def quiet_libraries() -> Iterator[None]:
             datasets.utils.logging.enable_progress_bar()
 
 
-def _short(exc: BaseException) -> str:
+def torch_dtype_name(dtype: str) -> str:
+    """The torch dtype of a ``--dtype`` name (``bf16`` -> ``bfloat16``); an unknown name is an error."""
+    if dtype not in DTYPES:
+        raise EvaluationError(f"unknown dtype {dtype!r} (fp32, bf16, fp16)")
+    return DTYPES[dtype]
+
+
+def short(exc: BaseException) -> str:
+    """The first line of an exception's message, at most 300 characters (for one-line errors)."""
     lines = str(exc).strip().splitlines()
     return lines[0][:300] if lines else ""
+
+
+def load_auto(auto_name: str, path: Path, *, device: Any, dtype: str, trust_remote_code: bool) -> Any:
+    """``transformers.<auto_name>.from_pretrained(path, use_safetensors=True)``, moved and in eval mode."""
+    import torch
+    import transformers
+
+    torch_dtype = getattr(torch, torch_dtype_name(dtype))
+    auto = getattr(transformers, auto_name)
+    try:
+        model = auto.from_pretrained(
+            str(path),
+            use_safetensors=True,
+            trust_remote_code=trust_remote_code,
+            dtype=torch_dtype,
+        )
+    except Exception as exc:  # noqa: BLE001 - a broken checkpoint: one clear line
+        raise EvaluationError(
+            f"cannot load the model from {path}: {type(exc).__name__}: {short(exc)}"
+        ) from None
+    model.to(device)
+    model.eval()
+    return model
+
+
+def load_processor(auto_name: str, path: Path, *, trust_remote_code: bool, what: str) -> Any:
+    """``transformers.<auto_name>.from_pretrained(path)`` (tokenizer, image processor, feature extractor)."""
+    import transformers
+
+    try:
+        return getattr(transformers, auto_name).from_pretrained(
+            str(path), trust_remote_code=trust_remote_code
+        )
+    except Exception as exc:  # noqa: BLE001
+        raise EvaluationError(
+            f"cannot load the {what} from {path}: {type(exc).__name__}: {short(exc)}"
+        ) from None
+
+
+def forward(model: Any, inputs: dict[str, Any]) -> Any:
+    """``model(**inputs)``; a model that cannot run is one clear line."""
+    try:
+        return model(**inputs)
+    except Exception as exc:  # noqa: BLE001
+        raise EvaluationError(f"the forward pass failed: {type(exc).__name__}: {short(exc)}") from None
 
 
 def max_length(tokenizer: Any, model: Any) -> int:
@@ -301,7 +329,7 @@ def run_evaluation(
                 logits = model(**inputs).logits.float()
             except Exception as exc:  # noqa: BLE001 - a model that cannot run: one clear line
                 raise EvaluationError(
-                    f"the forward pass failed: {type(exc).__name__}: {_short(exc)}"
+                    f"the forward pass failed: {type(exc).__name__}: {short(exc)}"
                 ) from None
             if data.task == TOKEN and labels is not None:
                 labels = labels.to(dev)

@@ -19,68 +19,16 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from cardsmith.errors import DatasetError, EvaluationError
-from cardsmith.rerun.run import Progress
+from cardsmith.errors import DatasetError
+from cardsmith.rerun.run import Progress, forward, load_auto, load_processor, short
 
 #: Examples per forward pass when ``--batch-size`` is not given.
 DEFAULT_BATCH_SIZE = 32
-DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 
 IMAGE_COLUMNS = ["image", "img", "picture", "photo"]
 AUDIO_COLUMNS = ["audio", "speech", "wav", "file", "path"]
 LABEL_COLUMNS = ["label", "labels", "label_id", "class", "target", "fine_label"]
 TRANSCRIPT_COLUMNS = ["text", "sentence", "transcription", "transcript", "normalized_text", "raw_text"]
-
-
-def short(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0][:300] if lines else ""
-
-
-def load_auto(auto_name: str, path: Path, *, device: Any, dtype: str, trust_remote_code: bool) -> Any:
-    """``transformers.<auto_name>.from_pretrained(path, use_safetensors=True)``, moved and in eval mode."""
-    import torch
-    import transformers
-
-    if dtype not in DTYPES:
-        raise EvaluationError(f"unknown dtype {dtype!r} (fp32, bf16, fp16)")
-    auto = getattr(transformers, auto_name)
-    try:
-        model = auto.from_pretrained(
-            str(path),
-            use_safetensors=True,
-            trust_remote_code=trust_remote_code,
-            dtype=getattr(torch, DTYPES[dtype]),
-        )
-    except Exception as exc:  # noqa: BLE001 - a broken checkpoint: one clear line
-        raise EvaluationError(
-            f"cannot load the model from {path}: {type(exc).__name__}: {short(exc)}"
-        ) from None
-    model.to(device)
-    model.eval()
-    return model
-
-
-def load_processor(auto_name: str, path: Path, *, trust_remote_code: bool, what: str) -> Any:
-    """``transformers.<auto_name>.from_pretrained(path)`` (tokenizer, image processor, feature extractor)."""
-    import transformers
-
-    try:
-        return getattr(transformers, auto_name).from_pretrained(
-            str(path), trust_remote_code=trust_remote_code
-        )
-    except Exception as exc:  # noqa: BLE001
-        raise EvaluationError(
-            f"cannot load the {what} from {path}: {type(exc).__name__}: {short(exc)}"
-        ) from None
-
-
-def forward(model: Any, inputs: dict[str, Any]) -> Any:
-    """``model(**inputs)``; a model that cannot run is one clear line."""
-    try:
-        return model(**inputs)
-    except Exception as exc:  # noqa: BLE001
-        raise EvaluationError(f"the forward pass failed: {type(exc).__name__}: {short(exc)}") from None
 
 
 def sorted_batches(lengths: Sequence[int], size: int) -> list[list[int]]:

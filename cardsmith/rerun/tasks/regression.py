@@ -11,17 +11,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from cardsmith.card.metric_names import LOSS
+from cardsmith.card.metric_names import (
+    COMBINED_SCORE,
+    LOSS,
+    MAE,
+    MSE,
+    PEARSON,
+    R2,
+    RMSE,
+    SPEARMAN,
+)
 from cardsmith.errors import DatasetError
 from cardsmith.rerun.tasks.base import Task, TaskContext, TaskResult
-
-MSE = "mse"
-RMSE = "rmse"
-MAE = "mae"
-R2 = "r2"
-PEARSON = "pearson"
-SPEARMAN = "spearmanr"
-COMBINED = "combined_score"
 
 
 def regression_metrics(predictions: Any, references: Any, keys: set[str]) -> dict[str, float]:
@@ -39,12 +40,12 @@ def regression_metrics(predictions: Any, references: Any, keys: set[str]) -> dic
         out[RMSE] = math.sqrt(mse)
         out[MAE] = float(mean_absolute_error(refs, preds))
         out[R2] = float(r2_score(refs, preds))
-    if keys & {PEARSON, SPEARMAN, COMBINED}:
+    if keys & {PEARSON, SPEARMAN, COMBINED_SCORE}:
         from scipy.stats import pearsonr, spearmanr
 
         out[PEARSON] = float(pearsonr(preds, refs)[0])
         out[SPEARMAN] = float(spearmanr(preds, refs)[0])
-        out[COMBINED] = (out[PEARSON] + out[SPEARMAN]) / 2
+        out[COMBINED_SCORE] = (out[PEARSON] + out[SPEARMAN]) / 2
     return out
 
 
