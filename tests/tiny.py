@@ -34,7 +34,7 @@ import numpy as np
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 SEQ_LABELS = ["negative", "neutral", "positive"]
-_KEYWORDS = {
+KEYWORDS = {
     "negative": ["bad", "awful", "terrible", "boring", "poor"],
     "neutral": ["okay", "average", "fine", "plain", "standard"],
     "positive": ["good", "great", "excellent", "lovely", "superb"],
@@ -118,7 +118,7 @@ _NER_FILLER = [
 VOCAB: list[str] = list(
     dict.fromkeys(
         SPECIALS
-        + [w for words in _KEYWORDS.values() for w in words]
+        + [w for words in KEYWORDS.values() for w in words]
         + _FILLER
         + _FIRST
         + _LAST
@@ -134,20 +134,20 @@ TOK_DATASET_NAME = "tiny_ner"
 BASE_MODEL_ID = "cardsmith-test/tiny-bert"
 
 
-def _build_tokenizer() -> Any:
-    """A word-level BERT tokenizer (WordPiece model over whole words) as a transformers fast tokenizer."""
+def wordpiece_tokenizer(words: list[str], *, model_max_length: int = 64) -> Any:
+    """A BERT tokenizer (WordPiece model, BERT normalizer and pre-tokenizer, ``[CLS] $A [SEP]``) over
+    ``words`` in order (its ids), as a transformers fast tokenizer."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import BertTokenizerFast
 
-    vocab = {word: i for i, word in enumerate(VOCAB)}
+    vocab = {word: i for i, word in enumerate(words)}
     backend = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
     backend.normalizer = normalizers.BertNormalizer(lowercase=True)
     backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    cls_id, sep_id = vocab["[CLS]"], vocab["[SEP]"]
     backend.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
         pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
     )
     return BertTokenizerFast(
         tokenizer_object=backend,
@@ -156,8 +156,13 @@ def _build_tokenizer() -> Any:
         cls_token="[CLS]",
         sep_token="[SEP]",
         mask_token="[MASK]",
-        model_max_length=64,
+        model_max_length=model_max_length,
     )
+
+
+def _build_tokenizer() -> Any:
+    """A word-level BERT tokenizer (WordPiece model over whole words) as a transformers fast tokenizer."""
+    return wordpiece_tokenizer(VOCAB)
 
 
 def make_tokenizer(directory: str | Path) -> Any:
@@ -172,7 +177,7 @@ def _seq_example(rng: random.Random, noise: float) -> tuple[str, int]:
     label = rng.randrange(len(SEQ_LABELS))
     length = rng.randint(3, 18)  # varied lengths: padding and batching matter
     words = [rng.choice(_FILLER) for _ in range(length)]
-    keyword = rng.choice(_KEYWORDS[SEQ_LABELS[label]])
+    keyword = rng.choice(KEYWORDS[SEQ_LABELS[label]])
     words.insert(rng.randrange(len(words) + 1), keyword)
     if rng.random() < noise:  # a little label noise: metrics move but do not saturate at once
         label = rng.randrange(len(SEQ_LABELS))

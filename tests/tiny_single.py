@@ -26,11 +26,7 @@ from typing import Any
 import numpy as np
 import tiny
 
-KEYWORDS = {
-    "negative": ["bad", "awful", "terrible", "boring", "poor"],
-    "neutral": ["okay", "average", "fine", "plain", "standard"],
-    "positive": ["good", "great", "excellent", "lovely", "superb"],
-}
+KEYWORDS = tiny.KEYWORDS
 FILLER = [
     "the",
     "a",

@@ -88,6 +88,29 @@ def word_tokenizer(
     return PreTrainedTokenizerFast(tokenizer_object=backend, model_max_length=model_max_length, **kwargs)
 
 
+def bert_word_tokenizer(words: list[str], *, model_max_length: int) -> Any:
+    """:func:`word_tokenizer` over BERT's special tokens, with BERT's ``[CLS] $A [SEP]`` template."""
+    from tokenizers import processors
+    from transformers import PreTrainedTokenizerFast
+
+    backend = word_tokenizer(words, ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]).backend_tokenizer
+    vocab = backend.get_vocab()
+    backend.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=model_max_length,
+    )
+
+
 def _one_thread() -> None:
     import torch
 
@@ -440,28 +463,7 @@ def train_masked_lm(
     _one_thread()
     out = Path(out_dir)
     raw = lm_data(n_eval=n_eval)
-    tokenizer = word_tokenizer(
-        WORDS + ["."], ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], model_max_length=256
-    )
-    from tokenizers import processors
-    from transformers import PreTrainedTokenizerFast
-
-    backend = tokenizer.backend_tokenizer
-    vocab = backend.get_vocab()
-    backend.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
-    )
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-        model_max_length=256,
-    )
+    tokenizer = bert_word_tokenizer(WORDS + ["."], model_max_length=256)
     config = BertConfig(
         vocab_size=len(tokenizer),
         hidden_size=32,
@@ -613,35 +615,17 @@ def postprocess_qa_predictions(
 def train_qa(out_dir: str | Path, **overrides: Any) -> tuple[Any, Path]:
     """A tiny BERT QA model; its evaluation logs the loss (notebook) and exact match/F1 (run_qa)."""
     import torch
-    from tokenizers import processors
     from transformers import (
         BertConfig,
         BertForQuestionAnswering,
         DataCollatorWithPadding,
-        PreTrainedTokenizerFast,
         Trainer,
     )
 
     _one_thread()
     out = Path(out_dir)
     raw = qa_data()
-    base = word_tokenizer(WORDS + [".", "?", "what", "does"], ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
-    backend = base.backend_tokenizer
-    vocab = backend.get_vocab()
-    backend.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
-    )
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-        model_max_length=512,
-    )
+    tokenizer = bert_word_tokenizer(WORDS + [".", "?", "what", "does"], model_max_length=512)
     config = BertConfig(
         vocab_size=len(tokenizer),
         hidden_size=32,

@@ -625,9 +625,6 @@ def test_half_precision_rerun(tok: dict[str, Any], capsys: pytest.CaptureFixture
 
 def _subword_tokenizer(folder: Path) -> Any:
     """The tiny tokenizer with a few words split into WordPiece pieces (same vocabulary size and ids)."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
-    from transformers import BertTokenizerFast
-
     vocab = list(tiny.VOCAB)
     # alice -> al ##ice, paris -> par ##is, smith -> sm ##ith, visited -> visit ##ed, yesterday ->
     # yester ##day, office -> off ##ice (the words replaced to make room become [UNK])
@@ -645,24 +642,7 @@ def _subword_tokenizer(folder: Path) -> Any:
         ("office", "off"),
     ]:
         vocab[vocab.index(old)] = new
-    ids = {w: i for i, w in enumerate(vocab)}
-    backend = Tokenizer(models.WordPiece(ids, unk_token="[UNK]"))
-    backend.normalizer = normalizers.BertNormalizer(lowercase=True)
-    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    backend.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", ids["[CLS]"]), ("[SEP]", ids["[SEP]"])],
-    )
-    tokenizer = BertTokenizerFast(
-        tokenizer_object=backend,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-        model_max_length=64,
-    )
+    tokenizer = tiny.wordpiece_tokenizer(vocab)
     tokenizer.save_pretrained(str(folder))
     return tokenizer
 
