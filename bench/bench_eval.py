@@ -112,8 +112,8 @@ def minilm_folder() -> Path:
     return folder
 
 
-def build_checkpoint(target: Path) -> None:
-    """MiniLM body + fresh seeded classification head, saved as safetensors with its tokenizer."""
+def build_checkpoint(target: Path, labels: list[str] = LABELS) -> None:
+    """MiniLM body + fresh seeded head for ``labels``, saved as safetensors with its tokenizer."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -121,13 +121,34 @@ def build_checkpoint(target: Path) -> None:
     torch.manual_seed(0)
     model = AutoModelForSequenceClassification.from_pretrained(
         str(source),
-        num_labels=2,
-        id2label=dict(enumerate(LABELS)),
-        label2id={name: i for i, name in enumerate(LABELS)},
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={name: i for i, name in enumerate(labels)},
     )
     model.config.architectures = ["BertForSequenceClassification"]
     model.save_pretrained(str(target), safe_serialization=True)
     AutoTokenizer.from_pretrained(str(source)).save_pretrained(str(target))
+
+
+def vocabulary_words() -> list[str]:
+    """10,000 plain words of MiniLM's vocabulary (alphabetic ASCII, longer than 2 letters)."""
+    return [
+        w
+        for w in (minilm_folder() / "vocab.txt").read_text(encoding="utf-8").split()
+        if w.isalpha() and w.isascii() and len(w) > 2
+    ][2000:12000]
+
+
+def bench_env(**extra: str) -> dict[str, str]:
+    """The environment both sides of a benchmark run in: offline, quiet, and ``extra``."""
+    return dict(
+        os.environ,
+        HF_HUB_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+        TRANSFORMERS_VERBOSITY="error",
+        **extra,
+    )
 
 
 def build_dataset(target: Path, n: int, seed: int = 0) -> None:
@@ -136,11 +157,7 @@ def build_dataset(target: Path, n: int, seed: int = 0) -> None:
 
     from datasets import ClassLabel, Dataset, Features, Value
 
-    words = [
-        w
-        for w in (minilm_folder() / "vocab.txt").read_text(encoding="utf-8").split()
-        if w.isalpha() and w.isascii() and len(w) > 2
-    ][2000:12000]
+    words = vocabulary_words()
     rng = random.Random(seed)
     texts, labels = [], []
     for _ in range(n):
@@ -180,13 +197,7 @@ def main() -> None:
 
     import torch
 
-    env = dict(
-        os.environ,
-        HF_HUB_OFFLINE="1",
-        HF_DATASETS_OFFLINE="1",
-        TOKENIZERS_PARALLELISM="false",
-        TRANSFORMERS_VERBOSITY="error",
-    )
+    env = bench_env()
     script = work / "trainer_eval.py"
     script.write_text(TRAINER_SCRIPT % {"bs": EVAL_BATCH_SIZE, "cpu": not torch.cuda.is_available()})
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_eval import CARD, minilm_folder
+from bench_eval import CARD, bench_env, build_checkpoint, vocabulary_words
 
 LABELS = ["negative", "neutral", "positive"]
 EVAL_BATCH_SIZE = 32
@@ -57,31 +57,9 @@ print("RESULT " + json.dumps(trainer.evaluate()))
 """
 
 
-def build_checkpoint(target: Path) -> None:
-    """MiniLM body + fresh seeded 3-class head, saved as safetensors with its tokenizer."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    source = minilm_folder()
-    torch.manual_seed(0)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        str(source),
-        num_labels=len(LABELS),
-        id2label=dict(enumerate(LABELS)),
-        label2id={name: i for i, name in enumerate(LABELS)},
-    )
-    model.config.architectures = ["BertForSequenceClassification"]
-    model.save_pretrained(str(target), safe_serialization=True)
-    AutoTokenizer.from_pretrained(str(source)).save_pretrained(str(target))
-
-
 def build_jsonl(target: Path, n: int, seed: int = 0) -> None:
     """``n`` texts of 4-128 random vocabulary words (uniform lengths) and a random label, one JSON per line."""
-    words = [
-        w
-        for w in (minilm_folder() / "vocab.txt").read_text(encoding="utf-8").split()
-        if w.isalpha() and w.isascii() and len(w) > 2
-    ][2000:12000]
+    words = vocabulary_words()
     rng = random.Random(seed)
     with target.open("w", encoding="utf-8") as f:
         for _ in range(n):
@@ -117,22 +95,14 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     ckpt, data = work / "checkpoint", work / "data.jsonl"
     if not (ckpt / "model.safetensors").is_file():
-        build_checkpoint(ckpt)
+        build_checkpoint(ckpt, LABELS)
     if not data.is_file():
         build_jsonl(data, args.examples)
 
     import torch
 
     threads = str(args.threads)
-    env = dict(
-        os.environ,
-        HF_HUB_OFFLINE="1",
-        HF_DATASETS_OFFLINE="1",
-        TOKENIZERS_PARALLELISM="false",
-        TRANSFORMERS_VERBOSITY="error",
-        OMP_NUM_THREADS=threads,
-        MKL_NUM_THREADS=threads,
-    )
+    env = bench_env(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
     script = work / "trainer_eval.py"
     script.write_text(TRAINER_SCRIPT % {"bs": EVAL_BATCH_SIZE, "cpu": not torch.cuda.is_available()})
     trainer_cmd = [sys.executable, str(script), str(ckpt), str(data), str(work / "trainer_out")]
