@@ -21,7 +21,6 @@ or code; each is declared in its family module of :mod:`cardsmith.audit.rules`.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from cardsmith.audit.report import AuditReport
 from cardsmith.audit.rules import completeness, contradictions, dynamics, metadata, reproduction, suppression
 from cardsmith.audit.suppress import disabled_names
 from cardsmith.card.model import Card
+from cardsmith.card.parse import gc_paused
 from cardsmith.errors import CardsmithError, UnknownRuleError
 
 # --------------------------------------------------------------------------------------------------
@@ -332,15 +332,8 @@ def audit_card(
             return None
         return labels_beside(p if p.is_dir() else p.parent)
 
-    # A long table's facts are hundreds of thousands of small objects that cannot form cycles; the
-    # cyclic GC would scan them over and over while the rules run: pause it (as the parser does).
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():  # a long table's facts are many small objects: no collection over them
         raw = run_rules(card, selected=policy.chosen, num_labels_of=num_labels_of)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
     raw.extend(produced)
     return AuditReport.model_construct(
         path=str(path) if path is not None else None, findings=policy.apply(raw)

@@ -23,9 +23,11 @@ card: it parses, with empty generated parts.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -549,14 +551,23 @@ def parse_card(text: str | bytes) -> Card:
     not UTF-8) and :class:`~cardsmith.errors.ParseError` for a broken card (unclosed or invalid front
     matter, front matter that is not a mapping).
     """
-    # A long table makes hundreds of thousands of small objects, which would trigger the cyclic GC
-    # over and over (none of them can form a cycle): pause it while parsing.
-    gc_was_enabled = gc.isenabled()
+    with gc_paused():
+        return _parse_card(text)
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused for the block (enabled again after, if it was).
+
+    A long results table makes hundreds of thousands of small objects that cannot form cycles; the
+    collector would scan them over and over while they are parsed and while the rules run.
+    """
+    was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _parse_card(text)
+        yield
     finally:
-        if gc_was_enabled:
+        if was_enabled:
             gc.enable()
 
 
