@@ -22,23 +22,16 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def named_imports(modules: dict[str, Path]) -> dict[str, set[str]]:
-    """Modules each module names in a string (``"cardsmith.rerun.tasks.speech:SpeechRecognition"``,
-    ``importlib.import_module("cardsmith.audit.engine")``): loaded by name at run time (the rerun's
-    task registry), so they are checked for circles too, though they stand on no floor."""
-    named: dict[str, set[str]] = {m: set() for m in modules}
-    for name, path in modules.items():
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                target = node.value.partition(":")[0]
-                if "." in target and target in modules and target != name:
-                    named[name].add(target)
-    return named
+def graph() -> tuple[dict[str, set[str]], dict[str, set[str]], list[str]]:
+    """The import edges, the modules each module names in a string, and the private names crossing modules.
 
-
-def graph() -> tuple[dict[str, set[str]], list[str]]:
+    A module named in a string (``"cardsmith.rerun.tasks.speech:SpeechRecognition"``) is loaded by
+    name at run time (the rerun's task registry): it is checked for circles too, though it stands on
+    no floor.
+    """
     modules = {module_name(p): p for p in ROOT.rglob("*.py")}
     edges: dict[str, set[str]] = {m: set() for m in modules}
+    named: dict[str, set[str]] = {m: set() for m in modules}
     private: list[str] = []
     for name, path in modules.items():
         tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -49,6 +42,11 @@ def graph() -> tuple[dict[str, set[str]], list[str]]:
             for n in ast.walk(block)
         }
         for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                target = node.value.partition(":")[0]
+                if "." in target and target in modules and target != name:
+                    named[name].add(target)
+                continue
             if id(node) in typing_only:
                 continue  # imports for type checkers only: not a dependency at run time
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("cardsmith"):
@@ -67,7 +65,7 @@ def graph() -> tuple[dict[str, set[str]], list[str]]:
                         edges[name].add(alias.name)
     for name, targets in edges.items():
         targets.discard(name)
-    return edges, private
+    return edges, named, private
 
 
 def floors(edges: dict[str, set[str]]) -> dict[str, int]:
@@ -99,13 +97,12 @@ def main() -> int:
     quiet = "--quiet" in sys.argv
     # --max-floors N: fail when the module graph is taller (issue #9 asks for at most 8)
     max_floors = int(sys.argv[sys.argv.index("--max-floors") + 1]) if "--max-floors" in sys.argv else None
-    edges, private = graph()
+    edges, named, private = graph()
     try:
         level = floors(edges)
     except RecursionError as exc:
         print(f"import circle: {exc}")
         return 1
-    named = named_imports({module_name(p): p for p in ROOT.rglob("*.py")})
     try:
         floors({m: edges[m] | named[m] for m in edges})
     except RecursionError as exc:
