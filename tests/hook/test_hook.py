@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from git_repo import git, isolate_git
 from locations import HARDENING as FIXTURES
 from locations import REPO
 
@@ -28,22 +29,7 @@ ZERO = "0" * 40
 @pytest.fixture
 def git_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """An environment with HOME isolated and no system/global git config or inherited GIT_* state."""
-    home = tmp_path / "home"
-    home.mkdir()
-    for key in list(os.environ):
-        if key.startswith("GIT_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_TERMINAL_PROMPT", "0")
-    return dict(os.environ)
-
-
-def git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"git {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
-    return proc
+    return isolate_git(tmp_path / "home", monkeypatch)
 
 
 def push(cwd: Path, *args: str) -> tuple[int, str]:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from cli_process import BAD, GOOD, ROOT, body_of, cs
+from git_repo import git, isolate_git
 
 DEEP = "[" * 100_000 + "]" * 100_000
 
@@ -36,34 +37,10 @@ def clean_exit(proc: subprocess.CompletedProcess[bytes]) -> str:
 
 @pytest.fixture
 def git_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    home = tmp_path / "home"
-    home.mkdir()
-    for key in list(os.environ):
-        if key.startswith("GIT_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_TERMINAL_PROMPT", "0")
+    isolate_git(tmp_path / "home", monkeypatch)
     # the hook runs cardsmith with this interpreter: make it import the code under test
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     return dict(os.environ)
-
-
-def git(
-    cwd: Path, *args: str | bytes, check: bool = True, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=timeout,
-        errors="replace",
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"git {args} failed:\n{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import tiny
 import yaml
+from git_repo import git, isolate_git
 
 pytestmark = pytest.mark.slow
 
@@ -656,20 +657,8 @@ def test_item2_write_refuses_a_refuted_claim(
 # --------------------------------------------------------------------------------------------------
 
 
-def git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-    return proc
-
-
 def test_item10_hook_reports_a_config_typo_as_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    for key in list(os.environ):
-        if key.startswith("GIT_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    isolate_git(tmp_path / "home", monkeypatch)
     remote = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
     repo = tmp_path / "work"
