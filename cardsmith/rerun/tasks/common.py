@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cardsmith.errors import DatasetError
-from cardsmith.rerun.run import Progress, forward, load_auto, load_processor, short
+from cardsmith.rerun.run import Progress, encode_texts, forward, load_auto, load_processor, max_length, short
 
 #: Examples per forward pass when ``--batch-size`` is not given.
 DEFAULT_BATCH_SIZE = 32
@@ -259,3 +259,24 @@ def load_model_and_processor(
         auto_processor, ctx.model_path, trust_remote_code=ctx.trust_remote_code, what=what
     )
     return device, model, processor
+
+
+def sequence_logits(ctx: Any, texts: Sequence[str]) -> tuple[Any, int, Iterator[tuple[list[int], Any]]]:
+    """The checkpoint's sequence-classification head over the ``texts`` columns of the rerun's data:
+    the device, the number of examples, and ``(batch indices, float32 logits)`` over length-sorted
+    batches."""
+    device, model, tokenizer = load_model_and_processor(
+        ctx, "AutoModelForSequenceClassification", "AutoTokenizer", "tokenizer"
+    )
+    ids, type_ids = encode_texts(tokenizer, ctx.dataset, texts, max_length(tokenizer, model))
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    batches = text_logits(
+        model,
+        ids,
+        type_ids,
+        int(pad),
+        batch_size=ctx.batch_size or DEFAULT_BATCH_SIZE,
+        device=device,
+        progress=ctx.progress,
+    )
+    return device, len(ids), batches

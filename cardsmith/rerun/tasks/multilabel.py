@@ -167,29 +167,16 @@ class MultiLabelClassification(Task):
         import torch
 
         from cardsmith.rerun.metrics import trainer_loss
-        from cardsmith.rerun.run import encode_texts, max_length
         from cardsmith.rerun.tasks import common
 
         start = time.perf_counter()
         y_true, origin = multi_hot(ctx.dataset, ctx.config, ctx.columns.get("label"), ctx.source.name)
         texts = common.text_columns(ctx)
-        device, model, tokenizer = common.load_model_and_processor(
-            ctx, "AutoModelForSequenceClassification", "AutoTokenizer", "tokenizer"
-        )
-        ids, type_ids = encode_texts(tokenizer, ctx.dataset, texts, max_length(tokenizer, model))
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        device, _, batches = common.sequence_logits(ctx, texts)
         n, n_labels = y_true.shape
         logits_all = np.zeros((n, n_labels), dtype=np.float32)
         sums = [0.0] * n
-        for batch, logits in common.text_logits(
-            model,
-            ids,
-            type_ids,
-            int(pad),
-            batch_size=ctx.batch_size or common.DEFAULT_BATCH_SIZE,
-            device=device,
-            progress=ctx.progress,
-        ):
+        for batch, logits in batches:
             target = torch.as_tensor(y_true[batch], device=logits.device)
             losses = torch.nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none")
             row_sums = losses.double().sum(dim=1).cpu().tolist()

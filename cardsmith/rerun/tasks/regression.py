@@ -78,7 +78,6 @@ class TextRegression(Task):
 
         from cardsmith.rerun.data import SEQUENCE, detect_columns
         from cardsmith.rerun.metrics import trainer_loss
-        from cardsmith.rerun.run import encode_texts, max_length
         from cardsmith.rerun.tasks import common
 
         start = time.perf_counter()
@@ -89,23 +88,10 @@ class TextRegression(Task):
             label_column=ctx.columns.get("label"),
         )
         refs = float_labels(list(ctx.dataset[label]), ctx.source.name)
-        device, model, tokenizer = common.load_model_and_processor(
-            ctx, "AutoModelForSequenceClassification", "AutoTokenizer", "tokenizer"
-        )
-        ids, type_ids = encode_texts(tokenizer, ctx.dataset, texts, max_length(tokenizer, model))
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        n = len(ids)
+        device, n, batches = common.sequence_logits(ctx, texts)
         preds = [0.0] * n
         sums = [0.0] * n
-        for batch, logits in common.text_logits(
-            model,
-            ids,
-            type_ids,
-            int(pad),
-            batch_size=ctx.batch_size or common.DEFAULT_BATCH_SIZE,
-            device=device,
-            progress=ctx.progress,
-        ):
+        for batch, logits in batches:
             out = logits[:, 0]
             target = torch.tensor([refs[i] for i in batch], dtype=torch.float32, device=out.device)
             errors = ((out - target) ** 2).double().cpu().tolist()
