@@ -69,29 +69,13 @@ def ray_cluster() -> Any:
         ray.shutdown()
 
 
-def _train_seq(root: Path) -> Path:
-    import tiny
-
+def _train(root: Path, datasets: Any, train: Any) -> Path:
+    """A tiny checkpoint trained with the real Trainer (``train`` on ``datasets(...)``: ``tiny``'s
+    sequence or token task), its card, and its validation split saved beside it."""
     from cardsmith import ModelCard
 
-    data = tiny.seq_datasets(n_train=96, n_eval=30)
-    trainer = tiny.train_seq(
-        root / "run", datasets=data, per_device_eval_batch_size=5, save_strategy="no", num_train_epochs=2
-    )
-    model = root / "model"
-    trainer.save_model(str(model))
-    (model / "README.md").write_text(ModelCard.from_trainer(trainer).to_markdown(), encoding="utf-8")
-    data["validation"].save_to_disk(str(root / "validation"))
-    return model
-
-
-def _train_tok(root: Path) -> Path:
-    import tiny
-
-    from cardsmith import ModelCard
-
-    data = tiny.tok_datasets(n_train=96, n_eval=30)
-    trainer = tiny.train_tok(
+    data = datasets(n_train=96, n_eval=30)
+    trainer = train(
         root / "run", datasets=data, per_device_eval_batch_size=5, save_strategy="no", num_train_epochs=2
     )
     model = root / "model"
@@ -113,8 +97,10 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
     pytest.importorskip("torch")
     root = tmp_path_factory.mktemp("models")
-    seq = _train_seq(root / "seq")
-    tok = _train_tok(root / "tok")
+    import tiny
+
+    seq = _train(root / "seq", tiny.seq_datasets, tiny.train_seq)
+    tok = _train(root / "tok", tiny.tok_datasets, tiny.train_tok)
     more = root / "seq-claims-more"
     shutil.copytree(seq, more)
     card = (more / "README.md").read_text(encoding="utf-8")
